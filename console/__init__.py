@@ -1,0 +1,1 @@
+"""kanri's operations console, its control plane and the `kanri` command line."""

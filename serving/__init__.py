@@ -1,0 +1,3 @@
+"""kanri's shared gRPC serving runtime."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,95 @@
+"""Adaptive batching: concurrent requests for the same model become one predict_batch call.
+
+The batcher never waits for traffic that is not there: it takes whatever queued
+while the previous batch ran, keeps collecting only while new requests keep
+arriving within the same event-loop turns, and stops at the maximum batch size
+or the maximum wait. Under light load a request goes alone, at once; under
+heavy load batches grow by themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .models import LoadedModel
+from .predictor import PredictResult
+
+Item = tuple[LoadedModel, Any, dict[str, Any], asyncio.Future]
+# Runs one batch of one model; returns a result or an exception per input.
+BatchRunner = Callable[[LoadedModel, list[Any], list[dict[str, Any]]], list[PredictResult | BaseException]]
+
+
+class Batcher:
+    def __init__(self, run_batch: BatchRunner, max_size: int, max_wait_s: float,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        if max_size < 1:
+            raise ValueError("maximum batch size must be at least 1")
+        self.max_size = max_size
+        self.max_wait_s = max_wait_s
+        self._run_batch = run_batch
+        self._on_batch = on_batch
+        self._queue: deque[Item] = deque()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="kanri-batcher")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for *_, future in self._queue:
+            if not future.done():
+                future.cancel()
+
+    async def submit(self, model: LoadedModel, value: Any, option: dict[str, Any]) -> PredictResult:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((model, value, option, future))
+        self._wakeup.set()
+        return await future
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                await self._collect(loop.time() + self.max_wait_s, loop)
+                self._dispatch(self._take())
+                # Let handlers whose requests arrived during the batch enqueue.
+                await asyncio.sleep(0)
+
+    async def _collect(self, deadline: float, loop: asyncio.AbstractEventLoop) -> None:
+        while len(self._queue) < self.max_size and loop.time() < deadline:
+            before = len(self._queue)
+            await asyncio.sleep(0)
+            if len(self._queue) == before:
+                return
+
+    def _take(self) -> list[Item]:
+        """Up to max_size queued items, all of the same model (a swap splits batches)."""
+        first_model = self._queue[0][0]
+        batch: list[Item] = []
+        while self._queue and len(batch) < self.max_size and self._queue[0][0] is first_model:
+            item = self._queue.popleft()
+            if not item[3].cancelled():
+                batch.append(item)
+        return batch
+
+    def _dispatch(self, batch: list[Item]) -> None:
+        if not batch:
+            return
+        if self._on_batch:
+            self._on_batch(len(batch))
+        outcomes = self._run_batch(batch[0][0], [i[1] for i in batch], [i[2] for i in batch])
+        for (*_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)

@@ -1,0 +1,309 @@
+"""The kanri SDK: call a served model from Python, synchronously or with asyncio.
+
+    from serving.client import Client
+    client = Client(target="127.0.0.1:50051")
+    client.predict([0, 0, 5, 13, ...]).label
+
+``Client(app="digits", service_level="production", domain="example.com")``
+dials ``digits-production.example.com:443`` over TLS and sends the
+``x-kanri-app`` / ``x-kanri-service-level`` headers an ingress can route on.
+Every failure is raised as ``ServingError`` with the gRPC status in ``.code``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from ._pb import serving_pb2 as pb
+from ._pb import serving_pb2_grpc as pb_grpc
+from .codec import dict_to_struct, struct_to_dict
+from .errors import ServingError
+
+__all__ = ["AsyncClient", "Client", "EvaluationResult", "Prediction", "ServingError"]
+
+RETRY_CODES = {grpc.StatusCode.UNAVAILABLE}
+UPLOAD_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    label: Any
+    scores: list[float]
+    option: dict[str, Any]
+    model_version: str
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationResult:
+    count: int
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    model_version: str
+    per_label: list[dict[str, Any]]
+    labels: list[str]
+    confusion_matrix: list[list[int]]
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+
+def encode_value(data: Any) -> pb.Value:
+    """A Python value as the Value oneof it fits: str, bytes, or a list of ints, floats or strs."""
+    if isinstance(data, str):
+        return pb.Value(str=data)
+    if isinstance(data, bytes | bytearray):
+        return pb.Value(bytes=bytes(data))
+    if hasattr(data, "tolist"):  # numpy arrays
+        data = data.tolist()
+    if isinstance(data, list | tuple):
+        items = list(data)
+        if all(isinstance(v, str) for v in items) and items:
+            return pb.Value(strs=pb.StringList(values=items))
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+            return pb.Value(ints=pb.IntList(values=items))
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+            return pb.Value(floats=pb.FloatList(values=items))
+    raise TypeError(f"cannot send {type(data).__name__}: inputs are str, bytes, or a list of int, float or str")
+
+
+def decode_value(value: pb.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind in ("str", "bytes"):
+        return getattr(value, kind)
+    return list(getattr(value, kind).values) if kind else None
+
+
+def predict_request(data: Any, option: dict[str, Any] | None, request_id: str = "") -> pb.PredictRequest:
+    return pb.PredictRequest(input=encode_value(data), option=dict_to_struct(option), request_id=request_id)
+
+
+def prediction(response: pb.PredictResponse) -> Prediction:
+    return Prediction(label=decode_value(response.output), scores=list(response.scores),
+                      option=struct_to_dict(response.option), model_version=response.model_version,
+                      request_id=response.request_id)
+
+
+def evaluation(response: pb.EvaluateModelResponse) -> EvaluationResult:
+    n = len(response.labels)
+    cells = list(response.confusion_matrix)
+    return EvaluationResult(
+        count=response.count, accuracy=response.accuracy, precision=response.precision, recall=response.recall,
+        f1=response.f1, model_version=response.model_version, labels=list(response.labels),
+        per_label=[_as_dict(m) for m in response.per_label],
+        confusion_matrix=[cells[i * n:(i + 1) * n] for i in range(n)],
+        details=[{"input": decode_value(d.input), "label": decode_value(d.label), "output": decode_value(d.output),
+                  "correct": d.correct, "scores": list(d.scores)} for d in response.details])
+
+
+def _as_dict(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
+
+
+def evaluate_requests(examples: Iterable[tuple[Any, Any]], return_details: bool,
+                      option: dict[str, Any] | None) -> Iterator[pb.EvaluateModelRequest]:
+    yield pb.EvaluateModelRequest(options=pb.EvaluateOptions(return_details=return_details,
+                                                             option=dict_to_struct(option)))
+    for data, label in examples:
+        yield pb.EvaluateModelRequest(example=pb.LabelledExample(input=encode_value(data), label=encode_value(label)))
+
+
+def upload_requests(path: Path, activate: bool, model_version: str) -> Iterator[pb.UploadModelRequest]:
+    from .models import sha256_file
+
+    header = pb.UploadHeader(filename=path.name, sha256=sha256_file(path), activate=activate,
+                             model_version=model_version)
+    yield pb.UploadModelRequest(header=header)
+    with open(path, "rb") as f:
+        while chunk := f.read(UPLOAD_CHUNK):
+            yield pb.UploadModelRequest(chunk=chunk)
+
+
+def _error(exc: grpc.RpcError) -> ServingError:
+    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
+    details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
+    return ServingError(details or code.name, code)
+
+
+class _Settings:
+    """Where to dial and what to send: shared by both clients."""
+
+    def __init__(self, target: str | None, app: str | None, service_level: str | None, domain: str | None,
+                 port: int | None, token: str | None, admin_token: str | None, timeout: float | None,
+                 retries: int, tls: bool | None, root_certificates: bytes | None) -> None:
+        if target is None:
+            if not (app and service_level and domain):
+                raise ValueError("give target='host:port', or app=, service_level= and domain=")
+            target = f"{app}-{service_level}.{domain}:{port or 443}"
+            tls = True if tls is None else tls
+        self.target = target
+        self.timeout = timeout
+        self.retries = retries
+        self.credentials = grpc.ssl_channel_credentials(root_certificates) if tls else None
+        routing = [("x-kanri-app", app)] if app else []
+        routing += [("x-kanri-service-level", service_level)] if service_level else []
+        self.metadata = tuple(routing + ([("authorization", f"Bearer {token}")] if token else []))
+        self.admin_metadata = tuple(routing + ([("authorization", f"Bearer {admin_token}")] if admin_token else []))
+
+    def backoff(self, attempt: int) -> float:
+        return min(0.1 * 2 ** attempt, 2.0)
+
+
+class Client:
+    """Synchronous client. Use as a context manager or call close()."""
+
+    def __init__(self, target: str | None = None, *, app: str | None = None, service_level: str | None = None,
+                 domain: str | None = None, port: int | None = None, token: str | None = None,
+                 admin_token: str | None = None, timeout: float | None = 30.0, retries: int = 3,
+                 tls: bool | None = None, root_certificates: bytes | None = None) -> None:
+        self._s = _Settings(target, app, service_level, domain, port, token, admin_token, timeout, retries,
+                            tls, root_certificates)
+        self._channel = (grpc.secure_channel(self._s.target, self._s.credentials) if self._s.credentials
+                         else grpc.insecure_channel(self._s.target))
+        self._predict = pb_grpc.PredictionServiceStub(self._channel)
+        self._admin = pb_grpc.AdminServiceStub(self._channel)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, method: Callable[..., Any], make_request: Callable[[], Any], admin: bool = False) -> Any:
+        deadline = time.monotonic() + self._s.timeout if self._s.timeout else None
+        for attempt in range(self._s.retries + 1):
+            remaining = deadline - time.monotonic() if deadline else None
+            try:
+                return method(make_request(), timeout=remaining,
+                              metadata=self._s.admin_metadata if admin else self._s.metadata)
+            except grpc.RpcError as exc:
+                wait = self._s.backoff(attempt)
+                last = attempt == self._s.retries or (deadline and time.monotonic() + wait >= deadline)
+                if exc.code() not in RETRY_CODES or last:
+                    raise _error(exc) from None
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def predict(self, input: Any, option: dict[str, Any] | None = None, request_id: str = "") -> Prediction:
+        request = predict_request(input, option, request_id)
+        return prediction(self._call(self._predict.Predict, lambda: request))
+
+    def predict_stream(self, inputs: Iterable[Any], option: dict[str, Any] | None = None) -> Iterator[Prediction]:
+        """Answers in input order; the stream is not retried (it may have been partly answered)."""
+        requests = (predict_request(data, option) for data in inputs)
+        try:
+            for response in self._predict.PredictStream(requests, timeout=self._s.timeout, metadata=self._s.metadata):
+                yield prediction(response)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+    def info(self) -> dict[str, Any]:
+        return _as_dict(self._call(self._predict.GetServiceInfo, pb.GetServiceInfoRequest))
+
+    def switch_model(self, model_path: str, sha256: str | None = None, model_version: str | None = None
+                     ) -> dict[str, Any]:
+        request = pb.SwitchModelRequest(model_uri=str(model_path), sha256=sha256 or "",
+                                        model_version=model_version or "")
+        return _as_dict(self._call(self._admin.SwitchModel, lambda: request, admin=True))
+
+    def upload_model(self, path: str | Path, activate: bool = False, model_version: str = "") -> dict[str, Any]:
+        return _as_dict(self._call(self._admin.UploadModel,
+                                   lambda: upload_requests(Path(path), activate, model_version), admin=True))
+
+    def evaluate(self, examples: Iterable[tuple[Any, Any]], return_details: bool = False,
+                 option: dict[str, Any] | None = None) -> EvaluationResult:
+        examples = list(examples)
+        return evaluation(self._call(self._admin.EvaluateModel,
+                                     lambda: evaluate_requests(examples, return_details, option), admin=True))
+
+
+class AsyncClient:
+    """The asyncio twin of Client: the same methods, awaited. Use `async with` or await close()."""
+
+    def __init__(self, target: str | None = None, *, app: str | None = None, service_level: str | None = None,
+                 domain: str | None = None, port: int | None = None, token: str | None = None,
+                 admin_token: str | None = None, timeout: float | None = 30.0, retries: int = 3,
+                 tls: bool | None = None, root_certificates: bytes | None = None) -> None:
+        self._s = _Settings(target, app, service_level, domain, port, token, admin_token, timeout, retries,
+                            tls, root_certificates)
+        self._channel = (grpc.aio.secure_channel(self._s.target, self._s.credentials) if self._s.credentials
+                         else grpc.aio.insecure_channel(self._s.target))
+        self._predict = pb_grpc.PredictionServiceStub(self._channel)
+        self._admin = pb_grpc.AdminServiceStub(self._channel)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method: Callable[..., Any], make_request: Callable[[], Any], admin: bool = False) -> Any:
+        deadline = time.monotonic() + self._s.timeout if self._s.timeout else None
+        for attempt in range(self._s.retries + 1):
+            remaining = deadline - time.monotonic() if deadline else None
+            try:
+                return await method(make_request(), timeout=remaining,
+                                    metadata=self._s.admin_metadata if admin else self._s.metadata)
+            except grpc.RpcError as exc:
+                wait = self._s.backoff(attempt)
+                last = attempt == self._s.retries or (deadline and time.monotonic() + wait >= deadline)
+                if exc.code() not in RETRY_CODES or last:
+                    raise _error(exc) from None
+                await asyncio.sleep(wait)
+        raise AssertionError("unreachable")
+
+    async def predict(self, input: Any, option: dict[str, Any] | None = None, request_id: str = "") -> Prediction:
+        request = predict_request(input, option, request_id)
+        return prediction(await self._call(self._predict.Predict, lambda: request))
+
+    async def predict_stream(self, inputs: Iterable[Any] | AsyncIterable[Any],
+                             option: dict[str, Any] | None = None) -> AsyncIterator[Prediction]:
+        async def requests() -> AsyncIterator[pb.PredictRequest]:
+            if isinstance(inputs, AsyncIterable):
+                async for data in inputs:
+                    yield predict_request(data, option)
+            else:
+                for data in inputs:
+                    yield predict_request(data, option)
+
+        try:
+            async for response in self._predict.PredictStream(requests(), timeout=self._s.timeout,
+                                                              metadata=self._s.metadata):
+                yield prediction(response)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+    async def info(self) -> dict[str, Any]:
+        return _as_dict(await self._call(self._predict.GetServiceInfo, pb.GetServiceInfoRequest))
+
+    async def switch_model(self, model_path: str, sha256: str | None = None, model_version: str | None = None
+                           ) -> dict[str, Any]:
+        request = pb.SwitchModelRequest(model_uri=str(model_path), sha256=sha256 or "",
+                                        model_version=model_version or "")
+        return _as_dict(await self._call(self._admin.SwitchModel, lambda: request, admin=True))
+
+    async def upload_model(self, path: str | Path, activate: bool = False, model_version: str = ""
+                           ) -> dict[str, Any]:
+        return _as_dict(await self._call(self._admin.UploadModel,
+                                         lambda: upload_requests(Path(path), activate, model_version), admin=True))
+
+    async def evaluate(self, examples: Iterable[tuple[Any, Any]], return_details: bool = False,
+                       option: dict[str, Any] | None = None) -> EvaluationResult:
+        examples = list(examples)
+        return evaluation(await self._call(self._admin.EvaluateModel,
+                                           lambda: evaluate_requests(examples, return_details, option), admin=True))

@@ -1,0 +1,74 @@
+"""Runtime settings: one typed object, filled from the command line or KANRI_* variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    """kanri's data folder: $KANRI_HOME, else $XDG_DATA_HOME/kanri, else ~/.local/share/kanri."""
+    if home := os.environ.get("KANRI_HOME"):
+        return Path(home)
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "kanri"
+
+
+def default_model_store() -> str:
+    return str(data_dir() / "models")
+
+
+SERVICE_LEVELS = ("development", "beta", "staging", "sandbox", "production")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    predictor: str
+    model: str = ""
+    model_sha256: str = ""
+    model_version: str = ""
+    app: str = "default"
+    service: str = ""
+    service_level: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 50051
+    metrics_port: int = 0
+    workers: int = 1
+    batching: bool = True
+    batch_max_size: int = 32
+    batch_max_wait_ms: float = 2.0
+    request_log_sample: float = 1.0
+    log_level: str = "info"
+    tls_cert: str = ""
+    tls_key: str = ""
+    max_message_mb: int = 64
+    grace_seconds: float = 20.0
+    model_store: str = ""
+    # Read from KANRI_ADMIN_TOKEN only, so it never shows in a process list.
+    admin_token: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.service_level not in SERVICE_LEVELS:
+            problems.append(f"service level must be one of {', '.join(SERVICE_LEVELS)}, got {self.service_level!r}")
+        if self.workers < 1:
+            problems.append("workers must be at least 1")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            problems.append("TLS needs both a certificate and a key file")
+        if not 0.0 <= self.request_log_sample <= 1.0:
+            problems.append("request log sample must be between 0 and 1")
+        if self.batch_max_size < 1 or self.batch_max_wait_ms < 0:
+            problems.append("batch max size must be ≥ 1 and batch max wait ≥ 0")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def service_name(self) -> str:
+        return self.service or f"{self.app}-{self.service_level}"
+
+    @property
+    def store_url(self) -> str:
+        return self.model_store or default_model_store()
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,48 @@
+"""One error family for the runtime; each error carries its gRPC status code.
+
+Transports map a ServingError to a status in exactly one place
+(serving.handlers.grpc_method); anything else that escapes a predictor is
+reported as INTERNAL with its message.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+
+class ServingError(Exception):
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str, code: grpc.StatusCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(ServingError, ValueError):
+    """Raise it from a predictor to answer INVALID_ARGUMENT with your message."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class ModelNotReady(ServingError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class ModelNotFound(ServingError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class ModelLoadError(ServingError):
+    """The artifact exists but could not be verified or loaded."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class PredictorFailed(ServingError):
+    code = grpc.StatusCode.INTERNAL
+
+
+class Unauthenticated(ServingError):
+    code = grpc.StatusCode.UNAUTHENTICATED

@@ -1,0 +1,188 @@
+"""kanri.serving.v1: the typed prediction API and the admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from . import __version__
+from ._pb import serving_pb2 as pb
+from ._pb import serving_pb2_grpc as pb_grpc
+from .codec import dict_to_struct, from_value, label_key, struct_to_dict, to_value
+from .errors import InvalidInput, ModelLoadError, ServingError
+from .evaluation import score
+from .models import LoadedModel, ModelSpec, ModelStore
+from .predictor import PredictResult, type_name
+from .rpc import Runtime, failure, rpc
+
+STREAM_WINDOW = 64  # predictions of one stream in flight at once; answers keep request order
+EVALUATE_CHUNK = 256
+
+
+class PredictionService(pb_grpc.PredictionServiceServicer):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.dp = runtime.dataplane
+
+    async def _predict(self, request: pb.PredictRequest) -> pb.PredictResponse:
+        value = from_value(request.input, self.dp.input_type)
+        option = struct_to_dict(request.option) if request.HasField("option") else {}
+        result, model = await self.dp.predict(value, option)
+        return self._answer(result, model, request.request_id)
+
+    def _answer(self, result: PredictResult, model: LoadedModel, request_id: str) -> pb.PredictResponse:
+        return pb.PredictResponse(output=to_value(result.label, self.dp.output_type), scores=result.score,
+                                  option=dict_to_struct(result.option), model_version=model.version,
+                                  request_id=request_id)
+
+    @rpc("Predict")
+    async def Predict(self, request: pb.PredictRequest, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
+        return await self._predict(request)
+
+    async def PredictStream(self, request_iterator: AsyncIterator[pb.PredictRequest],
+                            context: grpc.aio.ServicerContext) -> AsyncIterator[pb.PredictResponse]:
+        """Predictions run concurrently (so they batch) and answer in request order;
+        a failed one ends the stream with its status."""
+        pending: asyncio.Queue[asyncio.Task | None] = asyncio.Queue(maxsize=STREAM_WINDOW)
+
+        async def tracked(request: pb.PredictRequest) -> pb.PredictResponse:
+            started = time.perf_counter()
+            try:
+                response = await self._predict(request)
+            except Exception as exc:
+                code, message = failure(exc)
+                self.runtime.record("PredictStream", started, code, self.runtime.live_version(),
+                                    request.request_id, message)
+                raise
+            self.runtime.record("PredictStream", started, grpc.StatusCode.OK, response.model_version,
+                                request.request_id)
+            return response
+
+        async def read() -> None:
+            async for request in request_iterator:
+                await pending.put(asyncio.ensure_future(tracked(request)))
+            await pending.put(None)
+
+        reader = asyncio.ensure_future(read())
+        self.runtime.metrics.in_flight.inc()
+        try:
+            while (task := await pending.get()) is not None:
+                try:
+                    yield await task
+                except Exception as exc:
+                    await context.abort(*failure(exc))
+        finally:
+            self.runtime.metrics.in_flight.dec()
+            reader.cancel()
+            while not pending.empty():
+                if (task := pending.get_nowait()) is not None:
+                    task.cancel()
+
+    @rpc("GetServiceInfo")
+    async def GetServiceInfo(self, request: pb.GetServiceInfoRequest,
+                             context: grpc.aio.ServicerContext) -> pb.ServiceInfo:
+        return service_info(self.runtime)
+
+
+def service_info(runtime: Runtime) -> pb.ServiceInfo:
+    dp = runtime.dataplane
+    info = pb.ServiceInfo(app=dp.identity.app, service=dp.identity.service,
+                          service_level=dp.identity.service_level, input_type=type_name(dp.input_type),
+                          output_type=type_name(dp.output_type), uptime_seconds=time.time() - dp.started_at,
+                          runtime_version=__version__)
+    if dp.holder.loaded:
+        model = dp.holder.current
+        info.model_version = model.version
+        info.model_sha256 = model.sha256
+        info.model_uri = model.uri
+        info.model_format = model.format
+        info.model_loaded_seconds_ago = time.time() - model.loaded_at
+        info.batching = dp.uses_batching(model)
+    return info
+
+
+class AdminService(pb_grpc.AdminServiceServicer):
+    def __init__(self, runtime: Runtime, store: ModelStore) -> None:
+        self.runtime = runtime
+        self.dp = runtime.dataplane
+        self.store = store
+
+    async def _switch(self, spec: ModelSpec) -> pb.SwitchModelResponse:
+        try:
+            new, old = await self.dp.holder.switch(spec)
+        except ServingError:
+            self.runtime.metrics.model_load_failed()
+            raise
+        except Exception as exc:
+            self.runtime.metrics.model_load_failed()
+            raise ModelLoadError(f"could not load {spec.uri}: {type(exc).__name__}: {exc}") from exc
+        return pb.SwitchModelResponse(info=service_info(self.runtime),
+                                      previous_model_version=old.version if old else "",
+                                      load_seconds=new.load_seconds)
+
+    @rpc("SwitchModel", admin=True)
+    async def SwitchModel(self, request: pb.SwitchModelRequest,
+                          context: grpc.aio.ServicerContext) -> pb.SwitchModelResponse:
+        if not request.model_uri:
+            raise InvalidInput("model_uri is required")
+        return await self._switch(ModelSpec(request.model_uri, request.sha256, request.model_version))
+
+    @rpc("UploadModel", admin=True)
+    async def UploadModel(self, request_iterator: AsyncIterator[pb.UploadModelRequest],
+                          context: grpc.aio.ServicerContext) -> pb.UploadModelResponse:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise InvalidInput("the first UploadModel message must be the header (filename, sha256)")
+        header = first.header
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async for message in request_iterator:
+                if message.WhichOneof("part") != "chunk":
+                    raise InvalidInput("only the first UploadModel message may be a header")
+                yield message.chunk
+
+        stored = await self.store.put_stream(chunks(), header.filename or "model.bin", header.sha256)
+        response = pb.UploadModelResponse(model_uri=stored.uri, sha256=stored.sha256, size=stored.size)
+        if header.activate:
+            response.switched.CopyFrom(await self._switch(ModelSpec(stored.uri, stored.sha256, header.model_version)))
+        return response
+
+    @rpc("EvaluateModel", admin=True)
+    async def EvaluateModel(self, request_iterator: AsyncIterator[pb.EvaluateModelRequest],
+                            context: grpc.aio.ServicerContext) -> pb.EvaluateModelResponse:
+        options = pb.EvaluateOptions()
+        examples: list[tuple[Any, Any, pb.LabelledExample]] = []
+        async for message in request_iterator:
+            if message.WhichOneof("part") == "options":
+                options = message.options
+                continue
+            example = message.example
+            n = len(examples)
+            examples.append((from_value(example.input, self.dp.input_type, f"example {n} input"),
+                             from_value(example.label, self.dp.output_type, f"example {n} label"), example))
+        if not examples:
+            raise InvalidInput("EvaluateModel received no labelled examples")
+        option = struct_to_dict(options.option) if options.HasField("option") else {}
+        model = self.dp.holder.current
+        results: list[PredictResult] = []
+        for start in range(0, len(examples), EVALUATE_CHUNK):
+            chunk = examples[start:start + EVALUATE_CHUNK]
+            answers = await asyncio.gather(*(self.dp.predict(value, option) for value, _, _ in chunk))
+            results.extend(result for result, _ in answers)
+        report = score([(label_key(label), label_key(r.label)) for (_, label, _), r in zip(examples, results)])
+        response = pb.EvaluateModelResponse(
+            count=report.count, accuracy=report.accuracy, precision=report.precision, recall=report.recall,
+            f1=report.f1, labels=report.labels, model_version=model.version,
+            confusion_matrix=[cell for row in report.confusion for cell in row],
+            per_label=[pb.LabelMetrics(label=s.label, support=s.support, precision=s.precision,
+                                       recall=s.recall, f1=s.f1) for s in report.per_label])
+        if options.return_details:
+            for (_, label, example), r in zip(examples, results, strict=True):
+                response.details.append(pb.ExampleResult(
+                    input=example.input, label=example.label, output=to_value(r.label, self.dp.output_type),
+                    correct=label_key(label) == label_key(r.label), scores=r.score))
+        return response

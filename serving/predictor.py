@@ -1,0 +1,168 @@
+"""The contract a data scientist implements to serve a model with kanri.
+
+A predictor wraps a model together with its pre- and post-processing::
+
+    class Digits(PredictInterface):
+        input_type = list[int]
+        output_type = str
+
+        def load_model(self, model_path: str) -> None:
+            self.model = skops.io.load(model_path, trusted=[...])
+
+        def predict(self, input: list[int], option: dict) -> PredictResult:
+            proba = self.model.predict_proba([input])[0]
+            return PredictResult(label=str(proba.argmax()), score=list(proba))
+
+Raise ``InvalidInput("...")`` for an input the model cannot take: the caller
+gets INVALID_ARGUMENT with the message; any other exception is INTERNAL.
+
+Optional hooks: ``predict_batch(inputs, options)`` lets the runtime group
+concurrent requests into one call; ``warm_up()`` runs before a freshly loaded
+model takes traffic.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .errors import InvalidInput, PredictorFailed
+
+__all__ = ["InvalidInput", "PredictInterface", "PredictResult"]
+
+# The value types a predictor may declare, by the name used on the wire and in metadata.
+VALUE_TYPES: dict[str, Any] = {
+    "str": str,
+    "bytes": bytes,
+    "list[int]": list[int],
+    "list[float]": list[float],
+    "list[str]": list[str],
+}
+
+
+def type_name(value_type: Any) -> str:
+    for name, known in VALUE_TYPES.items():
+        if value_type == known:
+            return name
+    raise TypeError(f"unsupported value type {value_type!r}; use one of {', '.join(VALUE_TYPES)}")
+
+
+@dataclass(slots=True)
+class PredictResult:
+    """What a predictor returns: the label (of the predictor's output_type),
+    its scores, and an optional dict of any depth."""
+
+    label: Any
+    score: float | list[float]
+    option: dict[str, Any] | None = field(default=None)
+
+    @property
+    def scores(self) -> list[float]:
+        return [float(self.score)] if isinstance(self.score, int | float) else [float(s) for s in self.score]
+
+
+class PredictInterface:
+    """Subclass this, declare ``input_type`` and ``output_type``, implement two methods."""
+
+    input_type: ClassVar[Any] = str
+    output_type: ClassVar[Any] = str
+
+    def load_model(self, model_path: str) -> None:
+        raise NotImplementedError
+
+    def predict(self, input: Any, option: dict[str, Any]) -> PredictResult:
+        raise NotImplementedError
+
+    # Optional hooks: the runtime checks for them with has_batch()/warm_up().
+    predict_batch = None  # type: ignore[assignment]
+
+    def warm_up(self) -> None:
+        """Run before the model takes traffic (e.g. one dummy prediction)."""
+
+
+def has_batch(predictor: PredictInterface) -> bool:
+    return callable(getattr(predictor, "predict_batch", None))
+
+
+def check_value(value: Any, value_type: Any, what: str) -> Any:
+    """Return value as value_type, or raise InvalidInput naming what was expected."""
+    name = type_name(value_type)
+    if value_type is str and isinstance(value, str):
+        return value
+    if value_type is bytes and isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if name.startswith("list[") and isinstance(value, list | tuple):
+        item = value_type.__args__[0]
+        try:
+            return [_check_item(v, item) for v in value]
+        except TypeError as exc:
+            raise InvalidInput(f"{what} must be {name}: {exc}") from None
+    raise InvalidInput(f"{what} must be {name}, got {_describe(value)}")
+
+
+def _check_item(v: Any, item: type) -> Any:
+    if item is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            if isinstance(v, float) and v.is_integer():
+                return int(v)
+            raise TypeError(f"element {v!r} is not an int")
+        return v
+    if item is float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise TypeError(f"element {v!r} is not a number")
+        if not math.isfinite(v):
+            raise TypeError(f"element {v!r} is not finite")
+        return float(v)
+    if not isinstance(v, str):
+        raise TypeError(f"element {v!r} is not a string")
+    return v
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list):
+        return f"a list of {len(value)} elements"
+    return type(value).__name__
+
+
+def check_result(result: Any, output_type: Any) -> PredictResult:
+    """Validate what user code returned, so a bug in a predictor is reported as such."""
+    if not isinstance(result, PredictResult):
+        raise PredictorFailed(f"predictor returned {type(result).__name__}, expected PredictResult")
+    try:
+        result.label = check_value(result.label, output_type, "predictor output label")
+        result.score = result.scores
+    except (InvalidInput, TypeError, ValueError) as exc:
+        raise PredictorFailed(str(exc)) from None
+    return result
+
+
+def load_predictor_class(reference: str) -> type[PredictInterface]:
+    """Resolve "path/to/file.py:Class" or "package.module:Class"."""
+    module_ref, sep, class_name = reference.rpartition(":")
+    if not sep or not module_ref or not class_name:
+        raise ValueError(f"predictor reference {reference!r} must look like file.py:Class or module:Class")
+    if module_ref.endswith(".py"):
+        path = Path(module_ref).resolve()
+        if not path.is_file():
+            raise ValueError(f"predictor file {path} does not exist")
+        module_name = f"kanri_predictor_{path.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        # The predictor's folder is importable, so its helpers can be split into files.
+        sys.path.insert(0, str(path.parent))
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_ref)
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, PredictInterface)):
+        raise ValueError(f"{reference}: {class_name} is not a PredictInterface subclass")
+    type_name(cls.input_type)
+    type_name(cls.output_type)
+    return cls

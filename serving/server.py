@@ -1,0 +1,163 @@
+"""The grpc.aio server: kanri API + Open Inference Protocol + health + reflection.
+
+Lifecycle: start, load the model (health turns SERVING), serve; on SIGTERM or
+SIGINT turn NOT_SERVING, refuse new calls, let in-flight calls finish within
+the grace period, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import REGISTRY, start_http_server
+
+from . import logs
+from ._pb import open_inference_pb2, serving_pb2, serving_pb2_grpc
+from ._pb import open_inference_pb2_grpc as oip_grpc
+from .config import ServerSettings
+from .dataplane import DataPlane, Identity
+from .errors import ServingError
+from .kanri_api import AdminService, PredictionService
+from .metrics import ProcessTreeCollector, RuntimeMetrics, gpu_collector
+from .model_sync import SharedModelFile
+from .models import LoadedModel, ModelHolder, ModelSpec, ModelStore
+from .oip import InferenceService
+from .predictor import PredictInterface, load_predictor_class
+from .rpc import Runtime
+
+log = logging.getLogger("kanri.server")
+
+SERVICES = (
+    serving_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
+    serving_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    open_inference_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
+)
+
+
+def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
+    size = settings.max_message_mb * 1024 * 1024
+    return [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size),
+            ("grpc.so_reuseport", 1 if settings.workers > 1 else 0)]
+
+
+class ServingServer:
+    """Owns the gRPC server, the data plane and their lifecycle."""
+
+    def __init__(self, settings: ServerSettings, predictor_cls: type[PredictInterface] | None = None) -> None:
+        self.settings = settings
+        identity = Identity(settings.app, settings.service_name, settings.service_level)
+        self.metrics = RuntimeMetrics(REGISTRY, identity.app, identity.service, identity.service_level)
+        self.store = ModelStore(settings.store_url)
+        predictor_cls = predictor_cls or load_predictor_class(settings.predictor)
+        self.holder = ModelHolder(predictor_cls, self.store, on_swap=self._on_swap)
+        self.dataplane = DataPlane(identity, self.holder, self.metrics, settings.batch_max_size,
+                                   settings.batch_max_wait_ms / 1000.0, settings.batching)
+        self.runtime = Runtime(self.dataplane, logs.RequestLog(settings.request_log_sample), settings.admin_token)
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(options=grpc_options(settings))
+        self.port = 0
+        self._stopped = asyncio.Event()
+        self._tasks: set[asyncio.Future] = set()
+        self.on_model_change: list[Callable[[LoadedModel], None]] = []
+
+    def _on_swap(self, new: LoadedModel, old: LoadedModel | None) -> None:
+        previous = (old.version, old.sha256, old.format) if old else None
+        self.metrics.model_loaded(new.version, new.sha256, new.format, new.load_seconds, previous)
+        logs.set_model_version(new.version)
+        if not self.dataplane.draining:
+            self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        for callback in self.on_model_change:
+            callback(new)
+
+    def _set_health(self, status: int) -> None:
+        """Called from sync code on the loop: the update runs as a task, kept until done."""
+        for name in ("", *SERVICES):
+            task = asyncio.ensure_future(self.health.set(name, status))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> int:
+        s = self.settings
+        serving_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.runtime), self.server)
+        serving_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self.runtime, self.store), self.server)
+        oip_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(self.runtime), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        address = f"{s.host}:{s.port}"
+        if s.tls_cert:
+            credentials = grpc.ssl_server_credentials([(Path(s.tls_key).read_bytes(), Path(s.tls_cert).read_bytes())])
+            self.port = self.server.add_secure_port(address, credentials)
+        else:
+            self.port = self.server.add_insecure_port(address)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {address}: the port is taken or the address is not local")
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.dataplane.start()
+        await self.server.start()
+        log.info("listening on %s:%d (%s)", s.host, self.port, "TLS" if s.tls_cert else "plaintext",
+                 extra={"port": self.port})
+        return self.port
+
+    async def load_initial_model(self) -> None:
+        """Load --model; on failure keep running NOT_SERVING so a SwitchModel can fix it."""
+        s = self.settings
+        if not s.model:
+            log.warning("started without a model: predictions answer UNAVAILABLE until SwitchModel")
+            return
+        try:
+            await self.holder.switch(ModelSpec(s.model, s.model_sha256, s.model_version))
+        except ServingError as exc:
+            self.metrics.model_load_failed()
+            log.error("model %s did not load: %s; serving nothing until SwitchModel succeeds", s.model, exc.message)
+
+    async def drain(self) -> None:
+        """NOT_SERVING, stop taking calls, let in-flight ones finish within the grace period."""
+        if self.dataplane.draining:
+            return
+        self.dataplane.draining = True
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.health.enter_graceful_shutdown()
+        log.info("draining: in-flight calls have %.0fs to finish", self.settings.grace_seconds)
+        await self.server.stop(self.settings.grace_seconds)
+        await self.dataplane.stop()
+        log.info("stopped")
+        self._stopped.set()
+
+    async def wait(self) -> None:
+        await self._stopped.wait()
+
+
+def start_metrics_server(settings: ServerSettings) -> None:
+    if not settings.metrics_port:
+        return
+    REGISTRY.register(ProcessTreeCollector())
+    if gpu := gpu_collector():
+        REGISTRY.register(gpu)
+    start_http_server(settings.metrics_port, addr=settings.host)
+
+
+async def serve(settings: ServerSettings, predictor_cls: type[PredictInterface] | None = None) -> None:
+    """Run one server process until SIGTERM/SIGINT, then drain and return."""
+    server = ServingServer(settings, predictor_cls)
+    await server.start()
+    start_metrics_server(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.drain()))
+    await server.load_initial_model()
+    follower = None
+    if shared := os.environ.get("KANRI_SHARED_MODEL_FILE"):
+        sync = SharedModelFile(Path(shared), server.holder)
+        server.on_model_change.append(sync.publish)
+        follower = asyncio.ensure_future(sync.follow())
+    await server.wait()
+    if follower:
+        follower.cancel()

@@ -1,0 +1,92 @@
+"""--workers N: N server processes on one port (SO_REUSEPORT), one supervisor.
+
+The supervisor serves the merged /metrics of all workers (prometheus_client's
+multiprocess mode), restarts a worker that dies, and on SIGTERM/SIGINT passes
+the signal on and waits for every worker to drain. A model switch received by
+one worker reaches the others through a shared file (serving.model_sync).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from .config import ServerSettings
+
+log = logging.getLogger("kanri.workers")
+
+RESTART_BACKOFF_S = (0.5, 1, 2, 5, 10)
+
+
+def _spawn(settings: ServerSettings, env: dict[str, str]) -> subprocess.Popen:
+    child = replace(settings, workers=1, metrics_port=0)
+    payload = json.dumps(child.to_dict())
+    return subprocess.Popen([sys.executable, "-m", "serving.worker"], env={**env, "KANRI_WORKER_SETTINGS": payload})
+
+
+def supervise(settings: ServerSettings) -> int:
+    state = Path(tempfile.mkdtemp(prefix="kanri-workers-"))
+    metrics_dir = state / "metrics"
+    metrics_dir.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+           "KANRI_SHARED_MODEL_FILE": str(state / "model.json")}
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    _serve_merged_metrics(settings)
+    workers = [_spawn(settings, env) for _ in range(settings.workers)]
+    restarts = [0] * len(workers)
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("supervising %d workers on port %d", settings.workers, settings.port)
+    while not stopping:
+        time.sleep(0.2)
+        for i, worker in enumerate(workers):
+            if worker.poll() is not None and not stopping:
+                delay = RESTART_BACKOFF_S[min(restarts[i], len(RESTART_BACKOFF_S) - 1)]
+                log.error("worker %d (pid %d) exited with %d; restarting in %.1fs",
+                          i, worker.pid, worker.returncode, delay)
+                _mark_dead(worker.pid)
+                time.sleep(delay)
+                restarts[i] += 1
+                if not stopping:
+                    workers[i] = _spawn(settings, env)
+    codes = [worker.wait() for worker in workers]
+    log.info("all workers stopped", extra={"exit_codes": codes})
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+def _mark_dead(pid: int) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
+
+
+def _serve_merged_metrics(settings: ServerSettings) -> None:
+    if not settings.metrics_port:
+        return
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    from .metrics import ProcessTreeCollector, gpu_collector
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(ProcessTreeCollector())
+    if gpu := gpu_collector():
+        registry.register(gpu)
+    start_http_server(settings.metrics_port, addr=settings.host, registry=registry)
