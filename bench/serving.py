@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -37,6 +38,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -101,7 +103,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="echo,mlserver,kanri",
         help="comma-separated subset of echo,mlserver,kanri (default: all)",
     )
-    parser.add_argument("--no-pin", action="store_true", help="do not pin servers and h2load to separate CPUs")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the server to one CPU and h2load to another (default: no pinning, the server may use every CPU)",
+    )
     parser.add_argument(
         "--oip-encoding",
         choices=("raw", "contents"),
@@ -122,7 +128,7 @@ def make_settings(args: argparse.Namespace) -> Settings:
     rounds, duration, warmup = (1, 3.0, 1.0) if args.quick else (args.rounds, args.duration, args.warmup)
     if rounds < 1 or duration <= 0 or warmup < 0 or args.clients < 1 or args.streams < 1:
         raise BenchError("--rounds, --duration, --clients and --streams must be positive")
-    server_cpus, loadgen_cpus = (None, None) if args.no_pin else split_cpus()
+    server_cpus, loadgen_cpus = split_cpus() if args.pin else (None, None)
     return Settings(
         rounds=rounds,
         duration_s=duration,
@@ -141,6 +147,7 @@ def split_cpus() -> tuple[str | None, str | None]:
     """One CPU for the server under test, another for h2load; none if that is impossible."""
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2 or shutil.which("taskset") is None:
+        log("--pin needs two CPUs and taskset; running unpinned")
         return None, None
     return str(cpus[0]), str(cpus[1])
 
@@ -213,6 +220,23 @@ def server_env(drop: tuple[str, ...] = ()) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(SERVER_ENV)
     return env
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of the live processes in a process group (Linux /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # fields[0] is field 3 (state); pgrp is field 5
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of the reaped children of this process (h2load runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -343,12 +367,18 @@ def start_kanri(stack: contextlib.ExitStack, settings: Settings, model: Model, w
         sys.executable, "-m", "serving", "serve",
         "--predictor", PREDICTOR, "--model", str(model.skops_path),
         "--app", "digits", "--service", "digits-bench", "--service-level", "development",
-        "--port", str(port), "--metrics-port", str(metrics_port), "--request-log-sample", "0",
+        "--host", HOST, "--port", str(port), "--metrics-port", str(metrics_port), "--request-log-sample", "0",
+        "--model-store", str(workdir / "kanri-store"), "--grace-seconds", "1",
     ]  # fmt: skip
     if not batching:
         cmd.append("--no-batching")
-    proc = spawn(stack, f"kanri (batching {mode})", pinned(cmd, settings.server_cpus), workdir / f"kanri-{mode}.log",
-                 env=server_env())  # fmt: skip
+    proc = spawn(
+        stack,
+        f"kanri (batching {mode})",
+        pinned(cmd, settings.server_cpus),
+        workdir / f"kanri-{mode}.log",
+        env=server_env(),
+    )
 
     def check(answer: bytes) -> None:
         reply = pb.PredictResponse.FromString(answer)
@@ -357,8 +387,9 @@ def start_kanri(stack: contextlib.ExitStack, settings: Settings, model: Model, w
         if len(reply.scores) != len(model.estimator.classes_):
             raise BenchError(f"kanri: expected {len(model.estimator.classes_)} scores, got {len(reply.scores)}")
 
-    server = Server(f"kanri-batching-{mode}", f"kanri (batching {mode})", port, KANRI_METHOD, kanri_request(model),
-                    check, proc)  # fmt: skip
+    server = Server(
+        f"kanri-batching-{mode}", f"kanri (batching {mode})", port, KANRI_METHOD, kanri_request(model), check, proc
+    )
     wait_ready(proc, lambda: health_serving(server.target))
     return server
 
@@ -410,8 +441,8 @@ def pip_install(venv: Path, pins: list[str]) -> None:
         try:
             for line in pip.stdout or ():
                 out.write(line)
-                if line.startswith(("Collecting", "Installing", "Successfully", "ERROR")):
-                    log(f"  pip: {line.rstrip()}")
+                if shown := pip_progress(line):
+                    log(f"  pip: {shown}")
         finally:
             if pip.poll() is None:
                 _signal_group(pip.pid, signal.SIGKILL)
@@ -419,6 +450,15 @@ def pip_install(venv: Path, pins: list[str]) -> None:
         tail = "\n".join(pip_log.read_text().splitlines()[-LOG_TAIL_LINES:])
         shutil.rmtree(venv, ignore_errors=True)
         raise BenchError(f"installing MLServer failed (pip exit {pip.returncode}):\n{tail}")
+
+
+def pip_progress(line: str) -> str:
+    """The part of a pip output line worth showing: top-level downloads, install, errors."""
+    if line.startswith("Collecting") and "(from " not in line:
+        return line.strip()
+    if line.startswith(("Installing", "Successfully", "ERROR")):
+        return textwrap.shorten(line.strip(), 110)
+    return ""
 
 
 def write_mlserver_repo(workdir: Path, model: Model, ports: tuple[int, int, int]) -> Path:
@@ -431,8 +471,11 @@ def write_mlserver_repo(workdir: Path, model: Model, ports: tuple[int, int, int]
         "host": HOST, "grpc_port": grpc_port, "http_port": http_port, "metrics_port": metrics_port,
         "parallel_workers": 0,
     }  # fmt: skip
-    model_settings = {"name": "digits", "implementation": "mlserver_sklearn.SKLearnModel",
-                      "parameters": {"uri": "./model.joblib"}}  # fmt: skip
+    model_settings = {
+        "name": "digits",
+        "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": "./model.joblib"},
+    }
     (repo / "settings.json").write_text(json.dumps(server_settings))
     (folder / "model-settings.json").write_text(json.dumps(model_settings))
     shutil.copyfile(model.joblib_path, folder / "model.joblib")
@@ -474,8 +517,14 @@ def start_mlserver(stack: contextlib.ExitStack, settings: Settings, model: Model
     grpc_port = free_port()
     repo = write_mlserver_repo(workdir, model, (grpc_port, free_port(), free_port()))
     cmd = pinned([str(exe), "start", str(repo)], settings.server_cpus)
-    proc = spawn(stack, f"mlserver {MLSERVER_VERSION}", cmd, workdir / "mlserver.log", cwd=repo,
-                 env=server_env(drop=("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")))  # fmt: skip
+    proc = spawn(
+        stack,
+        f"mlserver {MLSERVER_VERSION}",
+        cmd,
+        workdir / "mlserver.log",
+        cwd=repo,
+        env=server_env(drop=("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")),
+    )
     request = oip_request(model, settings.oip_encoding)
 
     def check(answer: bytes) -> None:
@@ -499,6 +548,8 @@ class Measurement:
     p99_ms: float
     requests: int
     errors: int  # HTTP-level failures plus non-OK gRPC answers
+    server_cpu: float  # cores the server used during the measured run
+    loadgen_cpu: float  # cores h2load used
     note: str = ""
 
 
@@ -577,8 +628,12 @@ def measure(server: Server, settings: Settings, workdir: Path) -> Measurement:
         run_h2load(h2load_cmd(server, settings, body, settings.warmup_s, None), settings.warmup_s)
     log_file = workdir / f"{server.key}.h2log"
     log_file.unlink(missing_ok=True)  # h2load appends
-    stats = parse_h2load(run_h2load(h2load_cmd(server, settings, body, settings.duration_s, log_file),
-                                    settings.duration_s))  # fmt: skip
+    cmd = h2load_cmd(server, settings, body, settings.duration_s, log_file)
+    cpu0, gen0, t0 = group_cpu_seconds(server.proc.popen.pid), children_cpu_seconds(), time.monotonic()
+    stats = parse_h2load(run_h2load(cmd, settings.duration_s))
+    wall = time.monotonic() - t0
+    server_cpu = (group_cpu_seconds(server.proc.popen.pid) - cpu0) / wall
+    loadgen_cpu = (children_cpu_seconds() - gen0) / wall
     latencies, non_200 = read_latencies(log_file)
     bad_grpc, note = grpc_errors(stats, server.response_len)
     errors = bad_grpc + non_200 + int(stats["failed"] + stats["errored"] + stats["timeout"])
@@ -588,7 +643,7 @@ def measure(server: Server, settings: Settings, workdir: Path) -> Measurement:
     if latencies.size == 0:
         raise BenchError(f"{server.label}: no successful request in {settings.duration_s:g} s")
     p50, p99 = np.percentile(latencies, [50, 99])
-    return Measurement(stats["rps"], float(p50), float(p99), int(stats["done"]), errors, note)
+    return Measurement(stats["rps"], float(p50), float(p99), int(stats["done"]), errors, server_cpu, loadgen_cpu, note)
 
 
 # ---------------------------------------------------------------- results
@@ -616,6 +671,8 @@ class Result:
             "p99_ms": self.median("p99_ms"),
             "rps_spread": self.spread(),
             "errors": sum(m.errors for m in self.rounds),
+            "server_cpu": self.median("server_cpu"),
+            "loadgen_cpu": self.median("loadgen_cpu"),
         }
 
 
@@ -629,6 +686,7 @@ def ratios(results: dict[str, Result]) -> dict[str, dict[str, float]]:
             if base in results:
                 b = results[base]
                 out[f"{key}/{base}"] = {
+                    "label": f"{result.label} / {b.label}",
                     "throughput": result.median("rps") / b.median("rps"),
                     "p99": result.median("p99_ms") / b.median("p99_ms"),
                 }
@@ -637,18 +695,17 @@ def ratios(results: dict[str, Result]) -> dict[str, dict[str, float]]:
 
 def format_report(results: dict[str, Result], settings: Settings, env: dict[str, str]) -> str:
     """The table of medians, the ratios, and the settings they were taken with."""
-    lines = [f"{'server':<24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'spread':>8}{'errors':>8}"]
+    head = f"{'server':<24}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'spread':>8}{'errors':>8}{'srv cpu':>9}{'h2 cpu':>8}"
+    lines = [head, "-" * len(head)]
     for result in results.values():
         s = result.summary()
         lines.append(
-            f"{result.label:<24}{s['rps']:>9.0f}{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}"
-            f"{s['rps_spread']:>7.0%}{s['errors']:>8d}"
+            f"{result.label:<24}{s['rps']:>8.0f}{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}{s['rps_spread']:>8.0%}"
+            f"{s['errors']:>8d}{s['server_cpu']:>9.2f}{s['loadgen_cpu']:>8.2f}"
         )
     if rat := ratios(results):
-        lines += ["", f"{'ratio (medians)':<36}{'throughput':>11}{'p99':>7}"]
-        for name, r in rat.items():
-            label = name.replace("kanri-batching-", "kanri batching ")
-            lines.append(f"{label:<36}{r['throughput']:>11.2f}{r['p99']:>7.2f}")
+        lines += ["", f"{'ratio of medians':<40}{'throughput':>11}{'p99':>8}"]
+        lines += [f"{r['label']:<40}{r['throughput']:>11.2f}{r['p99']:>8.2f}" for r in rat.values()]
         lines.append("(throughput > 1: kanri serves more; p99 < 1: kanri's tail latency is lower)")
     lines += ["", settings_text(settings, env)]
     return "\n".join(lines)
@@ -658,7 +715,7 @@ def settings_text(settings: Settings, env: dict[str, str]) -> str:
     pin = (
         f"servers pinned to CPU {settings.server_cpus}, h2load to CPU {settings.loadgen_cpus}"
         if settings.server_cpus
-        else "no CPU pinning: h2load competes with the server for CPU"
+        else "no CPU pinning: server and h2load share the CPUs (--pin to separate them)"
     )
     return "\n".join(
         [
@@ -666,8 +723,9 @@ def settings_text(settings: Settings, env: dict[str, str]) -> str:
             f"= {settings.clients * settings.streams} requests in flight, one fixed request (digits image "
             f"{settings.sample}); {settings.duration_s:g} s measured after {settings.warmup_s:g} s warm-up, "
             f"{settings.rounds} round(s) per server in rotating order; figures are medians over rounds; "
-            "spread = (max - min) / median req/s",
-            f"cpu: {env['cpus']} CPU(s); {pin}; servers run with OMP/OPENBLAS/MKL_NUM_THREADS=1",
+            "spread = (max - min) / median req/s; srv/h2 cpu = cores used by the server / by h2load",
+            f"cpu: {env['cpus']} CPU(s); {pin}; servers run with OMP/OPENBLAS/MKL_NUM_THREADS=1; "
+            "every server is one process",
             f"mlserver request: {settings.oip_encoding} INT64 tensor, output `predict`; kanri request: IntList, "
             "answer label + 10 probabilities; echo returns kanri's request bytes",
             "errors: h2load failures, non-200 answers and non-OK grpc-status (from DATA bytes)",
@@ -740,8 +798,10 @@ def run_rounds(servers: list[Server], settings: Settings, workdir: Path) -> dict
         for server in servers[shift:] + servers[:shift]:
             m = measure(server, settings, workdir)
             results[server.key].rounds.append(m)
-            log(f"round {r + 1}/{settings.rounds}  {server.label:<22} {m.rps:8.0f} req/s  p50 {m.p50_ms:6.2f} ms  "
-                f"p99 {m.p99_ms:6.2f} ms  errors {m.errors}{'  ' + m.note if m.note else ''}")  # fmt: skip
+            log(
+                f"round {r + 1}/{settings.rounds}  {server.label:<22} {m.rps:8.0f} req/s  p50 {m.p50_ms:6.2f} ms  "
+                f"p99 {m.p99_ms:6.2f} ms  errors {m.errors}{'  ' + m.note if m.note else ''}"
+            )
     return results
 
 

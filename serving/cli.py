@@ -50,6 +50,9 @@ def _env(name: str) -> str:
 @click.option("--max-message-mb", default=64, show_default=True, envvar=_env("MAX_MESSAGE_MB"), type=int)
 @click.option("--grace-seconds", default=20.0, show_default=True, envvar=_env("GRACE_SECONDS"), type=float,
               help="How long in-flight calls may finish after SIGTERM.")
+@click.option("--drain-delay-seconds", default=0.0, show_default=True, envvar=_env("DRAIN_DELAY_SECONDS"), type=float,
+              help="After SIGTERM, keep answering this long while health says NOT_SERVING, so load "
+                   "balancers stop sending first.")
 @click.option("--model-store", default="", envvar=_env("MODEL_STORE"),
               help="fsspec URL of the content-addressed model store (default: the kanri data folder).")
 def serve(**options: object) -> None:

@@ -43,6 +43,7 @@ class ServerSettings:
     tls_key: str = ""
     max_message_mb: int = 64
     grace_seconds: float = 20.0
+    drain_delay_seconds: float = 0.0
     model_store: str = ""
     # Read from KANRI_ADMIN_TOKEN only, so it never shows in a process list.
     admin_token: str = ""

@@ -92,11 +92,14 @@ class ServingServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         address = f"{s.host}:{s.port}"
-        if s.tls_cert:
-            credentials = grpc.ssl_server_credentials([(Path(s.tls_key).read_bytes(), Path(s.tls_cert).read_bytes())])
-            self.port = self.server.add_secure_port(address, credentials)
-        else:
-            self.port = self.server.add_insecure_port(address)
+        try:
+            if s.tls_cert:
+                key_pair = (Path(s.tls_key).read_bytes(), Path(s.tls_cert).read_bytes())
+                self.port = self.server.add_secure_port(address, grpc.ssl_server_credentials([key_pair]))
+            else:
+                self.port = self.server.add_insecure_port(address)
+        except RuntimeError:
+            self.port = 0
         if self.port == 0:
             raise OSError(f"cannot listen on {address}: the port is taken or the address is not local")
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -123,8 +126,10 @@ class ServingServer:
         if self.dataplane.draining:
             return
         self.dataplane.draining = True
-        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.health.enter_graceful_shutdown()
+        if self.settings.drain_delay_seconds:
+            log.info("NOT_SERVING; still answering for %.1fs", self.settings.drain_delay_seconds)
+            await asyncio.sleep(self.settings.drain_delay_seconds)
         log.info("draining: in-flight calls have %.0fs to finish", self.settings.grace_seconds)
         await self.server.stop(self.settings.grace_seconds)
         await self.dataplane.stop()

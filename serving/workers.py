@@ -27,7 +27,8 @@ RESTART_BACKOFF_S = (0.5, 1, 2, 5, 10)
 
 
 def _spawn(settings: ServerSettings, env: dict[str, str]) -> subprocess.Popen:
-    child = replace(settings, workers=1, metrics_port=0)
+    # Workers keep workers=N (which turns SO_REUSEPORT on); the supervisor serves /metrics.
+    child = replace(settings, metrics_port=0)
     payload = json.dumps(child.to_dict())
     return subprocess.Popen([sys.executable, "-m", "serving.worker"], env={**env, "KANRI_WORKER_SETTINGS": payload})
 

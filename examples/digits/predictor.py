@@ -28,7 +28,7 @@ def load_trusted(path: str, allowed: frozenset[str]) -> Any:
     untrusted = sio.get_untrusted_types(file=path)
     refused = sorted(set(untrusted) - allowed)
     if refused:
-        raise InvalidInput(f"{path} holds types outside the allow-list: {', '.join(refused)}")
+        raise ValueError(f"{path} holds types outside the allow-list: {', '.join(refused)}")
     return sio.load(path, trusted=untrusted)
 
 

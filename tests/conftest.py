@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import PREDICTORS, ServeProcess, start_serve
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def digits_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """digits-v1.skops, digits-v2.skops and digits-test.jsonl, trained once per run."""
+    spec = importlib.util.spec_from_file_location("digits_train", ROOT / "examples" / "digits" / "train.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {p.name: p for p in module.train(tmp_path_factory.mktemp("digits"))}
+
+
+@pytest.fixture(scope="session")
+def echo_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("echo-models")
+    models = {"v1": "one", "v2": "two", "corrupt": "corrupt bytes"}
+    paths = {}
+    for name, text in models.items():
+        paths[name] = folder / f"echo-{name}.txt"
+        paths[name].write_text(text)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def echo_server(tmp_path_factory: pytest.TempPathFactory, echo_models: dict[str, Path]) -> Iterator[ServeProcess]:
+    server = start_serve(tmp_path_factory.mktemp("echo"), f"{PREDICTORS}:Echo", str(echo_models["v1"]),
+                         "--model-version", "1")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def digits_server(tmp_path_factory: pytest.TempPathFactory, digits_models: dict[str, Path]) -> Iterator[ServeProcess]:
+    server = start_serve(tmp_path_factory.mktemp("digits"), str(ROOT / "examples/digits/predictor.py") + ":Digits",
+                         str(digits_models["digits-v1.skops"]), "--model-version", "1", "--app", "digits")
+    yield server
+    server.stop()

@@ -1,0 +1,72 @@
+"""SIGTERM drains; --workers N shares one port, merges metrics and follows switches."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+
+from serving.client import Client, ServingError
+from tests.support.servers import PREDICTORS, health_status, start_serve
+
+
+def test_sigterm_turns_not_serving_finishes_in_flight_calls_and_exits_zero(
+        tmp_path: Path, echo_models: dict[str, Path]) -> None:
+    server = start_serve(tmp_path, f"{PREDICTORS}:Echo", str(echo_models["v1"]), "--drain-delay-seconds", "1.5")
+    slow: dict[str, object] = {}
+
+    def slow_call() -> None:
+        with Client(server.target) as client:
+            slow["answer"] = client.predict("sleep:0.8")
+
+    caller = threading.Thread(target=slow_call)
+    caller.start()
+    time.sleep(0.3)
+    server.process.terminate()
+    caller.join(10)
+    assert slow["answer"].label == "one:sleep:0.8"  # type: ignore[attr-defined]
+    assert health_status(server.target) == health_pb2.HealthCheckResponse.NOT_SERVING
+    with Client(server.target) as client:  # still answering during the drain delay
+        assert client.predict("late").label == "one:late"
+    assert server.process.wait(15) == 0
+    with Client(server.target, retries=0, timeout=2) as client, pytest.raises(ServingError) as error:
+        client.predict("after exit")
+    assert error.value.code == grpc.StatusCode.UNAVAILABLE
+    assert '"message": "stopped"' in server.logs()
+
+
+def test_workers_share_the_port_merge_metrics_and_follow_a_switch(tmp_path: Path,
+                                                                  echo_models: dict[str, Path]) -> None:
+    server = start_serve(tmp_path, f"{PREDICTORS}:Echo", str(echo_models["v1"]), "--model-version", "1",
+                         "--workers", "2", "--request-log-sample", "0")
+    try:
+        calls = 40
+        for _ in range(calls):  # a channel per call, so the kernel spreads them over the workers
+            with Client(server.target) as client:
+                assert client.predict("x").label == "one:x"
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5).read().decode()
+        assert "kanri_processes 3.0" in metrics  # supervisor + 2 workers
+        ok_line = next(line for line in metrics.splitlines()
+                       if line.startswith("kanri_requests_total{") and 'method="Predict"' in line)
+        assert float(ok_line.rsplit(" ", 1)[1]) == calls
+
+        with Client(server.target) as client:
+            client.switch_model(str(echo_models["v2"]), model_version="2")
+        deadline = time.monotonic() + 10
+        seen: set[str] = set()
+        while time.monotonic() < deadline:
+            seen = set()
+            for _ in range(12):
+                with Client(server.target) as client:
+                    seen.add(client.predict("x").model_version)
+            if seen == {"2"}:
+                break
+            time.sleep(0.2)
+        assert seen == {"2"}
+    finally:
+        assert server.stop() == 0
