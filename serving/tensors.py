@@ -88,6 +88,10 @@ def _elements(tensor: oip.ModelInferRequest.InferInputTensor, raw: bytes | None,
                 raise InvalidInput(f"input tensor '{tensor.name}' has {len(raw)} raw bytes; shape "
                                    f"{list(tensor.shape)} of {tensor.datatype} needs {count * dtype.itemsize}")
             elements = np.frombuffer(raw, dtype=dtype).tolist()
+    elif tensor.datatype not in CONTENTS:
+        # FP16 has no typed contents field in the protocol.
+        raise InvalidInput(f"input tensor '{tensor.name}' of datatype {tensor.datatype} must come in "
+                           "raw_input_contents")
     else:
         elements = list(getattr(tensor.contents, CONTENTS[tensor.datatype]))
     if len(elements) != count:

@@ -227,15 +227,6 @@ def test_text_shapes_other_than_batch_or_batch_by_one_are_refused(shape: list[in
         decode_input(tensor, pack_bytes([b"a"] * count), str)
 
 
-def test_non_finite_floats_are_refused_like_on_the_kanri_api() -> None:
-    tensor, raw = raw_numeric("FP32", [3], [1.0, float("nan"), 2.0])
-    with pytest.raises(InvalidInput, match="not finite"):
-        decode_input(tensor, raw, list[float])
-    tensor, raw = raw_numeric("FP64", [1], [float("inf")])
-    with pytest.raises(InvalidInput, match="not finite"):
-        decode_input(tensor, raw, list[float])
-
-
 def test_input_shape_for_metadata() -> None:
     assert input_shape(str) == [-1] and input_shape(bytes) == [-1]
     assert input_shape(list[int]) == [-1, -1] and input_shape(list[str]) == [-1, -1]
