@@ -60,7 +60,8 @@ OIP_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 MLSERVER_VERSION = "1.7.1"
 MLSERVER_VENV = BENCH_DIR / ".venv-mlserver"
 PREDICTOR = "examples/digits/predictor.py:Digits"
-STARTUP_TIMEOUT_S = 90.0
+STARTUP_TIMEOUT_S = 60.0
+KANRI_ERROR_MARK = '"level": "error"'  # kanri logs JSON lines; a model that fails to load logs one
 LOG_TAIL_LINES = 30
 # Environment shared by all servers: one BLAS thread each, unbuffered logs.
 SERVER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -320,12 +321,17 @@ def verify(server: Server) -> None:
     server.response_len = len(answer)
 
 
-def wait_ready(proc: Proc, probe: Callable[[], bool], timeout: float = STARTUP_TIMEOUT_S) -> None:
-    """Poll probe until it succeeds; fail with the log tail if the process dies or time runs out."""
+def wait_ready(
+    proc: Proc, probe: Callable[[], bool], fatal: str | None = None, timeout: float = STARTUP_TIMEOUT_S
+) -> None:
+    """Poll probe until it succeeds; fail with the log tail if the process dies, logs
+    the fatal marker, or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:
             raise BenchError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log_tail()}")
+        if fatal and fatal in proc.log_tail():
+            raise BenchError(f"{proc.name} logged an error while starting:\n{proc.log_tail()}")
         with contextlib.suppress(grpc.RpcError):
             if probe():
                 return
@@ -390,7 +396,7 @@ def start_kanri(stack: contextlib.ExitStack, settings: Settings, model: Model, w
     server = Server(
         f"kanri-batching-{mode}", f"kanri (batching {mode})", port, KANRI_METHOD, kanri_request(model), check, proc
     )
-    wait_ready(proc, lambda: health_serving(server.target))
+    wait_ready(proc, lambda: health_serving(server.target), fatal=KANRI_ERROR_MARK)
     return server
 
 

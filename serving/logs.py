@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import socket
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-_IDENTITY: dict[str, str] = {}
+_IDENTITY: dict[str, str | int] = {}
 # LogRecord attributes that are not user fields.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
@@ -39,7 +40,8 @@ class JsonFormatter(logging.Formatter):
 def configure(app: str, service: str, service_level: str, level: str = "info",
               stream: TextIO | None = None) -> None:
     """Route every logger (ours and libraries') to JSON lines on stdout."""
-    _IDENTITY.update(app=app, service=service, service_level=service_level, pod=socket.gethostname())
+    _IDENTITY.update(app=app, service=service, service_level=service_level, pod=socket.gethostname(),
+                     pid=os.getpid())
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

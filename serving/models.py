@@ -21,7 +21,7 @@ from typing import Any
 
 import fsspec
 
-from .errors import InvalidInput, ModelLoadError, ModelNotFound, ModelNotReady
+from .errors import InvalidInput, ModelLoadError, ModelNotFound, ModelNotReady, ServingError
 from .predictor import PredictInterface, has_batch
 
 log = logging.getLogger("kanri.models")
@@ -128,23 +128,38 @@ class ModelStore:
             expected = Path(name).stem
         if _is_local(fs):
             local = Path(path)
+            sha = sha256_file(local)
         else:
-            local = self._download(fs, path, expected)
-        sha = sha256_file(local)
+            local, sha = self._download(fs, path, expected, uri)
         if expected and sha != expected:
             raise ModelLoadError(f"checksum mismatch for {uri}: expected sha256 {expected}, file has {sha}")
         return local, sha
 
-    def _download(self, fs: Any, path: str, expected: str) -> Path:
+    def _download(self, fs: Any, path: str, expected: str, uri: str) -> tuple[Path, str]:
+        """Copy a remote artifact into the cache, named by its digest; reuse a verified cached copy."""
+        suffix = Path(path).suffix
+        folder = self.cache_dir / "sha256"
         if expected:
-            cached = self.cache_dir / "sha256" / f"{expected}{Path(path).suffix}"
+            cached = folder / f"{expected}{suffix}"
             if cached.exists():
-                return cached
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, prefix="download-", suffix=Path(path).suffix)
+                sha = sha256_file(cached)
+                if sha == expected:
+                    return cached, sha
+                log.warning("cached copy %s of %s is corrupt; downloading it again", cached, uri)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="download-", suffix=suffix)
         os.close(fd)
-        fs.get_file(path, tmp)
-        return Path(tmp)
+        try:
+            fs.get_file(path, tmp)
+            sha = sha256_file(tmp)
+            if expected and sha != expected:
+                raise ModelLoadError(f"checksum mismatch for {uri}: expected sha256 {expected}, file has {sha}")
+            cached = folder / f"{sha}{suffix}"
+            os.replace(tmp, cached)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return cached, sha
 
 
 def _is_local(fs: Any) -> bool:
@@ -180,12 +195,17 @@ class LoadedModel:
 def load_model(predictor_cls: type[PredictInterface], spec: ModelSpec, store: ModelStore) -> LoadedModel:
     """Fetch, verify, load and warm up; raises a ServingError on any failure."""
     started = time.perf_counter()
-    local, sha = store.fetch(spec.uri, spec.sha256)
-    fmt = detect_format(local)
+    try:
+        local, sha = store.fetch(spec.uri, spec.sha256)
+        fmt = detect_format(local)
+    except ServingError:
+        raise
+    except Exception as exc:  # an unknown protocol, an unreachable or unreadable store...
+        raise ModelLoadError(f"cannot fetch {spec.uri}: {type(exc).__name__}: {exc}") from exc
     if fmt in TRUSTED_ONLY_FORMATS:
         log.warning("loading %s artifact %s: only safe from a trusted store (prefer skops)", fmt, spec.uri)
-    predictor = predictor_cls()
     try:
+        predictor = predictor_cls()
         predictor.load_model(str(local))
         predictor.warm_up()
     except Exception as exc:

@@ -110,7 +110,7 @@ def _option(parameters: Any) -> dict[str, Any]:
     if isinstance(option.get("option"), str):
         try:
             nested = json.loads(option.pop("option"))
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, too-long ints, too-deep nesting
             raise InvalidInput(f"parameter 'option' must be a JSON object: {exc}") from None
         if not isinstance(nested, dict):
             raise InvalidInput("parameter 'option' must be a JSON object")

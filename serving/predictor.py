@@ -45,6 +45,9 @@ VALUE_TYPES: dict[str, Any] = {
 }
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def type_name(value_type: Any) -> str:
     for name, known in VALUE_TYPES.items():
         if value_type == known:
@@ -108,9 +111,12 @@ def check_value(value: Any, value_type: Any, what: str) -> Any:
 def _check_item(v: Any, item: type) -> Any:
     if item is int:
         if isinstance(v, bool) or not isinstance(v, int):
-            if isinstance(v, float) and v.is_integer():
-                return int(v)
-            raise TypeError(f"element {v!r} is not an int")
+            if not (isinstance(v, float) and v.is_integer()):
+                raise TypeError(f"element {v!r} is not an int")
+            v = int(v)
+        if not INT64_MIN <= v <= INT64_MAX:
+            # Both wire formats carry ints as int64.
+            raise TypeError(f"element {v!r} is out of the int64 range")
         return v
     if item is float:
         if isinstance(v, bool) or not isinstance(v, int | float):
@@ -163,6 +169,9 @@ def load_predictor_class(reference: str) -> type[PredictInterface]:
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, PredictInterface)):
         raise ValueError(f"{reference}: {class_name} is not a PredictInterface subclass")
-    type_name(cls.input_type)
-    type_name(cls.output_type)
+    try:
+        type_name(cls.input_type)
+        type_name(cls.output_type)
+    except TypeError as exc:
+        raise ValueError(f"{reference}: {exc}") from None
     return cls

@@ -104,6 +104,7 @@ def test_property_confusion_matrix_is_consistent(pairs: list[tuple[str, str]]) -
     assert 0.0 <= result.f1 <= 1.0 and 0.0 <= result.precision <= 1.0 and 0.0 <= result.recall <= 1.0
 
 
+@pytest.mark.filterwarnings("ignore:A single label was found:UserWarning")  # sklearn's, for one-label data
 @settings(max_examples=40, deadline=None)
 @given(LABEL_PAIRS)
 def test_property_matches_sklearn(pairs: list[tuple[str, str]]) -> None:

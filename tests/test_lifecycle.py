@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 import urllib.request
@@ -43,15 +45,26 @@ def test_sigterm_turns_not_serving_finishes_in_flight_calls_and_exits_zero(
 def test_workers_share_the_port_merge_metrics_and_follow_a_switch(tmp_path: Path,
                                                                   echo_models: dict[str, Path]) -> None:
     server = start_serve(tmp_path, f"{PREDICTORS}:Echo", str(echo_models["v1"]), "--model-version", "1",
-                         "--workers", "2", "--request-log-sample", "0")
+                         "--workers", "2")
+
+    def metrics() -> str:
+        return urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5).read().decode()
+
     try:
+        deadline = time.monotonic() + 30
+        while not re.search(r'kanri_model_loads_total\{.*result="ok".*\} 2\.0', metrics()):
+            assert time.monotonic() < deadline, "both workers should load the model"
+            time.sleep(0.1)
         calls = 40
         for _ in range(calls):  # a channel per call, so the kernel spreads them over the workers
             with Client(server.target) as client:
                 assert client.predict("x").label == "one:x"
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5).read().decode()
-        assert "kanri_processes 3.0" in metrics  # supervisor + 2 workers
-        ok_line = next(line for line in metrics.splitlines()
+        answered_by = {line["pid"] for line in map(json.loads, re.findall(r"^{.*}$", server.logs(), re.M))
+                       if line.get("method") == "Predict"}
+        assert len(answered_by) == 2
+        text = metrics()
+        assert "kanri_processes 3.0" in text  # supervisor + 2 workers
+        ok_line = next(line for line in text.splitlines()
                        if line.startswith("kanri_requests_total{") and 'method="Predict"' in line)
         assert float(ok_line.rsplit(" ", 1)[1]) == calls
 
