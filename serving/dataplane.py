@@ -83,7 +83,8 @@ def _predict_one(model: LoadedModel, value: Any, option: dict[str, Any]) -> Pred
     return check_result(result, model.predictor.output_type)
 
 
-def _run_batch(model: LoadedModel, values: list[Any], options: list[dict[str, Any]]) -> list[PredictResult | BaseException]:
+def _run_batch(model: LoadedModel, values: list[Any],
+               options: list[dict[str, Any]]) -> list[PredictResult | BaseException]:
     """One predict_batch call; if it fails, each input is retried alone so one bad
     input fails only its own request."""
     if len(values) > 1:

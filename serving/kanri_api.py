@@ -173,7 +173,8 @@ class AdminService(pb_grpc.AdminServiceServicer):
             chunk = examples[start:start + EVALUATE_CHUNK]
             answers = await asyncio.gather(*(self.dp.predict(value, option) for value, _, _ in chunk))
             results.extend(result for result, _ in answers)
-        report = score([(label_key(label), label_key(r.label)) for (_, label, _), r in zip(examples, results)])
+        pairs = zip(examples, results, strict=True)
+        report = score([(label_key(label), label_key(r.label)) for (_, label, _), r in pairs])
         response = pb.EvaluateModelResponse(
             count=report.count, accuracy=report.accuracy, precision=report.precision, recall=report.recall,
             f1=report.f1, labels=report.labels, model_version=model.version,

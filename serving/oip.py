@@ -38,15 +38,18 @@ class InferenceService(oip_grpc.GRPCInferenceServiceServicer):
             raise ModelNotFound(f"version '{version}' of '{app}' is not loaded; the live version is '{live}'")
 
     @rpc("ServerLive")
-    async def ServerLive(self, request: oip.ServerLiveRequest, context: grpc.aio.ServicerContext) -> oip.ServerLiveResponse:
+    async def ServerLive(self, request: oip.ServerLiveRequest,
+                         context: grpc.aio.ServicerContext) -> oip.ServerLiveResponse:
         return oip.ServerLiveResponse(live=True)
 
     @rpc("ServerReady")
-    async def ServerReady(self, request: oip.ServerReadyRequest, context: grpc.aio.ServicerContext) -> oip.ServerReadyResponse:
+    async def ServerReady(self, request: oip.ServerReadyRequest,
+                          context: grpc.aio.ServicerContext) -> oip.ServerReadyResponse:
         return oip.ServerReadyResponse(ready=self.dp.ready)
 
     @rpc("ModelReady")
-    async def ModelReady(self, request: oip.ModelReadyRequest, context: grpc.aio.ServicerContext) -> oip.ModelReadyResponse:
+    async def ModelReady(self, request: oip.ModelReadyRequest,
+                         context: grpc.aio.ServicerContext) -> oip.ModelReadyResponse:
         if not self.dp.ready:
             return oip.ModelReadyResponse(ready=False)
         try:

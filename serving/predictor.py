@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import numbers
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,7 @@ class PredictResult:
 
     @property
     def scores(self) -> list[float]:
-        return [float(self.score)] if isinstance(self.score, int | float) else [float(s) for s in self.score]
+        return [float(self.score)] if isinstance(self.score, numbers.Real) else [float(s) for s in self.score]
 
 
 class PredictInterface:
@@ -109,24 +110,32 @@ def check_value(value: Any, value_type: Any, what: str) -> Any:
 
 
 def _check_item(v: Any, item: type) -> Any:
+    # numbers.Integral/Real take numpy scalars (np.int64, np.float32...) as well; bools are not numbers here.
     if item is int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            if not (isinstance(v, float) and v.is_integer()):
-                raise TypeError(f"element {v!r} is not an int")
-            v = int(v)
+        if not _is_number(v) or not (isinstance(v, numbers.Integral) or float(v).is_integer()):
+            raise TypeError(f"element {v!r} is not an int")
+        v = int(v)
         if not INT64_MIN <= v <= INT64_MAX:
             # Both wire formats carry ints as int64.
             raise TypeError(f"element {v!r} is out of the int64 range")
         return v
     if item is float:
-        if isinstance(v, bool) or not isinstance(v, int | float):
+        if not _is_number(v):
             raise TypeError(f"element {v!r} is not a number")
-        if not math.isfinite(v):
+        try:
+            f = float(v)
+        except OverflowError:
+            raise TypeError(f"element {v!r} is out of the float range") from None
+        if not math.isfinite(f):
             raise TypeError(f"element {v!r} is not finite")
-        return float(v)
+        return f
     if not isinstance(v, str):
         raise TypeError(f"element {v!r} is not a string")
     return v
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 def _describe(value: Any) -> str:
@@ -142,7 +151,7 @@ def check_result(result: Any, output_type: Any) -> PredictResult:
     try:
         result.label = check_value(result.label, output_type, "predictor output label")
         result.score = result.scores
-    except (InvalidInput, TypeError, ValueError) as exc:
+    except (InvalidInput, TypeError, ValueError, OverflowError) as exc:
         raise PredictorFailed(str(exc)) from None
     return result
 

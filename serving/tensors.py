@@ -114,7 +114,8 @@ def _split_bytes(raw: bytes, tensor: str) -> list[bytes]:
     return elements
 
 
-def encode_output(name: str, values: list[Any], value_type_name: str) -> tuple[oip.ModelInferResponse.InferOutputTensor, bytes]:
+def encode_output(name: str, values: list[Any],
+                  value_type_name: str) -> tuple[oip.ModelInferResponse.InferOutputTensor, bytes]:
     """A batch of outputs as one tensor and its raw contents."""
     datatype = DATATYPE[value_type_name]
     if value_type_name in ("str", "bytes"):

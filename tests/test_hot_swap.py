@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,7 @@ async def test_twenty_switches_under_load_fail_no_request(tmp_path: Path, echo_m
                 await asyncio.sleep(0.05)
             stop.set()
             await asyncio.gather(*workers)  # any failed request raises here
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5).read().decode()
     finally:
         server.stop()
 
@@ -60,3 +63,9 @@ async def test_twenty_switches_under_load_fail_no_request(tmp_path: Path, echo_m
         # The answer really came from that model, not merely labelled with it.
         assert answer.label.startswith(prefix[answer.model_version] + ":")
     assert {a.model_version for _, _, a in answers} == {"1", "2"}
+    batches = re.search(r"kanri_batch_size_count\{[^}]*\} (\S+)", metrics)
+    batched = re.search(r"kanri_batch_size_sum\{[^}]*\} (\S+)", metrics)
+    if batching == "--batching":  # 8 concurrent callers: batches of more than one on average
+        assert batches and batched and float(batched[1]) > 1.2 * float(batches[1])
+    else:
+        assert batches and float(batches[1]) == 0

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from serving.errors import InvalidInput, PredictorFailed
@@ -74,6 +75,29 @@ def test_floats_refuse_bools_and_non_finite_values() -> None:
             check_value([0.5, bad], list[float], "input")
 
 
+def test_numpy_scalars_are_numbers_but_numpy_bools_are_not() -> None:
+    ints = check_value([np.int64(3), np.uint8(4), np.float32(5.0)], list[int], "label")
+    assert ints == [3, 4, 5] and all(type(v) is int for v in ints)
+    floats = check_value([np.float32(0.5), np.int32(2), np.float64(1.5)], list[float], "label")
+    assert floats == [0.5, 2.0, 1.5] and all(type(v) is float for v in floats)
+    with pytest.raises(InvalidInput, match="is not an int"):
+        check_value([np.bool_(True)], list[int], "label")
+    with pytest.raises(InvalidInput, match="is not a number"):
+        check_value([np.bool_(False)], list[float], "label")
+    with pytest.raises(InvalidInput, match="is not finite"):
+        check_value([np.float32("nan")], list[float], "label")
+
+
+def test_values_the_wire_cannot_carry_are_refused() -> None:
+    assert check_value([2**63 - 1, -(2**63)], list[int], "label") == [2**63 - 1, -(2**63)]
+    with pytest.raises(InvalidInput, match="out of the int64 range"):
+        check_value([2**63], list[int], "label")
+    with pytest.raises(InvalidInput, match="out of the int64 range"):
+        check_value([1e300], list[int], "label")
+    with pytest.raises(InvalidInput, match="out of the float range"):
+        check_value([10**400], list[float], "label")
+
+
 def test_list_str() -> None:
     assert check_value(["a", ""], list[str], "input") == ["a", ""]
     assert check_value([], list[str], "input") == []
@@ -97,6 +121,20 @@ def test_check_result_normalises_scores() -> None:
     result = check_result(PredictResult([1.0, 2], [1, 2.5], {"k": "v"}), list[int])
     assert result.label == [1, 2] and result.score == [1.0, 2.5] and result.option == {"k": "v"}
     assert all(type(v) is float for v in result.score)
+
+
+def test_check_result_takes_numpy_scores() -> None:
+    assert check_result(PredictResult("a", np.float32(0.25)), str).score == [0.25]
+    assert check_result(PredictResult("a", np.array([0.5, 0.25], dtype=np.float32)), str).score == [0.5, 0.25]
+    result = check_result(PredictResult(np.str_("7"), [0.1]), str)
+    assert result.label == "7"
+
+
+def test_check_result_refuses_labels_the_wire_cannot_carry() -> None:
+    with pytest.raises(PredictorFailed, match="out of the int64 range"):
+        check_result(PredictResult([2**64], 1.0), list[int])
+    with pytest.raises(PredictorFailed):
+        check_result(PredictResult("a", [10**400]), str)
 
 
 def test_check_result_refuses_a_wrong_label_type() -> None:
