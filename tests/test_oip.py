@@ -302,7 +302,7 @@ def test_list_of_int_predictor(typed_servers: dict[str, ServeProcess]) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="serving/tensors.py lets UINT64 values beyond int64 into a list[int] "
-                   "predictor; encoding its answer then fails with INTERNAL OverflowError")
+                   "predictor, whose answer is then refused as INTERNAL instead of the input as INVALID_ARGUMENT")
 def test_uint64_beyond_int64_is_refused(typed_servers: dict[str, ServeProcess]) -> None:
     (result,) = triton(typed_servers["Ints"].target, infer("testapp", [tensor("UINT64", [1, 1], [[2**64 - 1]])]))
     error(result, "INVALID_ARGUMENT")
