@@ -63,6 +63,7 @@ PREDICTOR = "examples/digits/predictor.py:Digits"
 STARTUP_TIMEOUT_S = 60.0
 KANRI_ERROR_MARK = '"level": "error"'  # kanri logs JSON lines; a model that fails to load logs one
 LOG_TAIL_LINES = 30
+MODEL_DESCRIPTION = "LogisticRegression(max_iter=5000) fit on all of sklearn's load_digits, one object dumped twice"
 # Environment shared by all servers: one BLAS thread each, unbuffered logs.
 SERVER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
@@ -275,7 +276,7 @@ def prepare_model(workdir: Path, sample: int) -> Model:
     pixels, digits = load_digits(return_X_y=True)
     if not 0 <= sample < len(pixels):
         raise BenchError(f"--sample must be in 0..{len(pixels) - 1}")
-    estimator = LogisticRegression(max_iter=5000).fit(pixels, digits)
+    estimator = LogisticRegression(max_iter=5000).fit(pixels, digits)  # as MODEL_DESCRIPTION says
     skops_path, joblib_path = workdir / "digits.skops", workdir / "model.joblib"
     sio.dump(estimator, skops_path)
     joblib.dump(estimator, joblib_path)
@@ -735,6 +736,8 @@ def settings_text(settings: Settings, env: dict[str, str]) -> str:
             f"mlserver request: {settings.oip_encoding} INT64 tensor, output `predict`; kanri request: IntList, "
             "answer label + 10 probabilities; echo returns kanri's request bytes",
             "errors: h2load failures, non-200 answers and non-OK grpc-status (from DATA bytes)",
+            f"model: {env['model']}; 1-min load average before the run: {env['loadavg_at_start']} "
+            "(other work on the machine makes figures noisier)",
             f"versions: python {env['python']}, grpcio {env['grpcio']}, scikit-learn {env['sklearn']}, {env['h2load']}",
         ]
     )
@@ -752,6 +755,8 @@ def environment() -> dict[str, str]:
         "cpus": str(os.cpu_count()),
         "platform": platform.platform(),
         "mlserver": MLSERVER_VERSION,
+        "model": MODEL_DESCRIPTION,
+        "loadavg_at_start": f"{os.getloadavg()[0]:.2f}",
     }
 
 

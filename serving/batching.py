@@ -10,13 +10,21 @@ heavy load batches grow by themselves.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .errors import PredictorFailed
 from .models import LoadedModel
 from .predictor import PredictResult
 
+log = logging.getLogger("kanri.batching")
+
+# Under load, keep collecting until no request arrived for this long; when idle, go at once.
+IDLE_GAP_S = 0.001
+# Load counts as gone after this many batches in a row held a single request.
+LONE_BATCHES_TO_IDLE = 8
 Item = tuple[LoadedModel, Any, dict[str, Any], asyncio.Future]
 # Runs one batch of one model; returns a result or an exception per input.
 BatchRunner = Callable[[LoadedModel, list[Any], list[dict[str, Any]]], list[PredictResult | BaseException]]
@@ -34,6 +42,7 @@ class Batcher:
         self._queue: deque[Item] = deque()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._lone_batches = LONE_BATCHES_TO_IDLE
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="kanri-batcher")
@@ -64,10 +73,17 @@ class Batcher:
                 await asyncio.sleep(0)
 
     async def _collect(self, deadline: float, loop: asyncio.AbstractEventLoop) -> None:
-        while len(self._queue) < self.max_size and loop.time() < deadline:
-            before = len(self._queue)
+        """Yield to the loop while requests keep arriving: stop when the batch is full,
+        at the deadline, or once no request arrived for the idle gap."""
+        idle_gap = IDLE_GAP_S if self._lone_batches < LONE_BATCHES_TO_IDLE else 0.0
+        last_growth = loop.time()
+        size = len(self._queue)
+        while size < self.max_size:
             await asyncio.sleep(0)
-            if len(self._queue) == before:
+            now = loop.time()
+            if len(self._queue) > size:
+                size, last_growth = len(self._queue), now
+            elif now - last_growth >= idle_gap or now >= deadline:
                 return
 
     def _take(self) -> list[Item]:
@@ -83,9 +99,20 @@ class Batcher:
     def _dispatch(self, batch: list[Item]) -> None:
         if not batch:
             return
+        self._lone_batches = self._lone_batches + 1 if len(batch) == 1 else 0
         if self._on_batch:
-            self._on_batch(len(batch))
-        outcomes = self._run_batch(batch[0][0], [i[1] for i in batch], [i[2] for i in batch])
+            try:
+                self._on_batch(len(batch))
+            except Exception:
+                log.exception("batch observer failed")
+        # Whatever goes wrong, every request of the batch gets an answer and the loop lives on.
+        outcomes: list[PredictResult | BaseException]
+        try:
+            outcomes = self._run_batch(batch[0][0], [i[1] for i in batch], [i[2] for i in batch])
+            if len(outcomes) != len(batch):
+                raise PredictorFailed(f"batch runner returned {len(outcomes)} outcomes for {len(batch)} inputs")
+        except Exception as exc:
+            outcomes = [exc] * len(batch)
         for (*_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue

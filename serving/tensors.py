@@ -16,7 +16,7 @@ import numpy as np
 
 from ._pb import open_inference_pb2 as oip
 from .errors import InvalidInput, PredictorFailed
-from .predictor import type_name
+from .predictor import INT64_MAX, type_name
 
 DTYPES = {
     "BOOL": "?", "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "<i8",
@@ -68,7 +68,10 @@ def _convert_row(row: list[Any], name: str, tensor: str) -> list[Any]:
         return [_text(e, tensor) for e in row]
     if name == "list[float]":
         return [float(e) for e in row]
-    return [int(e) for e in row]
+    ints = [int(e) for e in row]
+    if ints and max(ints) > INT64_MAX:  # only UINT64 can hold these
+        raise InvalidInput(f"input tensor '{tensor}' holds {max(ints)}, beyond the int64 range of list[int]")
+    return ints
 
 
 def _text(data: bytes, tensor: str) -> str:

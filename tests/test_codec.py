@@ -46,7 +46,7 @@ def test_from_value_refuses_other_types(message: pb.Value, expected: Any, error:
 
 
 def test_from_value_names_what_it_decodes() -> None:
-    with pytest.raises(InvalidInput, match="^example 3 label must be str, got list\\[int\\]$"):
+    with pytest.raises(InvalidInput, match=r"^example 3 label must be str, got list\[int\]$"):
         from_value(pb.Value(ints=pb.IntList(values=[1])), str, "example 3 label")
 
 

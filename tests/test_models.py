@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import pickle
 import uuid
 import zipfile
@@ -59,8 +60,10 @@ def test_put_file_twice_stores_one_file_under_its_digest(store: ModelStore, tmp_
     copy = tmp_path / "elsewhere" / "same.skops"
     copy.parent.mkdir()
     copy.write_bytes(b"model bytes")
+    inode = Path(first.uri).stat().st_ino
     second = store.put_file(copy)
     assert first == second
+    assert Path(first.uri).stat().st_ino == inode  # not written again
     assert first.sha256 == sha(b"model bytes") and first.size == len(b"model bytes")
     assert first.uri == f"{tmp_path / 'store'}/sha256/{first.sha256}.skops"
     assert files_under(tmp_path / "store") == [tmp_path / "store" / "sha256" / f"{first.sha256}.skops"]
@@ -209,6 +212,22 @@ def test_load_model_with_echo(store: ModelStore, echo_models: dict[str, Path]) -
     assert load_model(BatchEcho, ModelSpec(str(path)), store).batching
 
 
+def test_load_model_warns_about_pickle_formats(store: ModelStore, tmp_path: Path,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "model.pkl"
+    path.write_text("pickled")
+    with caplog.at_level(logging.WARNING, logger="kanri.models"):
+        model = load_model(Echo, ModelSpec(str(path)), store)
+    assert model.format == "pickle"
+    assert "loading pickle artifact" in caplog.text and "only safe from a trusted store" in caplog.text
+    caplog.clear()
+    plain = tmp_path / "model.txt"
+    plain.write_text("plain")
+    with caplog.at_level(logging.WARNING, logger="kanri.models"):
+        assert load_model(Echo, ModelSpec(str(plain)), store).format == "file"
+    assert "trusted store" not in caplog.text
+
+
 def test_load_model_checks_the_expected_digest(store: ModelStore, echo_models: dict[str, Path]) -> None:
     with pytest.raises(ModelLoadError, match="checksum mismatch"):
         load_model(Echo, ModelSpec(str(echo_models["v1"]), sha256=sha(b"other")), store)
@@ -236,7 +255,7 @@ def test_load_model_failures_are_always_model_load_errors(store: ModelStore, ech
 
     with pytest.raises(ModelLoadError, match="RuntimeError: no GPU here"):
         load_model(Unbuildable, ModelSpec(str(echo_models["v1"])), store)
-    with pytest.raises(ModelLoadError, match="no-such-protocol://x/model.txt"):
+    with pytest.raises(ModelLoadError, match=r"no-such-protocol://x/model.txt"):
         load_model(Echo, ModelSpec("no-such-protocol://x/model.txt"), store)
 
 

@@ -41,11 +41,11 @@ def test_str_and_bytes() -> None:
     assert check_value("héllo", str, "input") == "héllo"
     assert check_value(bytearray(b"\x00\x01"), bytes, "input") == b"\x00\x01"
     assert type(check_value(bytearray(b"x"), bytes, "input")) is bytes
-    with pytest.raises(InvalidInput, match="^input must be str, got bytes$"):
+    with pytest.raises(InvalidInput, match=r"^input must be str, got bytes$"):
         check_value(b"text", str, "input")
-    with pytest.raises(InvalidInput, match="^input must be bytes, got str$"):
+    with pytest.raises(InvalidInput, match=r"^input must be bytes, got str$"):
         check_value("text", bytes, "input")
-    with pytest.raises(InvalidInput, match="^label must be str, got a list of 2 elements$"):
+    with pytest.raises(InvalidInput, match=r"^label must be str, got a list of 2 elements$"):
         check_value(["a", "b"], str, "label")
 
 
@@ -55,7 +55,7 @@ def test_ints_refuse_bools_and_fractions_but_take_integral_floats() -> None:
     assert check_value((4, 5), list[int], "input") == [4, 5]  # tuples are lists too
     with pytest.raises(InvalidInput, match=r"^input must be list\[int\]: element True is not an int$"):
         check_value([1, True], list[int], "input")
-    with pytest.raises(InvalidInput, match="element 1.5 is not an int"):
+    with pytest.raises(InvalidInput, match=r"element 1.5 is not an int"):
         check_value([1.5], list[int], "input")
     with pytest.raises(InvalidInput, match="element nan is not an int"):
         check_value([float("nan")], list[int], "input")
@@ -138,7 +138,7 @@ def test_check_result_refuses_labels_the_wire_cannot_carry() -> None:
 
 
 def test_check_result_refuses_a_wrong_label_type() -> None:
-    with pytest.raises(PredictorFailed, match="^predictor output label must be str, got int$"):
+    with pytest.raises(PredictorFailed, match=r"^predictor output label must be str, got int$"):
         check_result(PredictResult(42, 1.0), str)
     with pytest.raises(PredictorFailed, match=r"predictor output label must be list\[float\]: element nan"):
         check_result(PredictResult([float("nan")], 1.0), list[float])
@@ -149,9 +149,9 @@ def test_check_result_refuses_bad_scores_and_non_results() -> None:
         check_result(PredictResult("a", "high"), str)  # type: ignore[arg-type]
     with pytest.raises(PredictorFailed):
         check_result(PredictResult("a", None), str)  # type: ignore[arg-type]
-    with pytest.raises(PredictorFailed, match="^predictor returned dict, expected PredictResult$"):
+    with pytest.raises(PredictorFailed, match=r"^predictor returned dict, expected PredictResult$"):
         check_result({"label": "a"}, str)
-    with pytest.raises(PredictorFailed, match="^predictor returned tuple, expected PredictResult$"):
+    with pytest.raises(PredictorFailed, match=r"^predictor returned tuple, expected PredictResult$"):
         check_result(("a", 1.0), str)
 
 
@@ -256,7 +256,7 @@ def test_not_a_predictor_subclass(predictor_file: WriteFile, name: str) -> None:
 
 @pytest.mark.parametrize("reference", ["tests.support.predictors", "tests.support.predictors:", ":Echo", ""])
 def test_bad_reference(reference: str) -> None:
-    with pytest.raises(ValueError, match="must look like file.py:Class or module:Class"):
+    with pytest.raises(ValueError, match=r"must look like file.py:Class or module:Class"):
         load_predictor_class(reference)
 
 

@@ -138,7 +138,7 @@ def test_list_str_from_bytes_contents() -> None:
 def test_fp16_without_raw_contents_is_invalid_input() -> None:
     # FP16 has no typed contents field in the protocol: it can only come as raw bytes.
     tensor = Tensor(name="t", datatype="FP16", shape=[1])
-    with pytest.raises(InvalidInput, match="FP16.*raw_input_contents"):
+    with pytest.raises(InvalidInput, match=r"FP16.*raw_input_contents"):
         decode_input(tensor, None, list[float])
 
 
@@ -225,6 +225,19 @@ def test_text_shapes_other_than_batch_or_batch_by_one_are_refused(shape: list[in
     tensor = Tensor(name="t", datatype="BYTES", shape=shape)
     with pytest.raises(InvalidInput, match=r"must have shape \[batch\] or \[batch, 1\]"):
         decode_input(tensor, pack_bytes([b"a"] * count), str)
+
+
+def test_uint64_beyond_int64_is_invalid_input() -> None:
+    tensor, raw = raw_numeric("UINT64", [1, 2], [[2**63 - 1, 2**64 - 1]])
+    with pytest.raises(InvalidInput, match=f"holds {2**64 - 1}, beyond the int64 range"):
+        decode_input(tensor, raw, list[int])
+    tensor = Tensor(name="t", datatype="UINT64", shape=[1], contents=Contents(uint64_contents=[2**63]))
+    with pytest.raises(InvalidInput, match="beyond the int64 range"):
+        decode_input(tensor, None, list[int])
+    tensor, raw = raw_numeric("UINT64", [1], [2**63 - 1])
+    assert decode_input(tensor, raw, list[int]) == [[2**63 - 1]]
+    tensor, raw = raw_numeric("UINT64", [1], [2**64 - 1])
+    assert decode_input(tensor, raw, list[float]) == [[float(2**64 - 1)]]  # floats have the range
 
 
 def test_input_shape_for_metadata() -> None:
