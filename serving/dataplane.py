@@ -7,15 +7,16 @@ one object, so behaviour, errors and metrics are the same on both.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from .batching import Batcher
-from .errors import PredictorFailed, ServingError
+from .errors import InvalidInput, PredictorFailed, ServingError
 from .metrics import RuntimeMetrics
 from .models import LoadedModel, ModelHolder
-from .predictor import PredictResult, check_result, check_value
+from .predictor import PredictResult, check_result
 
 log = logging.getLogger("kanri.dataplane")
 
@@ -36,6 +37,7 @@ class DataPlane:
         self.started_at = time.time()
         self.draining = False
         self._batcher: Batcher | None = None
+        self._float_input = holder.predictor_cls.input_type == list[float]
         if batching and batch_max_size > 1:
             self._batcher = Batcher(_run_batch, batch_max_size, batch_max_wait_s, metrics.observe_batch)
 
@@ -65,12 +67,11 @@ class DataPlane:
     async def predict(self, value: Any, option: dict[str, Any]) -> tuple[PredictResult, LoadedModel]:
         """Predict with the live model; value must already be of the predictor's input type."""
         model = self.holder.current
+        if self._float_input and not all(map(math.isfinite, value)):
+            raise InvalidInput("input must hold finite numbers: NaN and infinity are refused")
         if self._batcher is not None and model.batching:
             return await self._batcher.submit(model, value, option), model
         return _predict_one(model, value, option), model
-
-    def check_input(self, value: Any) -> Any:
-        return check_value(value, self.input_type, "input")
 
 
 def _predict_one(model: LoadedModel, value: Any, option: dict[str, Any]) -> PredictResult:

@@ -140,3 +140,16 @@ def test_every_value_type_round_trips(tmp_path: Path, predictor: str, value: obj
             assert client.predict(value).label == expected
     finally:
         server.stop()
+
+
+def test_non_finite_floats_are_refused_on_the_kanri_api(tmp_path: Path) -> None:
+    model = tmp_path / "model.txt"
+    model.write_text("1")
+    server = start_serve(tmp_path, f"{PREDICTORS}:Floats", str(model))
+    try:
+        with Client(server.target) as client, pytest.raises(ServingError) as error:
+            client.predict([1.0, float("inf")])
+        assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "finite" in error.value.message
+    finally:
+        server.stop()

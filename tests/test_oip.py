@@ -312,8 +312,6 @@ def test_uint64_beyond_int64_is_refused(typed_servers: dict[str, ServeProcess]) 
     assert ok(fits)["outputs"]["label"]["data"] == [[1, 2**63 - 1]]
 
 
-@pytest.mark.xfail(strict=True, reason="inputs are never checked (DataPlane.check_input is unused): a NaN "
-                   "reaches the predictor and the caller gets INTERNAL blaming the predictor's output")
 def test_non_finite_float_input_is_refused(typed_servers: dict[str, ServeProcess]) -> None:
     (result,) = triton(typed_servers["Floats"].target, infer("testapp", [tensor("FP64", [1, 1], [[float("nan")]])]))
     error(result, "INVALID_ARGUMENT")
