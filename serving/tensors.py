@@ -18,6 +18,8 @@ from ._pb import open_inference_pb2 as oip
 from .errors import InvalidInput, PredictorFailed
 from .predictor import INT64_MAX, type_name
 
+# Inputs one request may carry: a [B, 0] tensor costs a few bytes on the wire but B predictions.
+MAX_BATCH = 4096
 DTYPES = {
     "BOOL": "?", "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "<i8",
     "UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8",
@@ -49,6 +51,8 @@ def decode_input(tensor: oip.ModelInferRequest.InferInputTensor, raw: bytes | No
     shape = list(tensor.shape)
     if any(d < 0 for d in shape):
         raise InvalidInput(f"input tensor '{tensor.name}' has a negative dimension in shape {shape}")
+    if shape and shape[0] > MAX_BATCH:
+        raise InvalidInput(f"input tensor '{tensor.name}' holds {shape[0]} inputs; one request may hold {MAX_BATCH}")
     elements = _elements(tensor, raw, math.prod(shape))
     if name.startswith("list["):
         if len(shape) == 1:

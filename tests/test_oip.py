@@ -313,8 +313,10 @@ def test_uint64_beyond_int64_is_refused(typed_servers: dict[str, ServeProcess]) 
 
 
 def test_non_finite_float_input_is_refused(typed_servers: dict[str, ServeProcess]) -> None:
-    (result,) = triton(typed_servers["Floats"].target, infer("testapp", [tensor("FP64", [1, 1], [[float("nan")]])]))
-    error(result, "INVALID_ARGUMENT")
+    nan, inf = triton(typed_servers["Floats"].target, infer("testapp", [tensor("FP64", [1, 1], [[float("nan")]])]),
+                      infer("testapp", [tensor("FP32", [2, 1], [[1.0], [float("inf")]])]))
+    assert "finite" in error(nan, "INVALID_ARGUMENT")
+    assert "finite" in error(inf, "INVALID_ARGUMENT")
 
 
 def test_fp16_without_raw_contents_is_refused(typed_servers: dict[str, ServeProcess]) -> None:

@@ -327,3 +327,11 @@ def test_encoded_outputs_decode_back_to_the_same_values(type_name: str) -> None:
         assert decode_input(tensor, raw, TYPES[type_name]) == values
 
     check()
+
+
+def test_a_request_may_not_carry_more_inputs_than_the_limit() -> None:
+    from serving.tensors import MAX_BATCH
+
+    tensor = oip.ModelInferRequest.InferInputTensor(name="x", datatype="BYTES", shape=[MAX_BATCH + 1, 0])
+    with pytest.raises(InvalidInput, match=f"holds {MAX_BATCH + 1} inputs"):
+        decode_input(tensor, b"", list[str])
