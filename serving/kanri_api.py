@@ -17,7 +17,7 @@ from .errors import InvalidInput, ModelLoadError, ServingError
 from .evaluation import score
 from .models import LoadedModel, ModelSpec, ModelStore
 from .predictor import PredictResult, type_name
-from .rpc import Runtime, failure, rpc
+from .rpc import Runtime, failure, refuse_undecodable, rpc
 
 STREAM_WINDOW = 64  # predictions of one stream in flight at once; answers keep request order
 EVALUATE_CHUNK = 256
@@ -62,9 +62,15 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                                 request.request_id)
             return response
 
+        async def refused(exc: Exception) -> pb.PredictResponse:
+            raise exc
+
         async def read() -> None:
-            async for request in request_iterator:
-                await pending.put(asyncio.ensure_future(tracked(request)))
+            try:
+                async for request in refuse_undecodable(request_iterator):
+                    await pending.put(asyncio.ensure_future(tracked(request)))
+            except InvalidInput as exc:  # ends the stream, in order, after the answers before it
+                await pending.put(asyncio.ensure_future(refused(exc)))
             await pending.put(None)
 
         reader = asyncio.ensure_future(read())

@@ -11,7 +11,7 @@ import functools
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -19,6 +19,7 @@ import grpc
 from .dataplane import DataPlane
 from .errors import ServingError, Unauthenticated
 from .logs import RequestLog
+from .registration import Undecodable
 
 log = logging.getLogger("kanri.rpc")
 
@@ -61,6 +62,14 @@ def failure(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}"
 
 
+async def refuse_undecodable(messages: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """A request stream that raises InvalidInput at the first message that did not parse."""
+    async for message in messages:
+        if isinstance(message, Undecodable):
+            raise message.refuse()
+        yield message
+
+
 Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
@@ -75,6 +84,10 @@ def rpc(method: str, admin: bool = False) -> Callable[[Handler], Handler]:
             try:
                 if admin:
                     runtime.authorize(context)
+                if isinstance(request, Undecodable):
+                    raise request.refuse()
+                if hasattr(request, "__aiter__"):
+                    request = refuse_undecodable(request)
                 response = await fn(self, request, context)
                 version = getattr(response, "model_version", "")
                 return response

@@ -20,8 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import REGISTRY, start_http_server
 
 from . import logs
-from ._pb import open_inference_pb2, serving_pb2, serving_pb2_grpc
-from ._pb import open_inference_pb2_grpc as oip_grpc
+from ._pb import open_inference_pb2, serving_pb2
 from .config import ServerSettings
 from .dataplane import DataPlane, Identity
 from .errors import ServingError
@@ -31,15 +30,17 @@ from .model_sync import SharedModelFile
 from .models import LoadedModel, ModelHolder, ModelSpec, ModelStore
 from .oip import InferenceService
 from .predictor import PredictInterface, load_predictor_class
+from .registration import add_service
 from .rpc import Runtime
 
 log = logging.getLogger("kanri.server")
 
 SERVICES = (
-    serving_pb2.DESCRIPTOR.services_by_name["PredictionService"].full_name,
-    serving_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
-    open_inference_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name,
+    serving_pb2.DESCRIPTOR.services_by_name["PredictionService"],
+    serving_pb2.DESCRIPTOR.services_by_name["AdminService"],
+    open_inference_pb2.DESCRIPTOR.services_by_name["GRPCInferenceService"],
 )
+SERVICE_NAMES = tuple(service.full_name for service in SERVICES)
 
 
 def grpc_options(settings: ServerSettings) -> list[tuple[str, int]]:
@@ -79,18 +80,19 @@ class ServingServer:
 
     def _set_health(self, status: int) -> None:
         """Called from sync code on the loop: the update runs as a task, kept until done."""
-        for name in ("", *SERVICES):
+        for name in ("", *SERVICE_NAMES):
             task = asyncio.ensure_future(self.health.set(name, status))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def start(self) -> int:
         s = self.settings
-        serving_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(self.runtime), self.server)
-        serving_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self.runtime, self.store), self.server)
-        oip_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(self.runtime), self.server)
+        for servicer, service in ((PredictionService(self.runtime), SERVICES[0]),
+                                  (AdminService(self.runtime, self.store), SERVICES[1]),
+                                  (InferenceService(self.runtime), SERVICES[2])):
+            add_service(self.server, servicer, service)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection((*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         address = f"{s.host}:{s.port}"
         try:
             if s.tls_cert:

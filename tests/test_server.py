@@ -262,3 +262,18 @@ def test_messages_over_the_limit_are_refused(tmp_path: Path, echo_models: dict[s
             assert client.predict("x" * 1000).label.endswith("x")
     finally:
         server.stop()
+
+
+def test_an_undecodable_stream_message_ends_the_stream_invalid_argument(echo_server: ServeProcess) -> None:
+    from serving._pb import serving_pb2 as pb
+
+    good = pb.PredictRequest(input=pb.Value(str="first")).SerializeToString()
+    with grpc.insecure_channel(echo_server.target) as channel:
+        stream = channel.stream_stream("/kanri.serving.v1.PredictionService/PredictStream")
+        answers = stream(iter([good, b"\xff\xff\xff"]), timeout=10)
+        first = pb.PredictResponse.FromString(next(answers))
+        with pytest.raises(grpc.RpcError) as error:
+            next(answers)
+    assert first.output.str == "one:first"
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid kanri.serving.v1.PredictRequest" in error.value.details()
