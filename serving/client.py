@@ -154,8 +154,13 @@ class _Settings:
         self.metadata = tuple(routing + ([("authorization", f"Bearer {token}")] if token else []))
         self.admin_metadata = tuple(routing + ([("authorization", f"Bearer {admin_token}")] if admin_token else []))
 
-    def backoff(self, attempt: int) -> float:
-        return min(0.1 * 2 ** attempt, 2.0)
+    def retry_wait(self, exc: grpc.RpcError, attempt: int, deadline: float | None) -> float:
+        """Seconds to wait before retrying exc, or the ServingError to raise when it is not retried."""
+        wait = min(0.1 * 2 ** attempt, 2.0)
+        last = attempt == self.retries or (deadline is not None and time.monotonic() + wait >= deadline)
+        if exc.code() not in RETRY_CODES or last:
+            raise _error(exc) from None
+        return wait
 
 
 class Client:
@@ -189,11 +194,7 @@ class Client:
                 return method(make_request(), timeout=remaining,
                               metadata=self._s.admin_metadata if admin else self._s.metadata)
             except grpc.RpcError as exc:
-                wait = self._s.backoff(attempt)
-                last = attempt == self._s.retries or (deadline and time.monotonic() + wait >= deadline)
-                if exc.code() not in RETRY_CODES or last:
-                    raise _error(exc) from None
-                time.sleep(wait)
+                time.sleep(self._s.retry_wait(exc, attempt, deadline))
         raise AssertionError("unreachable")
 
     def predict(self, input: Any, option: dict[str, Any] | None = None, request_id: str = "") -> Prediction:
@@ -260,11 +261,7 @@ class AsyncClient:
                 return await method(make_request(), timeout=remaining,
                                     metadata=self._s.admin_metadata if admin else self._s.metadata)
             except grpc.RpcError as exc:
-                wait = self._s.backoff(attempt)
-                last = attempt == self._s.retries or (deadline and time.monotonic() + wait >= deadline)
-                if exc.code() not in RETRY_CODES or last:
-                    raise _error(exc) from None
-                await asyncio.sleep(wait)
+                await asyncio.sleep(self._s.retry_wait(exc, attempt, deadline))
         raise AssertionError("unreachable")
 
     async def predict(self, input: Any, option: dict[str, Any] | None = None, request_id: str = "") -> Prediction:

@@ -87,9 +87,9 @@ class ServingServer:
 
     async def start(self) -> int:
         s = self.settings
-        for servicer, service in ((PredictionService(self.runtime), SERVICES[0]),
-                                  (AdminService(self.runtime, self.store), SERVICES[1]),
-                                  (InferenceService(self.runtime), SERVICES[2])):
+        servicers = (PredictionService(self.runtime), AdminService(self.runtime, self.store),
+                     InferenceService(self.runtime))
+        for servicer, service in zip(servicers, SERVICES, strict=True):
             add_service(self.server, servicer, service)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)

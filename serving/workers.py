@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,7 @@ def supervise(settings: ServerSettings) -> int:
                 if not stopping:
                     workers[i] = _spawn(settings, env)
     codes = [worker.wait() for worker in workers]
+    shutil.rmtree(state, ignore_errors=True)
     log.info("all workers stopped", extra={"exit_codes": codes})
     return 0 if all(code == 0 for code in codes) else 1
 

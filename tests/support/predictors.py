@@ -52,34 +52,32 @@ class Floats(PredictInterface):
         return PredictResult([v * self.factor for v in input], [sum(input)])
 
 
-class Bytes(PredictInterface):
-    input_type = bytes
-    output_type = bytes
+class Stateless(PredictInterface):
+    """A predictor whose answers need nothing from the model file."""
 
     def load_model(self, model_path: str) -> None:
         pass
+
+
+class Bytes(Stateless):
+    input_type = bytes
+    output_type = bytes
 
     def predict(self, input: bytes, option: dict[str, Any]) -> PredictResult:
         return PredictResult(input[::-1], 0.5)
 
 
-class Words(PredictInterface):
+class Words(Stateless):
     input_type = list[str]
     output_type = list[str]
-
-    def load_model(self, model_path: str) -> None:
-        pass
 
     def predict(self, input: list[str], option: dict[str, Any]) -> PredictResult:
         return PredictResult([w.upper() for w in input], [float(len(w)) for w in input])
 
 
-class Ints(PredictInterface):
+class Ints(Stateless):
     input_type = list[int]
     output_type = list[int]
-
-    def load_model(self, model_path: str) -> None:
-        pass
 
     def predict(self, input: list[int], option: dict[str, Any]) -> PredictResult:
         return PredictResult(sorted(input), [float(len(input))])
