@@ -40,8 +40,9 @@ class JsonFormatter(logging.Formatter):
 def configure(app: str, service: str, service_level: str, level: str = "info",
               stream: TextIO | None = None) -> None:
     """Route every logger (ours and libraries') to JSON lines on stdout."""
-    _IDENTITY.update(app=app, service=service, service_level=service_level, pod=socket.gethostname(),
-                     pid=os.getpid())
+    # KANRI_POD names the replica where a host runs several (the local cluster); Kubernetes pods are hosts.
+    pod = os.environ.get("KANRI_POD") or socket.gethostname()
+    _IDENTITY.update(app=app, service=service, service_level=service_level, pod=pod, pid=os.getpid())
     handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

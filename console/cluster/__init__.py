@@ -1,0 +1,1 @@
+"""Where services run: the ClusterBackend contract and its local and Kubernetes implementations."""

@@ -1,0 +1,165 @@
+"""The ClusterBackend contract: what the operations layer asks of whatever runs services.
+
+The contract is declarative, as Kubernetes is: `apply` states what a service
+should be (model, replicas, resources, scaling policy) and returns once the
+change is accepted; the backend converges on it by itself. A model change is a
+rolling update, a replica change is a scale; `rollout` reports the progress of
+either until it converges or is stuck. The registry stays the source of truth;
+`actual_state` reads back what really runs so that sync can show drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+class ClusterError(Exception):
+    """The cluster refused or could not be reached; the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model version as a replica loads it: the store URI, verified against its sha256."""
+
+    version: int
+    uri: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Kubernetes quantities ("500m", "512Mi"); empty means not set."""
+
+    cpu_request: str = ""
+    cpu_limit: str = ""
+    memory_request: str = ""
+    memory_limit: str = ""
+    gpus: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Everything a backend needs to run one service of an application at one level."""
+
+    app: str
+    name: str
+    level: str
+    predictor: str
+    model: ModelRef
+    model_store: str
+    replicas: int = 1
+    min_replicas: int = 1
+    max_replicas: int = 1
+    cpu_threshold: int = 80
+    max_surge: int = 1
+    max_unavailable: int = 0
+    min_ready_seconds: int = 0
+    resources: Resources = field(default_factory=Resources)
+    port: int = 50051
+    image: str = ""
+    autoscale: bool = False
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """Traffic of one application at one level: weights over its services summing to 100,
+    and optionally a share of calls copied to a shadow service whose answers are discarded."""
+
+    app: str
+    level: str
+    weights: dict[str, int]
+    mirror: str = ""
+    mirror_percent: int = 0
+
+
+@dataclass(frozen=True)
+class Pod:
+    """One replica. `age_seconds` is since it started; pid, address (gRPC host:port) and
+    metrics_address (host:port of /metrics) are set by the local backend."""
+
+    name: str
+    app: str
+    service: str
+    level: str
+    phase: str
+    ready: bool
+    restarts: int
+    age_seconds: float
+    model_version: int | None
+    host: str
+    cluster: str = ""
+    pid: int | None = None
+    address: str = ""
+    metrics_address: str = ""
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    """`kubectl rollout status` in one object: stuck carries the reason the rollout stopped."""
+
+    app: str
+    service: str
+    desired: int
+    updated: int
+    ready: int
+    available: int
+    converged: bool
+    stuck: str = ""
+    message: str = ""
+    cluster: str = ""
+
+
+@dataclass(frozen=True)
+class ActualService:
+    """What a backend reports really running, in the registry's terms, for sync and drift."""
+
+    app: str
+    name: str
+    level: str
+    model_version: int | None
+    model_sha256: str
+    replicas: int
+    min_replicas: int
+    max_replicas: int
+    cpu_threshold: int
+    autoscale: bool
+    cluster: str = ""
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    services: list[ActualService]
+    routes: list[RouteSpec]
+
+
+@runtime_checkable
+class ClusterBackend(Protocol):
+    """Implemented by console.cluster.local.LocalBackend and console.cluster.kubernetes.KubernetesBackend."""
+
+    name: str
+
+    def apply(self, spec: ServiceSpec) -> None:
+        """Create or update a service; returns once the change is accepted, not converged."""
+
+    def rollout(self, app: str, service: str, timeout: float = 300.0) -> Iterator[RolloutStatus]:
+        """Yield status on every change until converged, stuck, or timeout (then stuck="timed out")."""
+
+    def status(self, app: str, service: str) -> RolloutStatus:
+        """The rollout status now."""
+
+    def set_route(self, route: RouteSpec) -> None:
+        """Set the weights (and mirror) of an application at a level; takes effect without dropping calls."""
+
+    def pods(self, app: str, service: str | None = None) -> list[Pod]:
+        """Replicas of one service, or of every service of the application."""
+
+    def actual_state(self) -> ClusterState:
+        """Every service and route this backend manages, as it really is."""
+
+    def delete(self, app: str, service: str) -> None:
+        """Remove a service and its replicas; deleting what does not exist is not an error."""
+
+    def address(self, app: str, level: str) -> str:
+        """The one stable address that reaches an application at a service level."""

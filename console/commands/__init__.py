@@ -1,0 +1,1 @@
+"""`kanri` subcommands, one module per area; console/cli.py gathers them."""
