@@ -1,18 +1,48 @@
-"""The `kanri` command line."""
+"""The `kanri` command line: thin commands over console.ops, one line per error."""
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import click
 
+from console.commands import admin, apps, models, services
+from console.commands.state import State
+from console.errors import KanriError
 from serving import __version__
 from serving.cli import serve, startapp
 
+from .commands.local import local
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class KanriGroup(click.Group):
+    """Turns kanri's errors into one line on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KanriError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        finally:
+            state = ctx.find_object(State)
+            if state is not None:
+                state.close()
+
+
+@click.group(cls=KanriGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kanri")
-def main() -> None:
+@click.option("--config", "config_file", envvar="KANRI_CONFIG", type=click.Path(dir_okay=False),
+              help="kanri.toml to use (default: $KANRI_CONFIG, then $XDG_CONFIG_HOME/kanri/kanri.toml).")
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None) -> None:
     """kanri operates machine-learning model services."""
+    ctx.obj = State(config_file)
 
 
-main.add_command(serve)
-main.add_command(startapp)
+for command in (serve, startapp, apps.app_group, models.model_group, models.evaluate, services.service_group,
+                services.switch, services.rollback, services.scale, services.autoscale, services.weights,
+                admin.sync, admin.audit, admin.db_group, admin.config_group):
+    main.add_command(command)
+main.add_command(local)

@@ -116,6 +116,12 @@ class ModelStore:
             self.fs.mv(partial, target)
         return StoredModel(uri=uri, sha256=sha, size=size)
 
+    def remove(self, uri: str) -> None:
+        """Delete an artifact of this store; one already gone is fine."""
+        target = self.fs._strip_protocol(uri)
+        if self.fs.exists(target):
+            self.fs.rm(target)
+
     def fetch(self, uri: str, expected_sha256: str = "") -> tuple[Path, str]:
         """A local path holding the artifact at uri, and its verified sha256."""
         fs, path = fsspec.core.url_to_fs(uri)

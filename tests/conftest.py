@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from console.ops.context import Context
+from console.registry.database import Registry
+from serving.models import ModelStore
+from tests.support.memory_backend import MemoryBackend
+from tests.support.registry import BACKENDS, database_url
 from tests.support.servers import PREDICTORS, ServeProcess, start_serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,3 +51,23 @@ def digits_server(tmp_path_factory: pytest.TempPathFactory, digits_models: dict[
                          str(digits_models["digits-v1.skops"]), "--model-version", "1", "--app", "digits")
     yield server
     server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every registry test runs on SQLite and on MariaDB, each with a database of its own."""
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def memory_backend() -> MemoryBackend:
+    return MemoryBackend()
+
+
+@pytest.fixture
+def ops(registry_url: str, tmp_path: Path, memory_backend: MemoryBackend) -> Iterator[Context]:
+    """An operations context on a migrated registry, a fresh model store and an in-memory cluster."""
+    registry = Registry(registry_url, auto_upgrade=True)
+    yield Context(registry, ModelStore(str(tmp_path / "store")), lambda: memory_backend, actor="alice")
+    registry.close()

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from console.errors import KanriError
 
-class ClusterError(Exception):
+
+class ClusterError(KanriError):
     """The cluster refused or could not be reached; the message says which and what to do."""
 
 

@@ -1,0 +1,224 @@
+"""`kanri service …`, `switch`, `rollback`, `scale`, `autoscale`, `weights`: what runs, and how much."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from console.cluster.base import ClusterError, RolloutStatus
+from console.commands.output import emit_json, fields, json_option, table
+from console.commands.state import pass_context
+from console.errors import Invalid
+from console.ops import routes, services
+from console.ops.context import Context
+from console.ops.views import ServiceView, to_json
+from serving.config import SERVICE_LEVELS
+
+
+@click.group("service")
+def service_group() -> None:
+    """Create, list and delete services (an application at a service level)."""
+
+
+@service_group.command("create")
+@click.argument("app")
+@click.argument("name")
+@click.option("--level", required=True, type=click.Choice(SERVICE_LEVELS), help="The service level.")
+@click.option("--model", "version", required=True, type=int, help="The model version to run.")
+@click.option("--replicas", default=1, show_default=True, type=int)
+@click.option("--min", "min_replicas", type=int, help="Autoscaling lower bound (default: replicas).")
+@click.option("--max", "max_replicas", type=int, help="Autoscaling upper bound (default: replicas).")
+@click.option("--cpu-threshold", default=80, show_default=True, type=int, help="Autoscale at this CPU %.")
+@click.option("--max-surge", default=1, show_default=True, type=int, help="Extra replicas during a rollout.")
+@click.option("--max-unavailable", default=0, show_default=True, type=int,
+              help="Replicas that may be missing during a rollout.")
+@click.option("--min-ready-seconds", default=0, show_default=True, type=int,
+              help="How long a new replica must stay ready before it counts.")
+@click.option("--cpu", "cpu_request", default="", help="CPU request, e.g. 500m.")
+@click.option("--cpu-limit", default="", help="CPU limit, e.g. 2.")
+@click.option("--memory", "memory_request", default="", help="Memory request, e.g. 512Mi.")
+@click.option("--memory-limit", default="", help="Memory limit, e.g. 1Gi.")
+@click.option("--gpus", default=0, show_default=True, type=int)
+@click.option("--port", default=50051, show_default=True, type=int, help="gRPC port inside the pod.")
+@click.option("--image", default="", help="Container image (default: the application's).")
+@click.option("--memo", default="", help="A note for operators.")
+@json_option
+@pass_context
+def create(ctx: Context, app: str, name: str, level: str, version: int, as_json: bool, **settings: object) -> None:
+    """Run APP's model VERSION as service NAME at a service level."""
+    view = services.create_service(ctx, app, name, level, version, services.ServiceSettings(**settings))
+    _print_service(view, as_json, f"created service {app}/{name} at {level} running v{view.model_version} "
+                                  f"({view.replicas} replica(s), {view.weight}% of {level} traffic)")
+
+
+@service_group.command("list")
+@click.argument("app", required=False)
+@json_option
+@pass_context
+def list_(ctx: Context, app: str | None, as_json: bool) -> None:
+    """List services (of APP, or of every application) with their route address."""
+    views = services.list_services(ctx, app)
+    if as_json:
+        emit_json(views)
+        return
+    table(views, {"app": lambda s: s.app, "service": lambda s: s.name, "level": lambda s: s.level,
+                  "model": lambda s: f"v{s.model_version}", "replicas": _replicas, "weight": lambda s: f"{s.weight}%",
+                  "converged": lambda s: s.converged, "address": lambda s: s.address})
+
+
+def _replicas(view: ServiceView) -> str:
+    if view.autoscale:
+        return f"{view.replicas} ({view.min_replicas}-{view.max_replicas} @{view.cpu_threshold}%)"
+    return str(view.replicas)
+
+
+@service_group.command("show")
+@click.argument("app")
+@click.argument("name")
+@json_option
+@pass_context
+def show(ctx: Context, app: str, name: str, as_json: bool) -> None:
+    """Show one service's desired state."""
+    _print_service(services.show_service(ctx, app, name), as_json, "")
+
+
+@service_group.command("delete")
+@click.argument("app")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_context
+def delete(ctx: Context, app: str, name: str, yes: bool) -> None:
+    """Delete a service and its replicas."""
+    if not yes:
+        click.confirm(f"Delete service {app}/{name} and its replicas?", abort=True)
+    services.delete_service(ctx, app, name)
+    click.echo(f"deleted service {app}/{name}")
+
+
+def _print_service(view: ServiceView, as_json: bool, summary: str, rollout: RolloutStatus | None = None) -> None:
+    if as_json:
+        emit_json({**to_json(view), "rollout": to_json(rollout) if rollout else None})
+    elif summary:
+        click.echo(summary)
+    else:
+        fields(view, [name for name in to_json(view)])
+
+
+wait_options = [
+    click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the rollout until it converges."),
+    click.option("--timeout", default=300.0, show_default=True, type=float, help="Seconds to follow the rollout."),
+]
+
+
+def with_wait(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(wait_options):
+        command = option(command)
+    return command
+
+
+def _follow(ctx: Context, view: ServiceView, wait: bool, timeout: float, as_json: bool, summary: str) -> None:
+    """Report the change, then the rollout's progress until it converges; a stuck rollout fails the command."""
+    if not as_json:
+        click.echo(summary)
+    last = None
+    if wait:
+        for status in services.watch_rollout(ctx, view.app, view.name, timeout):
+            last = status
+            if not as_json:
+                click.echo(f"  rollout: {status.updated}/{status.desired} updated, {status.ready} ready, "
+                           f"{status.available} available" + (f" — {status.message}" if status.message else ""),
+                           err=True)
+    if as_json:
+        _print_service(view, True, "", last)
+    if last is not None and not last.converged:
+        raise ClusterError(f"rollout of {view.app}/{view.name} is stuck: {last.stuck or last.message}; "
+                           "the old replicas keep serving")
+    if last is not None and not as_json:
+        click.echo(f"{view.app}/{view.name} converged: {last.available}/{last.desired} available")
+
+
+@click.command("switch")
+@click.argument("app")
+@click.argument("service")
+@click.argument("version", type=int)
+@with_wait
+@json_option
+@pass_context
+def switch(ctx: Context, app: str, service: str, version: int, wait: bool, timeout: float, as_json: bool) -> None:
+    """Switch SERVICE to model VERSION by rolling update."""
+    view = services.switch(ctx, app, service, version)
+    _follow(ctx, view, wait, timeout, as_json, f"switching {app}/{service} to v{version}")
+
+
+@click.command("rollback")
+@click.argument("app")
+@click.argument("service")
+@with_wait
+@json_option
+@pass_context
+def rollback(ctx: Context, app: str, service: str, wait: bool, timeout: float, as_json: bool) -> None:
+    """Switch SERVICE back to the model it ran before."""
+    view = services.rollback(ctx, app, service)
+    _follow(ctx, view, wait, timeout, as_json, f"rolling {app}/{service} back to v{view.model_version}")
+
+
+@click.command("scale")
+@click.argument("app")
+@click.argument("service")
+@click.argument("replicas", type=int)
+@with_wait
+@json_option
+@pass_context
+def scale(ctx: Context, app: str, service: str, replicas: int, wait: bool, timeout: float, as_json: bool) -> None:
+    """Run REPLICAS replicas of SERVICE."""
+    view = services.scale(ctx, app, service, replicas)
+    _follow(ctx, view, wait, timeout, as_json, f"scaling {app}/{service} to {replicas} replica(s)")
+
+
+@click.command("autoscale")
+@click.argument("app")
+@click.argument("service")
+@click.option("--min", "min_replicas", required=True, type=int)
+@click.option("--max", "max_replicas", required=True, type=int)
+@click.option("--cpu-threshold", required=True, type=int, help="Target CPU % of the request.")
+@json_option
+@pass_context
+def autoscale(ctx: Context, app: str, service: str, min_replicas: int, max_replicas: int, cpu_threshold: int,
+              as_json: bool) -> None:
+    """Keep SERVICE between --min and --max replicas by CPU (min = max turns autoscaling off)."""
+    view = services.autoscale(ctx, app, service, min_replicas, max_replicas, cpu_threshold)
+    state = "on" if view.autoscale else "off"
+    _print_service(view, as_json, f"autoscaling {state} for {app}/{service}: {_replicas(view)}")
+
+
+def _weight(text: str) -> tuple[str, int]:
+    name, sep, number = text.partition("=")
+    if not sep or not number.strip().isdigit():
+        raise Invalid(f"weight {text!r} must look like SERVICE=PERCENT, e.g. digits-a=90")
+    return name.strip(), int(number)
+
+
+@click.command("weights")
+@click.argument("app")
+@click.argument("level", type=click.Choice(SERVICE_LEVELS))
+@click.argument("weights", nargs=-1, required=True, metavar="SERVICE=WEIGHT...")
+@click.option("--mirror", default="", help="Copy a share of calls to this service and discard its answers.")
+@click.option("--mirror-percent", default=0, type=int, help="The share of calls to mirror.")
+@json_option
+@pass_context
+def weights(ctx: Context, app: str, level: str, weights: tuple[str, ...], mirror: str, mirror_percent: int,
+            as_json: bool) -> None:
+    """Split APP's LEVEL traffic over its services; weights sum to 100 (unnamed services get 0)."""
+    pairs = [_weight(text) for text in weights]
+    requested = dict(pairs)
+    if len(requested) != len(pairs):
+        raise Invalid("a service is named twice")
+    view = routes.set_weights(ctx, app, level, requested, mirror, mirror_percent)
+    if as_json:
+        emit_json(view)
+        return
+    split = ", ".join(f"{name} {weight}%" for name, weight in view.weights.items())
+    shadow = f"; mirroring {view.mirror_percent}% to {view.mirror}" if view.mirror else ""
+    click.echo(f"{app} {level}: {split}{shadow}")

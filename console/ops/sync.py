@@ -1,0 +1,93 @@
+"""Sync: compare what the registry wants with what the cluster really runs, and optionally converge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from console.cluster.base import ActualService, ClusterBackend, RouteSpec, ServiceSpec
+from console.ops.context import Context, change, reach_cluster
+from console.ops.routes import route_spec
+from console.ops.services import service_spec
+from console.registry import schema
+
+
+@dataclass(frozen=True)
+class Drift:
+    target: str
+    field: str
+    desired: Any
+    actual: Any
+    cluster: str = ""
+
+
+def _desired(ctx: Context) -> tuple[dict[tuple[str, str], tuple[int, ServiceSpec]], dict[tuple[str, str], RouteSpec]]:
+    with ctx.registry.session() as session:
+        services = session.scalars(select(schema.Service).options(
+            selectinload(schema.Service.model), selectinload(schema.Service.application))).all()
+        routes = session.scalars(select(schema.Route).options(
+            selectinload(schema.Route.weights).selectinload(schema.RouteWeight.service),
+            selectinload(schema.Route.application), selectinload(schema.Route.mirror_service))).all()
+        return ({(s.application.name, s.name): (s.id, service_spec(s, ctx.store.root)) for s in services},
+                {(r.application.name, r.level): route_spec(r) for r in routes})
+
+
+def _service_drift(spec: ServiceSpec, actual: ActualService) -> list[Drift]:
+    target = f"{spec.app}/{spec.name}"
+    pairs = [("model_version", spec.model.version, actual.model_version),
+             ("autoscale", spec.autoscale, actual.autoscale)]
+    if spec.autoscale:
+        pairs += [("min_replicas", spec.min_replicas, actual.min_replicas),
+                  ("max_replicas", spec.max_replicas, actual.max_replicas),
+                  ("cpu_threshold", spec.cpu_threshold, actual.cpu_threshold)]
+    else:
+        pairs.append(("replicas", spec.replicas, actual.replicas))
+    return [Drift(target, name, want, have, actual.cluster) for name, want, have in pairs if want != have]
+
+
+def drift(ctx: Context) -> tuple[list[Drift], dict[tuple[str, str], tuple[int, ServiceSpec]],
+                                 dict[tuple[str, str], RouteSpec]]:
+    services, routes = _desired(ctx)
+    state = ctx.backend.actual_state()
+    found: list[Drift] = []
+    seen: set[tuple[str, str]] = set()
+    for actual in state.services:
+        key = (actual.app, actual.name)
+        seen.add(key)
+        if key not in services:
+            found.append(Drift(f"{actual.app}/{actual.name}", "service", None, "running, not in the registry",
+                               actual.cluster))
+            continue
+        found += _service_drift(services[key][1], actual)
+    found += [Drift(f"{app}/{name}", "service", "present", None) for app, name in services if (app, name) not in seen]
+    actual_routes = {(r.app, r.level): r for r in state.routes}
+    for key, spec in routes.items():
+        have = actual_routes.get(key)
+        if have is None or (have.weights, have.mirror, have.mirror_percent) != (spec.weights, spec.mirror,
+                                                                             spec.mirror_percent):
+            found.append(Drift(f"{key[0]}/{key[1]}", "route", spec.weights, have.weights if have else None))
+    return found, services, routes
+
+
+def sync(ctx: Context, fix: bool = False) -> list[Drift]:
+    """Report drift; with fix, apply the registry's desired state again wherever it drifted."""
+    found, services, routes = drift(ctx)
+    with change(ctx, "sync.fix" if fix else "sync", "cluster") as c:
+        c.event.after = {"drift": len(found)}
+    if not fix or not found:
+        return found
+    drifted = {tuple(d.target.split("/", 1)) for d in found}
+    to_apply = [services[key] for key in drifted if key in services]
+    to_route = [routes[key] for key in drifted if key in routes]
+
+    def converge(backend: ClusterBackend) -> None:
+        for _, spec in to_apply:
+            backend.apply(spec)
+        for spec in to_route:
+            backend.set_route(spec)
+
+    reach_cluster(ctx, c.event, converge, [service_id for service_id, _ in to_apply])
+    return found

@@ -1,0 +1,1 @@
+"""Registry: SQLAlchemy models, migrations and the database connection."""

@@ -1,0 +1,27 @@
+"""From settings to a working operations context: registry, model store, cluster backend."""
+
+from __future__ import annotations
+
+from console.cluster.base import ClusterBackend
+from console.config import Settings
+from console.ops.context import Context
+from console.registry.database import Registry
+from serving.models import ModelStore
+
+
+def cluster_backend(settings: Settings) -> ClusterBackend:
+    """Imported on demand: the Kubernetes client is slow to import and the local cluster does not need it."""
+    if settings.cluster == "kubernetes":
+        from console.cluster.kubernetes import KubernetesBackend
+
+        return KubernetesBackend(contexts=list(settings.kubernetes_contexts) or None,
+                                 namespace=settings.kubernetes_namespace, kubeconfig=settings.kubeconfig or None)
+    from console.cluster.local import LocalBackend
+
+    return LocalBackend(settings.home)
+
+
+def open_context(settings: Settings) -> Context:
+    registry = Registry(settings.database_url, auto_upgrade=settings.embedded_database)
+    return Context(registry=registry, store=ModelStore(settings.model_store),
+                   backend_factory=lambda: cluster_backend(settings))
