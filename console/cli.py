@@ -42,7 +42,7 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 
 
 for command in (serve, startapp, apps.app_group, models.model_group, models.evaluate, services.service_group,
-                services.switch, services.rollback, services.scale, services.autoscale, services.weights,
+                services.switch, services.rollback, services.scale, services.autoscale, services.weights, services.pods,
                 admin.sync, admin.audit, admin.db_group, admin.config_group):
     main.add_command(command)
 main.add_command(local)

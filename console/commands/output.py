@@ -35,11 +35,16 @@ def fields(view: Any, names: Sequence[str]) -> None:
 
 
 def age(moment: datetime) -> str:
-    seconds = int((datetime.now(UTC) - moment).total_seconds())
+    return duration((datetime.now(UTC) - moment).total_seconds())
+
+
+def duration(seconds: float) -> str:
+    """The largest whole unit, as kubectl shows ages: 45s, 3m, 2h, 5d."""
+    seconds = max(int(seconds), 0)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
+    return f"{seconds}s"
 
 
 def _cell(value: Any) -> str:

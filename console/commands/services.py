@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from console.cluster.base import ClusterError, RolloutStatus
-from console.commands.output import emit_json, fields, json_option, table
+from console.commands.output import duration, emit_json, fields, json_option, table
 from console.commands.state import pass_context
 from console.errors import Invalid
 from console.ops import routes, services
@@ -222,3 +222,23 @@ def weights(ctx: Context, app: str, level: str, weights: tuple[str, ...], mirror
     split = ", ".join(f"{name} {weight}%" for name, weight in view.weights.items())
     shadow = f"; mirroring {view.mirror_percent}% to {view.mirror}" if view.mirror else ""
     click.echo(f"{app} {level}: {split}{shadow}")
+
+
+@click.command("pods")
+@click.argument("app")
+@click.argument("service", required=False)
+@json_option
+@pass_context
+def pods(ctx: Context, app: str, service: str | None, as_json: bool) -> None:
+    """List the replicas of APP's services (or of SERVICE): phase, readiness, restarts, model, where."""
+    found = services.pods(ctx, app, service)
+    if as_json:
+        emit_json(found)
+        return
+    table(found, {"name": lambda p: p.name, "service": lambda p: p.service, "phase": lambda p: p.phase,
+                  "ready": lambda p: p.ready, "restarts": lambda p: p.restarts,
+                  "age": lambda p: duration(p.age_seconds),
+                  "model": lambda p: f"v{p.model_version}" if p.model_version is not None else None,
+                  "host": lambda p: p.host, "cluster": lambda p: p.cluster, "pid": lambda p: p.pid,
+                  "address": lambda p: p.address})
+

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from console.cluster.base import ClusterBackend, ClusterError, ModelRef, Resources, RolloutStatus, ServiceSpec
+from console.cluster.base import (
+    ClusterBackend,
+    ClusterError,
+    ModelRef,
+    Pod,
+    Resources,
+    RolloutStatus,
+    ServiceSpec,
+)
 from console.errors import Conflict, Invalid
 from console.ops import validation
 from console.ops.context import Context, change, expect_version, get_app, get_model, get_service, reach_cluster
@@ -237,6 +245,16 @@ def _address(ctx: Context, app: str, level: str) -> str:
         return ctx.backend.address(app, level)
     except ClusterError:
         return ""
+
+
+def pods(ctx: Context, app_name: str, name: str | None = None) -> list[Pod]:
+    """The replicas the cluster runs for an application's services, or one service's."""
+    if name is None:
+        with ctx.registry.session() as session:
+            get_app(session, app_name)
+    else:
+        show_service(ctx, app_name, name)
+    return ctx.backend.pods(app_name, name)
 
 
 def watch_rollout(ctx: Context, app_name: str, name: str, timeout: float = 300.0) -> Iterator[RolloutStatus]:
