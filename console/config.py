@@ -36,6 +36,9 @@ class Settings:
     kubernetes_contexts: tuple[str, ...] = ()
     kubernetes_namespace: str = "kanri"
     kubeconfig: str = ""
+    image: str = ""
+    istio_gateway: str = ""
+    ingress_host: str = ""
     telemetry_timeout: float = 2.0
     source: str = ""
 
@@ -66,6 +69,9 @@ ENVIRONMENT = {
     "kubernetes_contexts": "KANRI_KUBERNETES_CONTEXTS",
     "kubernetes_namespace": "KANRI_KUBERNETES_NAMESPACE",
     "kubeconfig": "KUBECONFIG",
+    "image": "KANRI_IMAGE",
+    "istio_gateway": "KANRI_ISTIO_GATEWAY",
+    "ingress_host": "KANRI_INGRESS_HOST",
     "telemetry_timeout": "KANRI_TELEMETRY_TIMEOUT",
 }
 
@@ -122,6 +128,9 @@ def _settings(values: dict[str, Any], source: str) -> Settings:
         kubernetes_contexts=tuple(contexts),
         kubernetes_namespace=values.get("kubernetes_namespace", "kanri"),
         kubeconfig=values.get("kubeconfig", ""),
+        image=values.get("image", ""),
+        istio_gateway=values.get("istio_gateway", ""),
+        ingress_host=values.get("ingress_host", ""),
         telemetry_timeout=timeout,
         source=source,
     )

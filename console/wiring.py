@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from console.cluster.base import ClusterBackend
 from console.config import Settings
 from console.ops.context import Context
 from console.registry.database import Registry
 from serving.models import ModelStore
+
+if TYPE_CHECKING:
+    from console.cluster.kubernetes import ObjectOptions
+
+
+def object_options(settings: Settings) -> ObjectOptions:
+    """What the configuration adds to every Kubernetes object kanri writes or renders."""
+    from console.cluster.kubernetes import ObjectOptions
+
+    defaults = ObjectOptions()
+    return ObjectOptions(image=settings.image or defaults.image, gateway=settings.istio_gateway,
+                         ingress_host=settings.ingress_host)
 
 
 def cluster_backend(settings: Settings) -> ClusterBackend:
@@ -15,7 +29,8 @@ def cluster_backend(settings: Settings) -> ClusterBackend:
         from console.cluster.kubernetes import KubernetesBackend
 
         return KubernetesBackend(contexts=list(settings.kubernetes_contexts) or None,
-                                 namespace=settings.kubernetes_namespace, kubeconfig=settings.kubeconfig or None)
+                                 namespace=settings.kubernetes_namespace, kubeconfig=settings.kubeconfig or None,
+                                 options=object_options(settings))
     from console.cluster.local import LocalBackend
 
     return LocalBackend(settings.home)

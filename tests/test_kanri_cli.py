@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from console.cli import main
@@ -103,3 +104,22 @@ def test_config_show_prints_the_effective_settings(kanri: Kanri, monkeypatch: py
     shown = json.loads(kanri("config", "show", "--json")[1])
     assert shown["home"] == str(tmp_path / "home") and shown["database_url"].startswith("mysql+pymysql://ops:***@")
     assert "pw@" not in kanri("config", "show")[1]
+
+
+def test_without_a_reachable_cluster_the_registry_keeps_the_change_and_render_prints_it(
+        kanri: Kanri, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, echo_models: dict) -> None:
+    monkeypatch.setenv("KANRI_CLUSTER", "kubernetes")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.setenv("KANRI_IMAGE", "registry.example/kanri:test")
+    kanri("app", "create", "echo", "--predictor", "tests.support.predictors:Echo")
+    kanri("model", "upload", "echo", str(echo_models["v1"]))
+    code, _, err = kanri("service", "create", "echo", "echo-prod", "--level", "production", "--model", "1")
+    assert code == 1 and err.startswith("error: the registry holds the change, but the cluster did not take it")
+    [service] = json.loads(kanri("service", "list", "--json")[1])
+    assert (service["name"], service["converged"], service["address"]) == ("echo-prod", False, "")
+    code, out, _ = kanri("render", "echo", "echo-prod")
+    documents = list(yaml.safe_load_all(out))
+    kinds = [d["kind"] for d in documents]
+    assert code == 0 and kinds[0] == "Deployment" and "VirtualService" in kinds and "&id" not in out
+    assert documents[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/kanri:test"
+    assert json.loads(kanri("audit", "--json")[1])[0]["result"] == "cluster-failed"

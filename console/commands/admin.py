@@ -67,9 +67,15 @@ def audit(ctx: Context, since: str | None, target: str | None, limit: int, as_js
 
 
 def _change(event: AuditView) -> str:
+    """What changed, short: "replicas 1→3", or "version=2" for what had no before."""
     before, after = event.before or {}, event.after or {}
-    changed = [f"{key} {before.get(key)}→{value}" for key, value in after.items() if before.get(key) != value]
-    return ", ".join(changed)
+
+    def short(value: object) -> str:
+        text = str(value)
+        return text if len(text) <= 16 else text[:15] + "…"
+
+    return ", ".join(f"{key} {short(before[key])}→{short(value)}" if key in before else f"{key}={short(value)}"
+                     for key, value in after.items() if before.get(key) != value)
 
 
 @click.group("db")

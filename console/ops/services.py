@@ -20,6 +20,7 @@ from console.cluster.base import (
     Pod,
     Resources,
     RolloutStatus,
+    RouteSpec,
     ServiceSpec,
 )
 from console.errors import Conflict, Invalid
@@ -245,6 +246,16 @@ def _address(ctx: Context, app: str, level: str) -> str:
         return ctx.backend.address(app, level)
     except ClusterError:
         return ""
+
+
+def desired(ctx: Context, app_name: str, name: str) -> tuple[ServiceSpec, RouteSpec | None]:
+    """The spec the backend is given for a service, and its level's route: what `kanri render` prints."""
+    with ctx.registry.session() as session:
+        app = get_app(session, app_name)
+        service = get_service(session, app, name)
+        route = session.scalar(select(schema.Route).where(schema.Route.application_id == app.id,
+                                                          schema.Route.level == service.level))
+        return service_spec(service, ctx.store.root), route_spec(route) if route else None
 
 
 def pods(ctx: Context, app_name: str, name: str | None = None) -> list[Pod]:

@@ -1,0 +1,14 @@
+"""The Kubernetes cluster backend: services as Deployments, routes as Istio VirtualServices, on one or more clusters.
+
+Modules: labels (names and labels), objects and routing (ServiceSpec and
+RouteSpec as Kubernetes objects), render (them as YAML), connection (API
+clients, timeouts, errors), kinds (API calls per kind), apply (create or
+replace), status and readback (objects back into the contract's terms),
+backend (the ClusterBackend).
+"""
+
+from .backend import KubernetesBackend
+from .objects import ObjectOptions
+from .render import render_service_yaml
+
+__all__ = ["KubernetesBackend", "ObjectOptions", "render_service_yaml"]

@@ -1,0 +1,157 @@
+"""A service as Kubernetes objects: Deployment, Service, PodDisruptionBudget and, when autoscaled, an HPA.
+
+Pure functions of a ServiceSpec, so that what `kanri render` prints is exactly
+what the backend applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from serving import __version__
+
+from ..base import ServiceSpec
+from . import labels
+
+METRICS_PORT = 9102
+GPU = "nvidia.com/gpu"
+DRAIN_SECONDS = 5  # the runtime answers this long after SIGTERM while endpoints and Istio stop sending
+GRACE_SECONDS = 20  # then in-flight calls get this long to finish
+
+
+@dataclass(frozen=True)
+class ObjectOptions:
+    """What a cluster configuration adds to a ServiceSpec or RouteSpec."""
+
+    image: str = f"ghcr.io/kanri/kanri:{__version__}"
+    progress_deadline_seconds: int = 600
+    istio_api_version: str = "networking.istio.io/v1beta1"
+    gateway: str = ""  # namespace/name of an Istio Gateway; with ingress_host, routes are reachable from outside
+    ingress_host: str = ""  # one host for every application: the x-kanri-* headers pick the route
+
+
+def _metadata(name: str, namespace: str, identity: dict[str, str], annotations: dict[str, str] | None = None) -> dict:
+    meta = {"name": name, "namespace": namespace, "labels": identity}
+    return meta | ({"annotations": annotations} if annotations else {})
+
+
+def _env(spec: ServiceSpec) -> list[dict]:
+    values = {"PREDICTOR": spec.predictor, "MODEL": spec.model.uri, "MODEL_SHA256": spec.model.sha256,
+              "MODEL_VERSION": str(spec.model.version), "MODEL_STORE": spec.model_store, "APP": spec.app,
+              "SERVICE": spec.name, "SERVICE_LEVEL": spec.level, "HOST": "0.0.0.0", "PORT": str(spec.port),
+              "METRICS_PORT": str(METRICS_PORT), "DRAIN_DELAY_SECONDS": str(DRAIN_SECONDS),
+              "GRACE_SECONDS": str(GRACE_SECONDS)}
+    return [{"name": f"KANRI_{key}", "value": value} for key, value in values.items() if value]
+
+
+def _resources(spec: ServiceSpec) -> dict:
+    r = spec.resources
+    requests = {"cpu": r.cpu_request, "memory": r.memory_request}
+    limits = {"cpu": r.cpu_limit, "memory": r.memory_limit, GPU: str(r.gpus) if r.gpus else ""}
+    return {kind: {k: v for k, v in values.items() if v} for kind, values in
+            (("requests", requests), ("limits", limits)) if any(values.values())}
+
+
+def _affinity(spec: ServiceSpec) -> dict:
+    """Replicas of a service spread over nodes where they can; different levels never share a node,
+    in any namespace (a production pod never sits beside a development one)."""
+    same_service = {"matchLabels": labels.pod_selector(spec.app, spec.name)}
+    spread = {"weight": 100,
+              "podAffinityTerm": {"labelSelector": same_service, "topologyKey": "kubernetes.io/hostname"}}
+    other_levels = {"labelSelector": {"matchExpressions": [{"key": labels.LEVEL, "operator": "Exists"},
+                                                           {"key": labels.LEVEL, "operator": "NotIn",
+                                                            "values": [spec.level]}]},
+                    "namespaceSelector": {}, "topologyKey": "kubernetes.io/hostname"}
+    return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [spread],
+                                "requiredDuringSchedulingIgnoredDuringExecution": [other_levels]}}
+
+
+def _container(spec: ServiceSpec, image: str) -> dict:
+    grpc_probe = {"grpc": {"port": spec.port}}
+    container = {
+        "name": "kanri",
+        "image": spec.image or image,
+        "command": ["kanri", "serve"],
+        "env": _env(spec),
+        "ports": [{"name": "grpc", "containerPort": spec.port, "protocol": "TCP"},
+                  {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+        # Loading a large model may take minutes: the startup probe holds liveness off until it is served.
+        "startupProbe": grpc_probe | {"periodSeconds": 5, "failureThreshold": 120},
+        "readinessProbe": grpc_probe | {"periodSeconds": 5, "failureThreshold": 2},
+        "livenessProbe": grpc_probe | {"periodSeconds": 10, "failureThreshold": 3},
+    }
+    return container | ({"resources": resources} if (resources := _resources(spec)) else {})
+
+
+def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions) -> dict:
+    """The model's URI, sha256 and version are in the pod template, so a model switch is a rolling update.
+    An autoscaled Deployment leaves replicas to its HPA (and the backend keeps the live count)."""
+    model = {labels.MODEL_URI: spec.model.uri, labels.MODEL_SHA256: spec.model.sha256,
+             labels.MODEL_VERSION: str(spec.model.version)}
+    scrape = {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT), "prometheus.io/path": "/metrics"}
+    bounds = {labels.MIN_REPLICAS: str(spec.min_replicas), labels.MAX_REPLICAS: str(spec.max_replicas),
+              labels.CPU_THRESHOLD: str(spec.cpu_threshold)}
+    pod_spec = {"containers": [_container(spec, options.image)], "affinity": _affinity(spec),
+                "terminationGracePeriodSeconds": DRAIN_SECONDS + GRACE_SECONDS + 5}
+    if spec.resources.gpus:
+        pod_spec["tolerations"] = [{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}]
+    identity = labels.identity(spec.app, spec.name, spec.level)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(labels.workload_name(spec.app, spec.name), namespace, identity, bounds),
+        "spec": ({} if spec.autoscale else {"replicas": spec.replicas}) | {
+            "selector": {"matchLabels": labels.pod_selector(spec.app, spec.name)},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxSurge": spec.max_surge, "maxUnavailable": spec.max_unavailable}},
+            "minReadySeconds": spec.min_ready_seconds,
+            "progressDeadlineSeconds": options.progress_deadline_seconds,
+            "template": {"metadata": {"labels": identity, "annotations": model | scrape}, "spec": pod_spec},
+        },
+    }
+
+
+def service(spec: ServiceSpec, namespace: str) -> dict:
+    """The service's own address; the port named grpc tells Istio to route it as gRPC."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(labels.workload_name(spec.app, spec.name), namespace,
+                              labels.identity(spec.app, spec.name, spec.level)),
+        "spec": {"selector": labels.pod_selector(spec.app, spec.name),
+                 "ports": [{"name": "grpc", "port": spec.port, "targetPort": "grpc", "protocol": "TCP",
+                            "appProtocol": "grpc"},
+                           {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}]},
+    }
+
+
+def disruption_budget(spec: ServiceSpec, namespace: str) -> dict:
+    """At most max unavailable (at least one) replicas evicted at once, so node drains proceed."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(labels.workload_name(spec.app, spec.name), namespace,
+                              labels.identity(spec.app, spec.name, spec.level)),
+        "spec": {"maxUnavailable": max(spec.max_unavailable, 1),
+                 "selector": {"matchLabels": labels.pod_selector(spec.app, spec.name)}},
+    }
+
+
+def autoscaler(spec: ServiceSpec, namespace: str) -> dict:
+    """CPU utilisation against the pods' CPU request (set one, or the namespace's LimitRange must)."""
+    name = labels.workload_name(spec.app, spec.name)
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(name, namespace, labels.identity(spec.app, spec.name, spec.level)),
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                 "minReplicas": spec.min_replicas, "maxReplicas": spec.max_replicas,
+                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                     "type": "Utilization", "averageUtilization": spec.cpu_threshold}}}]},
+    }
+
+
+def workload_objects(spec: ServiceSpec, namespace: str, options: ObjectOptions) -> list[dict]:
+    """Every object of a service, in the order they are applied."""
+    objects = [deployment(spec, namespace, options), service(spec, namespace), disruption_budget(spec, namespace)]
+    return [*objects, autoscaler(spec, namespace)] if spec.autoscale else objects
