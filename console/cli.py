@@ -7,13 +7,11 @@ from typing import Any
 
 import click
 
-from console.commands import admin, apps, models, render, services
+from console.commands import admin, apps, local, models, render, services
 from console.commands.state import State
 from console.errors import KanriError
 from serving import __version__
 from serving.cli import serve, startapp
-
-from .commands.local import local
 
 
 class KanriGroup(click.Group):
@@ -43,6 +41,5 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 
 for command in (serve, startapp, apps.app_group, models.model_group, models.evaluate, services.service_group,
                 services.switch, services.rollback, services.scale, services.autoscale, services.weights, services.pods,
-                admin.sync, admin.audit, admin.db_group, admin.config_group, render.render):
+                admin.sync, admin.audit, admin.db_group, admin.config_group, render.render, local.local):
     main.add_command(command)
-main.add_command(local)

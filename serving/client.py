@@ -6,13 +6,15 @@
 
 ``Client(app="digits", service_level="production", domain="example.com")``
 dials ``digits-production.example.com:443`` over TLS and sends the
-``x-kanri-app`` / ``x-kanri-service-level`` headers an ingress can route on.
+``x-kanri-app`` / ``x-kanri-service-level`` headers an ingress can route on;
+without ``domain`` it dials the application's router in the embedded cluster.
 Every failure is raised as ``ServingError`` with the gRPC status in ``.code``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from google.protobuf import json_format
 from ._pb import serving_pb2 as pb
 from ._pb import serving_pb2_grpc as pb_grpc
 from .codec import dict_to_struct, struct_to_dict
+from .config import data_dir
 from .errors import ServingError
 
 __all__ = ["AsyncClient", "Client", "EvaluationResult", "Prediction", "ServingError"]
@@ -134,13 +137,28 @@ def _error(exc: grpc.RpcError) -> ServingError:
     return ServingError(details or code.name, code)
 
 
+def local_route(app: str, service_level: str) -> str:
+    """The router address of app at service_level in the embedded cluster, from its routes file."""
+    routes_file = data_dir() / "local" / "routes.json"
+    try:
+        routes = json.loads(routes_file.read_text())
+    except FileNotFoundError:
+        routes = {}
+    if f"{app}/{service_level}" not in routes:
+        raise ValueError(f"{app} has no route at {service_level} in the local cluster ({routes_file}): deploy it "
+                         "there, start it with `kanri local up`, or give domain= or target=")
+    return routes[f"{app}/{service_level}"]
+
+
 class _Settings:
     """Where to dial and what to send: shared by both clients."""
 
     def __init__(self, target: str | None, app: str | None, service_level: str | None, domain: str | None,
                  port: int | None, token: str | None, admin_token: str | None, timeout: float | None,
                  retries: int, tls: bool | None, root_certificates: bytes | None) -> None:
-        if target is None:
+        if target is None and app and service_level and not domain:
+            target = local_route(app, service_level)
+        elif target is None:
             if not (app and service_level and domain):
                 raise ValueError("give target='host:port', or app=, service_level= and domain=")
             target = f"{app}-{service_level}.{domain}:{port or 443}"

@@ -1,0 +1,15 @@
+"""The embedded cluster: replicas as local `kanri serve` processes, kept by a supervisor, behind gRPC routers.
+
+Modules, one job each: backend (the ClusterBackend, a client of the state
+files), state/files/paths (what is shared and where), supervisor (the
+reconcile loop), service (one service: healing, rolling, scaling), replica
+(one process and its probes), rolling (the Deployment controller's
+arithmetic), autoscaler (the HPA's), router (the proxy process), balancer,
+router_table and router_manager (feeding it), control (starting and stopping
+the supervisor).
+"""
+
+from .backend import LocalBackend
+from .settings import SupervisorSettings
+
+__all__ = ["LocalBackend", "SupervisorSettings"]

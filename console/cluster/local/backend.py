@@ -1,0 +1,150 @@
+"""LocalBackend: the ClusterBackend of the embedded mode, a client of the local supervisor.
+
+It never touches a process: it writes what should run into desired.json (under
+a lock, bumping the service's generation as a Deployment does) and reads what
+runs from the supervisor's observed.json. `apply` and `set_route` start the
+supervisor when it is not running, so `kanri switch` just works; `kanri local
+down` stops it with everything it runs.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from serving.config import SERVICE_LEVELS, data_dir
+
+from ..base import ActualService, ClusterError, ClusterState, Pod, RolloutStatus, RouteSpec, ServiceSpec
+from .control import running_supervisor, start_supervisor
+from .files import locked
+from .paths import LocalPaths
+from .processes import free_port
+from .settings import SupervisorSettings
+from .state import Desired, DesiredService, Observed, key, spec_from_dict
+
+NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+POLL_SECONDS = 0.1
+
+
+def _check_spec(spec: ServiceSpec) -> None:
+    problems = [f"{what} {value!r} must be lowercase letters, digits and '-' (a DNS label)"
+                for what, value in (("application", spec.app), ("service", spec.name)) if not NAME.match(value)]
+    if spec.level not in SERVICE_LEVELS:
+        problems.append(f"service level must be one of {', '.join(SERVICE_LEVELS)}, got {spec.level!r}")
+    if spec.max_surge < 0 or spec.max_unavailable < 0 or spec.max_surge + spec.max_unavailable == 0:
+        problems.append("max surge and max unavailable must not be negative, nor both 0 (nothing could move)")
+    if spec.replicas < 0 or not 1 <= spec.min_replicas <= spec.max_replicas:
+        problems.append("replicas must be ≥ 0 and 1 ≤ min replicas ≤ max replicas")
+    if problems:
+        raise ClusterError(f"cannot apply {spec.app}/{spec.name}: {'; '.join(problems)}")
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, home: Path | None = None, settings: SupervisorSettings | None = None) -> None:
+        """settings are handed to the supervisor when this backend starts it (an already running one keeps its own)."""
+        self.paths = LocalPaths(Path(home or data_dir()).resolve())
+        self.settings = settings
+        self.host = socket.gethostname()
+
+    # -- writing what should run --
+
+    def apply(self, spec: ServiceSpec) -> None:
+        _check_spec(spec)
+        with locked(self.paths.desired_lock):
+            desired = Desired.load(self.paths.desired)
+            current = desired.services.get(key(spec.app, spec.name))
+            if current and current.spec.level != spec.level:
+                raise ClusterError(f"{spec.app}/{spec.name} runs at {current.spec.level}; a service cannot change "
+                                   "level: delete it and apply it again")
+            if not current or current.spec != spec:
+                generation = current.generation + 1 if current else 1
+                desired.services[key(spec.app, spec.name)] = DesiredService(spec, generation)
+            desired.router_ports.setdefault(key(spec.app, spec.level), free_port())
+            desired.save(self.paths.desired)
+        start_supervisor(self.paths, self.settings)
+
+    def set_route(self, route: RouteSpec) -> None:
+        with locked(self.paths.desired_lock):
+            desired = Desired.load(self.paths.desired)
+            services = {s.spec.name for s in desired.services.values()
+                        if s.spec.app == route.app and s.spec.level == route.level}
+            problems = [f"{name!r} is not a service of {route.app} at {route.level}"
+                        for name in [*route.weights, *([route.mirror] if route.mirror else [])] if name not in services]
+            if sum(route.weights.values()) != 100 or any(w < 0 for w in route.weights.values()):
+                problems.append(f"weights must be ≥ 0 and sum to 100, got {route.weights}")
+            if not 0 <= route.mirror_percent <= 100:
+                problems.append("mirror percent must be between 0 and 100")
+            if problems:
+                raise ClusterError(f"cannot route {route.app} at {route.level}: {'; '.join(problems)}")
+            desired.routes[key(route.app, route.level)] = route
+            desired.save(self.paths.desired)
+        start_supervisor(self.paths, self.settings)
+
+    def delete(self, app: str, service: str) -> None:
+        with locked(self.paths.desired_lock):
+            desired = Desired.load(self.paths.desired)
+            if desired.services.pop(key(app, service), None) is not None:
+                desired.save(self.paths.desired)
+
+    # -- reading what runs --
+
+    def status(self, app: str, service: str) -> RolloutStatus:
+        wanted = Desired.load(self.paths.desired).services.get(key(app, service))
+        if wanted is None:
+            raise ClusterError(f"{app}/{service} is not deployed on the local cluster")
+        record = Observed.load(self.paths.observed).services.get(key(app, service))
+        if record is None or record.generation < wanted.generation or not record.rollout:
+            waiting = ("waiting for the supervisor to take generation "
+                       f"{wanted.generation}" if running_supervisor(self.paths)
+                       else "the local supervisor is not running: start it with `kanri local up`")
+            return RolloutStatus(app, service, desired=wanted.spec.replicas, updated=0, ready=0, available=0,
+                                 converged=False, message=waiting)
+        return RolloutStatus(app, service, **record.rollout)
+
+    def rollout(self, app: str, service: str, timeout: float = 300.0) -> Iterator[RolloutStatus]:
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            now = self.status(app, service)
+            if now != last:
+                yield now
+                last = now
+            if now.converged or now.stuck:
+                return
+            if time.monotonic() > deadline:
+                yield RolloutStatus(app, service, now.desired, now.updated, now.ready, now.available,
+                                    converged=False, stuck="timed out", message=now.message)
+                return
+            time.sleep(POLL_SECONDS)
+
+    def pods(self, app: str, service: str | None = None) -> list[Pod]:
+        now = time.time()
+        return [Pod(name=p.name, app=p.app, service=p.service, level=p.level, phase=p.phase, ready=p.ready,
+                    restarts=p.restarts, age_seconds=now - p.created_at, model_version=p.model_version,
+                    host=self.host, pid=p.pid, address=f"127.0.0.1:{p.port}" if p.pid else "",
+                    metrics_address=f"127.0.0.1:{p.metrics_port}" if p.pid else "")
+                for record in Observed.load(self.paths.observed).services.values()
+                for p in record.pods if p.app == app and (service is None or p.service == service)]
+
+    def actual_state(self) -> ClusterState:
+        observed = Observed.load(self.paths.observed)
+        services = []
+        for record in observed.services.values():
+            spec = spec_from_dict(record.spec)
+            services.append(ActualService(app=spec.app, name=spec.name, level=spec.level,
+                                          model_version=spec.model.version, model_sha256=spec.model.sha256,
+                                          replicas=record.replicas, min_replicas=spec.min_replicas,
+                                          max_replicas=spec.max_replicas, cpu_threshold=spec.cpu_threshold,
+                                          autoscale=spec.autoscale))
+        return ClusterState(services=services, routes=list(observed.routes.values()))
+
+    def address(self, app: str, level: str) -> str:
+        port = Desired.load(self.paths.desired).router_ports.get(key(app, level))
+        if port is None:
+            raise ClusterError(f"{app} has no service at {level} on the local cluster: apply one first")
+        return f"127.0.0.1:{port}"

@@ -1,0 +1,45 @@
+"""Which replica takes a call: smooth weighted round robin over services, round robin over replicas.
+
+Smooth weighted round robin (nginx's) is deterministic, so a 90/10 route sends
+exactly 9 calls in 10 to the first service, interleaved rather than in bursts.
+A service without ready replicas is skipped, its share going to the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from .router_table import RouterTable
+
+
+class Balancer:
+    def __init__(self, table: RouterTable) -> None:
+        self.table = table
+        self._credit = dict.fromkeys(table.weights, 0)
+        self._turn = dict.fromkeys(table.backends, 0)
+        self._candidates = self._weighted_with_replicas(())
+
+    def _weighted_with_replicas(self, exclude: Collection[str]) -> list[tuple[str, int]]:
+        return [(service, weight) for service, weight in self.table.weights.items()
+                if weight > 0 and any(a not in exclude for a in self.table.backends.get(service, ()))]
+
+    def pick(self, exclude: Collection[str] = ()) -> tuple[str, str] | None:
+        """(service, replica address) for the next call, or None when no weighted service has a ready replica."""
+        candidates = self._weighted_with_replicas(exclude) if exclude else self._candidates
+        if not candidates:
+            return None
+        best = candidates[0][0]
+        for service, weight in candidates:
+            self._credit[service] += weight
+            if self._credit[service] > self._credit[best]:
+                best = service
+        self._credit[best] -= sum(weight for _, weight in candidates)
+        return best, self.replica(best, exclude)  # type: ignore[return-value]
+
+    def replica(self, service: str, exclude: Collection[str] = ()) -> str | None:
+        addresses = [a for a in self.table.backends.get(service, ()) if a not in exclude]
+        if not addresses:
+            return None
+        turn = self._turn.get(service, 0)
+        self._turn[service] = turn + 1
+        return addresses[turn % len(addresses)]

@@ -1,0 +1,37 @@
+"""What a router needs to know, written by the supervisor and watched by the router process."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .files import read_json, write_json
+
+
+def table_identity(path: Path) -> list[int]:
+    """Which version of a table file this is: every save replaces the file, so inode and mtime change."""
+    stat = path.stat()
+    return [stat.st_ino, stat.st_mtime_ns]
+
+
+def applied_path(table_path: Path) -> Path:
+    """Where the router acknowledges the table it routes by: the identity of the file it loaded."""
+    return table_path.with_suffix(".applied")
+
+
+@dataclass(frozen=True)
+class RouterTable:
+    """Weights over the services of one application at one level, and each service's ready replicas."""
+
+    weights: dict[str, int] = field(default_factory=dict)
+    backends: dict[str, list[str]] = field(default_factory=dict)
+    mirror: str = ""
+    mirror_percent: int = 0
+
+    @classmethod
+    def load(cls, path: Path) -> RouterTable:
+        return cls(**read_json(path, {}))
+
+    def save(self, path: Path) -> None:
+        write_json(path, dataclasses.asdict(self))

@@ -1,0 +1,202 @@
+"""The supervisor process: reconciles what runs with desired.json, in a loop, and reports it in observed.json.
+
+It starts, heals, rolls and scales replicas, runs one router per (application,
+level), and writes what it sees atomically for LocalBackend to read. Replicas
+and routers run in sessions of their own, so they keep serving when the
+supervisor exits; a new supervisor adopts them from observed.json (pid and
+start time, checked against the live process).
+
+SIGTERM/SIGINT stop everything (`kanri local down`); SIGUSR1 stops only the
+supervisor and leaves replicas and routers serving, to be adopted again.
+
+Run as `python -m console.cluster.local.supervisor --home KANRI_HOME`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from .autoscaler import CpuMeter
+from .files import read_json, write_json
+from .paths import LocalPaths
+from .router_manager import RouterManager
+from .router_table import RouterTable
+from .service import ServiceController
+from .settings import SupervisorSettings
+from .state import Desired, Observed, key
+
+log = logging.getLogger("kanri.local.supervisor")
+
+
+class Supervisor:
+    def __init__(self, paths: LocalPaths, settings: SupervisorSettings) -> None:
+        self.paths = paths
+        self.settings = settings
+        observed = Observed.load(paths.observed)
+        self.services = {k: ServiceController.adopt(record, paths, settings)
+                         for k, record in observed.services.items()}
+        self.routers = RouterManager(paths, settings, observed.routers)
+        self.routes = observed.routes
+        self.meter = CpuMeter()
+        self._desired = Desired()
+        self._desired_seen: tuple[int, int] | None = None
+        self._written: dict | None = None
+        self._addresses: dict[str, str] | None = read_json(paths.routes, None)
+        adopted = sum(r.handle is not None for c in self.services.values() for r in c.replicas)
+        if adopted or self.routers.routers:
+            log.info("adopted %d running replicas and %d routers", adopted,
+                     sum(r.handle is not None for r in self.routers.routers.values()))
+
+    def desired(self) -> Desired:
+        try:
+            stat = os.stat(self.paths.desired)
+        except FileNotFoundError:
+            return self._desired
+        if (stat.st_ino, stat.st_mtime_ns) != self._desired_seen:
+            self._desired = Desired.load(self.paths.desired)
+            self._desired_seen = (stat.st_ino, stat.st_mtime_ns)
+        return self._desired
+
+    async def tick(self) -> None:
+        now = time.time()
+        desired = self.desired()
+        for k, wanted in desired.services.items():
+            if k not in self.services:
+                self.services[k] = ServiceController.create(wanted, self.paths, self.settings, now)
+            self.services[k].observe(wanted, now)
+        for k, controller in self.services.items():
+            if k not in desired.services and not controller.deleted:
+                controller.delete(now)
+        controllers = list(self.services.values())
+        for controller in controllers:
+            await controller.heal(now)
+        await asyncio.gather(*(c.probe(now) for c in controllers))
+        for controller in controllers:
+            controller.autoscale(self.meter, now)
+            controller.roll(now)
+            await controller.reap(now)
+            controller.update_status(now)
+        self.services = {k: c for k, c in self.services.items() if not c.finished}
+        self.meter.forget_except({r.record.pid or 0 for c in controllers for r in c.replicas})
+        tables = self.router_tables(desired)
+        self.routers.reconcile(tables, now)
+        self.report_routes(desired, tables)
+        self.write_observed()
+
+    def router_tables(self, desired: Desired) -> dict[str, tuple[str, str, int, RouterTable]]:
+        """A table per app/level that has services: the route's weights (equal ones without a route)."""
+        levels: dict[str, list[ServiceController]] = {}
+        for controller in self.services.values():
+            if not controller.deleted:
+                levels.setdefault(key(controller.spec.app, controller.spec.level), []).append(controller)
+        tables = {}
+        for level_key, controllers in levels.items():
+            if level_key not in desired.router_ports:
+                continue
+            spec = controllers[0].spec
+            route = desired.routes.get(level_key)
+            backends = {c.spec.name: c.ready_addresses() for c in controllers}
+            table = (RouterTable(route.weights, backends, route.mirror, route.mirror_percent) if route
+                     else RouterTable(dict.fromkeys(backends, 1), backends))
+            tables[level_key] = (spec.app, spec.level, desired.router_ports[level_key], table)
+        return tables
+
+    def report_routes(self, desired: Desired, tables: dict[str, tuple[str, str, int, RouterTable]]) -> None:
+        """A route counts as applied once its router acknowledged the table that carries it."""
+        self.routes = {k: route for k, route in self.routes.items() if k in tables}
+        for level_key in tables:
+            if self.routers.applied(level_key):
+                if level_key in desired.routes:
+                    self.routes[level_key] = desired.routes[level_key]
+                else:
+                    self.routes.pop(level_key, None)
+
+    def write_observed(self) -> None:
+        observed = Observed(services={k: c.record for k, c in self.services.items()},
+                            routers=self.routers.records(), routes=self.routes).to_dict()
+        if observed != self._written:
+            write_json(self.paths.observed, observed)
+            self._written = observed
+        addresses = {k: f"127.0.0.1:{r.port}" for k, r in self.routers.records().items()}
+        if addresses != self._addresses:
+            write_json(self.paths.routes, addresses)
+            self._addresses = addresses
+
+    async def stop_everything(self) -> None:
+        """Drain and stop every replica and router, waiting (bounded) until they exited."""
+        now = time.time()
+        for controller in self.services.values():
+            controller.delete(now)
+        routers = self.routers.stop_all()
+        deadline = now + self.settings.drain_delay_seconds + self.settings.grace_seconds + 10.0
+        while (any(c.replicas for c in self.services.values()) or any(h.alive() for h in routers)) \
+                and time.time() < deadline:
+            for controller in self.services.values():
+                await controller.reap(time.time())
+            await asyncio.sleep(0.1)
+        for path in (self.paths.observed, self.paths.routes):
+            path.unlink(missing_ok=True)
+
+
+async def supervise(paths: LocalPaths, settings: SupervisorSettings) -> None:
+    supervisor = Supervisor(paths, settings)
+    stop = asyncio.Event()
+    keep_running = False
+
+    def leave(keep: bool) -> None:
+        nonlocal keep_running
+        keep_running = keep
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, leave, False)
+    loop.add_signal_handler(signal.SIGUSR1, leave, True)
+    log.info("supervising %s (pid %d)", paths.root, os.getpid())
+    while not stop.is_set():
+        try:
+            await supervisor.tick()
+        except Exception:  # one bad tick (a file being replaced, a process racing) must not end supervision
+            log.exception("reconcile failed; trying again")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.tick_seconds)
+    if keep_running:
+        log.info("stopping the supervisor only: replicas and routers keep serving")
+    else:
+        log.info("stopping every replica and router")
+        await supervisor.stop_everything()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, required=True)
+    paths = LocalPaths(parser.parse_args().home)
+    from serving import logs
+
+    logs.configure("kanri", "local-supervisor", "development")
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with open(paths.supervisor_lock, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            sys.exit(f"a supervisor already runs for {paths.root}")
+        write_json(paths.supervisor_pid, {"pid": os.getpid(), "create_time": psutil.Process().create_time()})
+        try:
+            asyncio.run(supervise(paths, SupervisorSettings.from_env()))
+        finally:
+            paths.supervisor_pid.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The cluster backends the contract suite runs against, each with its own way to check a traffic split.
+
+Add a backend by adding its name to BACKENDS and a context manager to
+`backend_under_test` that yields a BackendUnderTest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import psutil
+
+from console.cluster.base import ClusterBackend
+from console.cluster.local import LocalBackend, SupervisorSettings
+from console.cluster.local.control import stop_supervisor
+from console.cluster.local.paths import LocalPaths
+from console.cluster.local.processes import ProcessHandle
+from console.cluster.local.state import Observed
+from serving._pb import serving_pb2 as pb
+from serving._pb import serving_pb2_grpc as pb_grpc
+from serving.client import encode_value
+from serving.models import ModelStore
+from tests.support.kube import fake_clusters
+
+ROOT = Path(__file__).resolve().parents[2]
+ECHO = f"{ROOT / 'tests' / 'support' / 'predictors.py'}:Echo"
+BACKENDS = ["local", "kubernetes"]
+
+FAST = SupervisorSettings(tick_seconds=0.1, drain_delay_seconds=0.5, grace_seconds=5.0, startup_seconds=5.0,
+                          autoscale_interval_seconds=0.5, autoscale_cooldown_seconds=2.0, router_poll_seconds=0.05)
+"""Timings that keep the tests quick; the defaults are for people."""
+
+
+@dataclass
+class BackendUnderTest:
+    backend: ClusterBackend
+    store: ModelStore
+    predictor: str
+    verify_split: Callable[[str, str, dict[str, int]], None]
+    """verify_split(app, level, weights) asserts that traffic really follows the weights."""
+
+
+def answering_services(address: str, calls: int, concurrency: int = 16) -> Counter[str]:
+    """How many of `calls` Predict calls through a router each service answered (x-kanri-service)."""
+
+    async def run() -> Counter[str]:
+        counts: Counter[str] = Counter()
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = pb_grpc.PredictionServiceStub(channel)
+            request = pb.PredictRequest(input=encode_value("split"))
+
+            async def worker(n: int) -> None:
+                for _ in range(n):
+                    call = stub.Predict(request, timeout=10)
+                    await call
+                    counts[dict(await call.initial_metadata())["x-kanri-service"]] += 1
+
+            share, rest = divmod(calls, concurrency)
+            await asyncio.gather(*(worker(share + (i < rest)) for i in range(concurrency)))
+        return counts
+
+    return asyncio.run(run())
+
+
+def verify_split_through_router(backend: LocalBackend) -> Callable[[str, str, dict[str, int]], None]:
+    def verify(app: str, level: str, weights: dict[str, int]) -> None:
+        calls = 2000
+        counts = answering_services(backend.address(app, level), calls)
+        assert sum(counts.values()) == calls
+        for service, weight in weights.items():
+            assert abs(100 * counts[service] / calls - weight) <= 5, (weights, counts)
+
+    return verify
+
+
+def kill_leftovers(paths: LocalPaths) -> None:
+    """The safety net after a failed test: SIGKILL the replicas and routers the supervisor recorded, and
+    whatever else still runs with the home folder on its command line."""
+    observed = Observed.load(paths.observed)
+    recorded = [(p.pid, p.create_time) for s in observed.services.values() for p in s.pods]
+    recorded += [(r.pid, r.create_time) for r in observed.routers.values()]
+    for pid, create_time in recorded:
+        if handle := ProcessHandle.adopt(pid, create_time, ""):
+            handle.signal(signal.SIGKILL)
+    for process in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if process.pid != os.getpid() and str(paths.home) in " ".join(process.info["cmdline"] or ()):
+                process.send_signal(signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def local_backend(home: Path, settings: SupervisorSettings = FAST) -> Iterator[LocalBackend]:
+    """A LocalBackend in home; its supervisor, replicas and routers are stopped afterwards, whatever happened."""
+    backend = LocalBackend(home, settings)
+    try:
+        yield backend
+    finally:
+        try:
+            stop_supervisor(backend.paths, timeout=30)
+        finally:
+            kill_leftovers(backend.paths)
+
+
+def delete_every_service(backend: ClusterBackend) -> None:
+    """Between tests sharing a backend: nothing one deployed keeps running (and costing CPU) in the next."""
+    for service in backend.actual_state().services:
+        backend.delete(service.app, service.name)
+
+
+@contextlib.contextmanager
+def backend_under_test(name: str, tmp: Path) -> Iterator[BackendUnderTest]:
+    if name == "local":
+        with local_backend(tmp / "home") as backend:
+            yield BackendUnderTest(backend, ModelStore(str(tmp / "models")), ECHO,
+                                   verify_split_through_router(backend))
+    elif name == "kubernetes":
+        with fake_clusters(tmp) as clusters:
+            yield BackendUnderTest(clusters.backend(), ModelStore(str(tmp / "models")), ECHO,
+                                   clusters.verify_split())
+    else:
+        raise ValueError(f"unknown backend {name!r}")
