@@ -71,6 +71,8 @@ def _change(event: AuditView) -> str:
     before, after = event.before or {}, event.after or {}
 
     def short(value: object) -> str:
+        if isinstance(value, dict):
+            return "{" + " ".join(f"{k}={v}" for k, v in value.items()) + "}"
         text = str(value)
         return text if len(text) <= 16 else text[:15] + "…"
 

@@ -16,6 +16,17 @@ from console.ops.context import Context
 from console.ops.views import ServiceView, to_json
 from serving.config import SERVICE_LEVELS
 
+wait_options = [
+    click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the rollout until it converges."),
+    click.option("--timeout", default=300.0, show_default=True, type=float, help="Seconds to follow the rollout."),
+]
+
+
+def with_wait(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(wait_options):
+        command = option(command)
+    return command
+
 
 @click.group("service")
 def service_group() -> None:
@@ -44,13 +55,16 @@ def service_group() -> None:
 @click.option("--port", default=50051, show_default=True, type=int, help="gRPC port inside the pod.")
 @click.option("--image", default="", help="Container image (default: the application's).")
 @click.option("--memo", default="", help="A note for operators.")
+@with_wait
 @json_option
 @pass_context
-def create(ctx: Context, app: str, name: str, level: str, version: int, as_json: bool, **settings: object) -> None:
+def create(ctx: Context, app: str, name: str, level: str, version: int, wait: bool, timeout: float, as_json: bool,
+           **settings: object) -> None:
     """Run APP's model VERSION as service NAME at a service level."""
     view = services.create_service(ctx, app, name, level, version, services.ServiceSettings(**settings))
-    _print_service(view, as_json, f"created service {app}/{name} at {level} running v{view.model_version} "
-                                  f"({view.replicas} replica(s), {view.weight}% of {level} traffic)")
+    _follow(ctx, view, wait, timeout, as_json, f"created service {app}/{name} at {level} running "
+                                               f"v{view.model_version} ({view.replicas} replica(s), "
+                                               f"{view.weight}% of {level} traffic)")
 
 
 @service_group.command("list")
@@ -104,18 +118,6 @@ def _print_service(view: ServiceView, as_json: bool, summary: str, rollout: Roll
         click.echo(summary)
     else:
         fields(view, [name for name in to_json(view)])
-
-
-wait_options = [
-    click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the rollout until it converges."),
-    click.option("--timeout", default=300.0, show_default=True, type=float, help="Seconds to follow the rollout."),
-]
-
-
-def with_wait(command: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(wait_options):
-        command = option(command)
-    return command
 
 
 def _follow(ctx: Context, view: ServiceView, wait: bool, timeout: float, as_json: bool, summary: str) -> None:

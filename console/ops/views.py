@@ -6,7 +6,7 @@ lazy-load after its session closed or write behind the audit trail.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from typing import Any
 
@@ -104,21 +104,16 @@ class AuditView:
     error: str
 
 
-def to_json(view: Any) -> Any:
-    """A view (or list of views) as JSON-ready data: datetimes become ISO 8601 strings."""
-    if isinstance(view, list):
-        return [to_json(item) for item in view]
-    data = asdict(view) if hasattr(view, "__dataclass_fields__") else view
-    return _plain(data)
-
-
-def _plain(value: Any) -> Any:
+def to_json(value: Any) -> Any:
+    """Views, lists and dicts of them as JSON-ready data: datetimes become ISO 8601 strings."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_json(asdict(value))
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: to_json(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [to_json(item) for item in value]
     return value
 
 

@@ -16,13 +16,13 @@ from typing import TypeVar
 
 from kubernetes import client
 
-from ..base import ClusterError, ClusterState, Pod, RolloutStatus, RouteSpec, ServiceSpec
+from ..base import ClusterError, ClusterState, Pod, RolloutStatus, RouteSpec, ServiceSpec, route_problems
 from . import labels, readback
 from .apply import apply_object
 from .connection import DEFAULT_TIMEOUT, Cluster, connect
 from .kinds import kinds
 from .objects import ObjectOptions, workload_objects
-from .routing import LEVEL_PORT, level_host, route_objects, route_problems
+from .routing import LEVEL_PORT, level_host, route_objects
 from .status import rollout_status, unready_detail
 
 T = TypeVar("T")

@@ -18,17 +18,6 @@ from .objects import ObjectOptions
 LEVEL_PORT = 50051
 
 
-def route_problems(route: RouteSpec, services: set[str]) -> list[str]:
-    """Why a route cannot be applied, given the services of its application at its level (none: it can)."""
-    named = [*route.weights, *([route.mirror] if route.mirror else [])]
-    problems = [f"{name!r} is not a service of {route.app} at {route.level}" for name in named if name not in services]
-    if sum(route.weights.values()) != 100 or any(w < 0 for w in route.weights.values()):
-        problems.append(f"weights must be ≥ 0 and sum to 100, got {route.weights}")
-    if not 0 <= route.mirror_percent <= 100:
-        problems.append("mirror percent must be between 0 and 100")
-    return problems
-
-
 def level_host(app: str, level: str, namespace: str) -> str:
     return f"{labels.level_name(app, level)}.{namespace}.svc.cluster.local"
 

@@ -17,7 +17,16 @@ from pathlib import Path
 
 from serving.config import SERVICE_LEVELS, data_dir
 
-from ..base import ActualService, ClusterError, ClusterState, Pod, RolloutStatus, RouteSpec, ServiceSpec
+from ..base import (
+    ActualService,
+    ClusterError,
+    ClusterState,
+    Pod,
+    RolloutStatus,
+    RouteSpec,
+    ServiceSpec,
+    route_problems,
+)
 from .control import running_supervisor, start_supervisor
 from .files import locked
 from .paths import LocalPaths
@@ -27,6 +36,7 @@ from .state import Desired, DesiredService, Observed, key, spec_from_dict
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 POLL_SECONDS = 0.1
+ROUTE_ACK_SECONDS = 15.0
 
 
 def _check_spec(spec: ServiceSpec) -> None:
@@ -73,17 +83,21 @@ class LocalBackend:
             desired = Desired.load(self.paths.desired)
             services = {s.spec.name for s in desired.services.values()
                         if s.spec.app == route.app and s.spec.level == route.level}
-            problems = [f"{name!r} is not a service of {route.app} at {route.level}"
-                        for name in [*route.weights, *([route.mirror] if route.mirror else [])] if name not in services]
-            if sum(route.weights.values()) != 100 or any(w < 0 for w in route.weights.values()):
-                problems.append(f"weights must be ≥ 0 and sum to 100, got {route.weights}")
-            if not 0 <= route.mirror_percent <= 100:
-                problems.append("mirror percent must be between 0 and 100")
-            if problems:
+            if problems := route_problems(route, services):
                 raise ClusterError(f"cannot route {route.app} at {route.level}: {'; '.join(problems)}")
             desired.routes[key(route.app, route.level)] = route
             desired.save(self.paths.desired)
         start_supervisor(self.paths, self.settings)
+        self._await_router(route)
+
+    def _await_router(self, route: RouteSpec) -> None:
+        """Return once the router answers with the new weights, so the caller's next call follows them."""
+        deadline = time.monotonic() + ROUTE_ACK_SECONDS
+        while Observed.load(self.paths.observed).routes.get(key(route.app, route.level)) != route:
+            if time.monotonic() > deadline:
+                raise ClusterError(f"the router of {route.app} at {route.level} has not taken the new weights "
+                                   f"within {ROUTE_ACK_SECONDS:.0f} s; is the supervisor running (kanri local status)?")
+            time.sleep(0.05)
 
     def delete(self, app: str, service: str) -> None:
         with locked(self.paths.desired_lock):
