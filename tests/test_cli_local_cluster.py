@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +22,11 @@ from serving.client import Client
 from tests.support.backends import kill_leftovers
 
 ROOT = Path(__file__).resolve().parents[1]
+Kanri = Callable[..., str]
 
 
 @pytest.fixture
-def kanri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+def kanri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kanri]:
     home = tmp_path / "home"
     for name, value in {"KANRI_HOME": str(home), "XDG_CONFIG_HOME": str(tmp_path / "config")}.items():
         monkeypatch.setenv(name, value)
@@ -43,7 +44,7 @@ def kanri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     kill_leftovers(LocalPaths(home))
 
 
-def test_two_versions_two_levels_switch_scale_weights_and_audit(kanri, digits_models: dict) -> None:  # noqa: ANN001
+def test_two_versions_two_levels_switch_scale_weights_and_audit(kanri: Kanri, digits_models: dict) -> None:
     kanri("app", "create", "digits", "--predictor", f"{ROOT / 'examples/digits/predictor.py'}:Digits")
     for name in ("digits-v1.skops", "digits-v2.skops"):
         assert json.loads(kanri("model", "upload", "digits", str(digits_models[name]), "--json"))["new"]

@@ -1,0 +1,284 @@
+"""Telemetry benchmark: how long a metrics refresh takes, how fast log tails deliver, how late lines arrive.
+
+* metrics   PrometheusMetrics.snapshot for one application of 500 pods (50
+            services of 10), against a real Prometheus (Debian's package) that
+            scrapes, every 5 s, an exporter publishing the runtime's series,
+            cAdvisor, DCGM and kube-state-metrics series for those pods
+            (tests/fakes/gpu_exporter.py; 15,000 series), rates over 30 s (6
+            samples a series, as a 1m window at a 10 s scrape interval).
+            Peer: one bare instant query. Target: < 200 ms per refresh.
+* tail      lines/s delivered by polls until a backlog of runtime-format lines
+            is through: LocalFileLogs (files of 5 pods, 100,000 lines) and
+            ElasticsearchLogs (20,000 documents in the test fake: osmem-server
+            behind a header proxy, not a real Elasticsearch). Peers: reading and json-decoding the same files;
+            the bare elasticsearch client paging the same documents.
+            Target: >= 5,000 lines/s.
+* latency   from a line written (appended to a file, or indexed with refresh)
+            to the line delivered by `follow` polling every second, one line
+            every 50 ms. Target: < 1.5 s (median and 99th percentile shown).
+
+    python bench/telemetry.py           # ~3 minutes
+    python bench/telemetry.py --quick   # ~80 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from elasticsearch import Elasticsearch, helpers  # noqa: E402
+from prometheus_api_client import PrometheusConnect  # noqa: E402
+
+from console.telemetry import (  # noqa: E402
+    ElasticsearchLogs,
+    LocalFileLogs,
+    LogPage,
+    LogQuery,
+    LogSource,
+    MetricsSnapshot,
+    PrometheusMetrics,
+    follow,
+)
+from tests.fakes import gpu_exporter  # noqa: E402
+from tests.fakes.elasticsearch import FakeElasticsearch  # noqa: E402
+from tests.support.prometheus import Prometheus, wait_until  # noqa: E402
+
+APP = "bench"
+PODS, SERVICES = 500, 50
+TAIL_PODS = 5
+SCRAPE_SECONDS, RATE_WINDOW_SECONDS = 5, 30
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def timings(call: Callable[[], object], rounds: int) -> list[float]:
+    spent = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        spent.append(time.perf_counter() - started)
+    return spent
+
+
+# Metrics
+
+def cluster_pods() -> list[dict]:
+    return [{"pod": f"{APP}-s{i % SERVICES:02d}-{i:03d}", "namespace": "bench", "app": APP,
+             "service": f"{APP}-s{i % SERVICES:02d}", "cpu_cores": 0.25, "cpu_limit": 1.0, "memory": 200 << 20,
+             "gpu": "dcgm" if i % 2 else "nvml", "gpu_util": 0.5, "gpu_memory": 1 << 30, "restarts": i % 3,
+             "rps": 10.0, "error_share": 0.01} for i in range(PODS)]
+
+
+def bench_metrics(rounds: int, folder: Path) -> dict[str, float]:
+    exporter, address = gpu_exporter.start(cluster_pods(), folder, runtime=True)
+    prometheus = Prometheus.start(scrape_interval=f"{SCRAPE_SECONDS}s")
+    try:
+        prometheus.set_targets("exporters", [(address, {})])
+        source = PrometheusMetrics(prometheus.url, rate_window=f"{RATE_WINDOW_SECONDS}s", timeout=5.0)
+
+        def all_pods() -> MetricsSnapshot | None:
+            snapshot = source.snapshot(APP)
+            ok = isinstance(snapshot, MetricsSnapshot) and sum(
+                1 for s in snapshot.services for p in s.pods if p.figures.requests_per_second) == PODS
+            return snapshot if ok else None
+
+        log(f"metrics: waiting for Prometheus to hold {PODS} pods' series ...")
+        wait_until(all_pods, 60, f"{PODS} pods in Prometheus", interval=0.5)
+        time.sleep(RATE_WINDOW_SECONDS)  # a full window, so queries read as many samples as they will in use
+        bare = PrometheusConnect(prometheus.url)
+        peer = timings(lambda: bare.custom_query("up"), rounds)
+        refresh = timings(lambda: source.snapshot(APP), rounds)
+        history = timings(lambda: source.history(APP, window_seconds=300, step_seconds=10), max(3, rounds // 4))
+        source.close()
+        return {"bare_query_ms": median_ms(peer), "refresh_ms": median_ms(refresh),
+                "refresh_p90_ms": sorted(refresh)[int(len(refresh) * 0.9)] * 1000, "history_ms": median_ms(history)}
+    finally:
+        prometheus.stop()
+        exporter.terminate()
+        exporter.wait(10)
+
+
+# Log tails
+
+def runtime_line(pod: str, i: int, when: datetime) -> dict:
+    """A request line as serving/logs.py writes it."""
+    return {"@timestamp": when.isoformat(timespec="milliseconds"), "level": "info", "logger": "kanri.request",
+            "app": APP, "service": f"{APP}-web", "service_level": "production", "pod": pod, "pid": 4242,
+            "model_version": "1", "message": "Predict OK", "request_id": f"r{i}", "method": "Predict",
+            "latency_ms": 0.42, "code": "OK"}
+
+
+def backlog(lines: int) -> Iterator[dict]:
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    for i in range(lines):
+        yield runtime_line(f"{APP}-web-{i % TAIL_PODS}", i, start + timedelta(microseconds=i * 500))
+
+
+def drain(source: LogSource, cursor: object, expected: int) -> float:
+    """Seconds to poll `expected` lines through, from `cursor`."""
+    started, delivered = time.perf_counter(), 0
+    while delivered < expected:
+        answer = source.poll(LogQuery(APP, limit=expected), cursor)
+        if not isinstance(answer, LogPage):
+            raise RuntimeError(f"poll failed: {answer}")
+        delivered += len(answer.lines)
+        cursor = answer.cursor
+        if not answer.lines and not answer.more and delivered < expected:
+            raise RuntimeError(f"only {delivered} of {expected} lines delivered")
+    return time.perf_counter() - started
+
+
+def bench_files_tail(lines: int, folder: Path) -> dict[str, float]:
+    source = LocalFileLogs(folder, timeout=30.0)
+    cursor = source.search(LogQuery(APP)).cursor
+    paths = [folder / APP / f"{APP}-web" / f"{APP}-web-{p}.log" for p in range(TAIL_PODS)]
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    handles = [p.open("w") for p in paths]
+    for i, record in enumerate(backlog(lines)):
+        handles[i % TAIL_PODS].write(json.dumps(record) + "\n")
+    for h in handles:
+        h.close()
+    seconds = drain(source, cursor, lines)
+    started = time.perf_counter()
+    decoded = sum(1 for p in paths for text in p.read_text().splitlines() if json.loads(text))
+    peer = time.perf_counter() - started
+    assert decoded == lines
+    return {"lines_per_s": lines / seconds, "peer_lines_per_s": lines / peer}
+
+
+def bench_es_tail(lines: int, fake: FakeElasticsearch) -> dict[str, float]:
+    client, index = Elasticsearch(fake.url, request_timeout=60), f"kanri-logs-{uuid.uuid4().hex[:8]}"
+    helpers.bulk(client, [{"_index": f"{index}-a", "_source": {
+        **runtime_line("warm", 0, datetime.now(UTC) - timedelta(minutes=10)), "log_id": "0"}}], refresh="true")
+    source = ElasticsearchLogs(client, index=f"{index}-*", timeout=30.0)
+    cursor = source.search(LogQuery(APP)).cursor
+    helpers.bulk(client, ({"_index": f"{index}-a", "_source": {**r, "log_id": str(uuid.uuid4())}}
+                          for r in backlog(lines)), chunk_size=5000, refresh="true")
+    seconds = drain(source, cursor, lines)
+    started, read, after = time.perf_counter(), 0, None
+    while True:  # the bare client paging the same documents, the adapter's ceiling here
+        hits = client.search(index=f"{index}-*", size=1000, search_after=after,
+                             sort=[{"@timestamp": "asc"}, {"log_id.keyword": "asc"}])["hits"]["hits"]
+        read += len(hits)
+        if len(hits) < 1000:
+            break
+        after = hits[-1]["sort"]
+    peer = time.perf_counter() - started
+    return {"lines_per_s": lines / seconds, "peer_lines_per_s": read / peer}
+
+
+def bench_latency(source: LogSource, write: Callable[[dict], None], seconds: float) -> dict[str, float]:
+    """Write one line every 50 ms for `seconds`; how long each took to come out of follow at a 1 s poll."""
+    stop = threading.Event()
+    latencies: list[float] = []
+
+    def consume() -> None:
+        for answer in follow(source, LogQuery(APP, limit=1), interval=1.0, stop=stop):
+            now = time.time()
+            if isinstance(answer, LogPage):
+                latencies.extend(now - line.fields["written_at"] for line in answer.lines
+                                 if "written_at" in line.fields)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    time.sleep(0.3)  # follow's first search: the backlog, not measured
+    deadline, i = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        write({**runtime_line(f"{APP}-web-0", i, datetime.now(UTC)), "written_at": time.time()})
+        i += 1
+        time.sleep(0.05)
+    time.sleep(1.5)  # the last poll
+    stop.set()
+    consumer.join()
+    if len(latencies) != i:
+        raise RuntimeError(f"{i} lines written, {len(latencies)} delivered")
+    latencies.sort()
+    return {"median_s": statistics.median(latencies), "p99_s": latencies[int(len(latencies) * 0.99)],
+            "lines": len(latencies)}
+
+
+@contextmanager
+def fake_elasticsearch() -> Iterator[FakeElasticsearch]:
+    fake = FakeElasticsearch.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def file_writer(folder: Path) -> tuple[LogSource, Callable[[dict], None]]:
+    path = folder / APP / f"{APP}-web" / f"{APP}-web-0.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a", buffering=1)
+    return LocalFileLogs(folder), lambda record: handle.write(json.dumps(record) + "\n")
+
+
+def es_writer(fake: FakeElasticsearch) -> tuple[LogSource, Callable[[dict], None]]:
+    client, index = Elasticsearch(fake.url), f"kanri-logs-{uuid.uuid4().hex[:8]}"
+    return ElasticsearchLogs(client, index=f"{index}-*"), lambda record: client.index(
+        index=f"{index}-a", document={**record, "log_id": str(uuid.uuid4())}, refresh="true")
+
+
+def report(metrics: dict, tails: dict, latencies: dict) -> str:
+    rows = [
+        "metrics: one refresh of 500 pods (PrometheusMetrics.snapshot, 10 queries)",
+        f"  bare query {metrics['bare_query_ms']:.1f} ms | refresh median {metrics['refresh_ms']:.1f} ms, "
+        f"p90 {metrics['refresh_p90_ms']:.1f} ms | history (300 s) {metrics['history_ms']:.1f} ms",
+        f"  refresh / target 200 ms = {metrics['refresh_ms'] / 200:.2f} (< 1 meets it); "
+        f"refresh / bare query = {metrics['refresh_ms'] / metrics['bare_query_ms']:.1f}",
+        "log tail: lines/s delivered by polls through a backlog",
+    ]
+    for name, figures in tails.items():
+        rows.append(f"  {name:<22} {figures['lines_per_s']:>9,.0f} lines/s | peer {figures['peer_lines_per_s']:>9,.0f}"
+                    f" | ratio {figures['lines_per_s'] / figures['peer_lines_per_s']:.2f}"
+                    f" | / target 5,000 = {figures['lines_per_s'] / 5000:.1f}")
+    rows.append("write-to-delivery latency, follow polling every 1 s (target < 1.5 s)")
+    for name, figures in latencies.items():
+        rows.append(f"  {name:<22} median {figures['median_s']:.2f} s | p99 {figures['p99_s']:.2f} s "
+                    f"| {figures['lines']} lines")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and lines: a smoke run")
+    args = parser.parse_args(argv)
+    rounds, lines, latency_seconds = (10, 20_000, 4.0) if args.quick else (40, 100_000, 15.0)
+    es_lines = 20_000  # the fake's search slows with its size (100,000 documents: ~1,500 lines/s, bare client too)
+    with tempfile.TemporaryDirectory(prefix="kanri-bench-telemetry-") as tmp:
+        folder = Path(tmp)
+        log(f"metrics: {rounds} refreshes of {PODS} pods ...")
+        metrics = bench_metrics(rounds, folder)
+        tails, latencies = {}, {}
+        log(f"tail: {lines:,} lines ...")
+        tails["LocalFileLogs"] = bench_files_tail(lines, folder / "tail")
+        with fake_elasticsearch() as fake:
+            tails["ElasticsearchLogs (fake)"] = bench_es_tail(es_lines, fake)
+            log(f"latency: {latency_seconds:.0f} s of writes per source ...")
+            latencies["LocalFileLogs"] = bench_latency(*file_writer(folder / "latency"), latency_seconds)
+            latencies["ElasticsearchLogs (fake)"] = bench_latency(*es_writer(fake), latency_seconds)
+    print(report(metrics, tails, latencies))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

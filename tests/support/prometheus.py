@@ -1,0 +1,125 @@
+"""A real Prometheus for tests and benchmarks: Debian's package, installed when missing, on a loopback port.
+
+Targets come from file_sd files the caller rewrites (`set_targets`), so one
+server can start before the processes it scrapes. It scrapes every second by default,
+yet a fresh server answers its first sample only after about 5 s: poll with
+`wait_until`, never sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from tests.support.servers import free_port
+
+T = TypeVar("T")
+
+# Exporters publish other pods' series (cAdvisor, DCGM): their pod labels must win over the target's.
+CONFIG = """\
+global:
+  scrape_interval: {interval}
+  scrape_timeout: {interval}
+  evaluation_interval: {interval}
+scrape_configs:
+  - job_name: exporters
+    honor_labels: true
+    file_sd_configs: [{{files: ["{folder}/exporters.json"], refresh_interval: 1s}}]
+  - job_name: kanri
+    file_sd_configs: [{{files: ["{folder}/kanri.json"], refresh_interval: 1s}}]
+"""
+
+
+def prometheus_binary() -> str:
+    """The prometheus executable, installing Debian's package first when it is missing."""
+    found = shutil.which("prometheus")
+    if found:
+        return found
+    install = subprocess.run(["apt-get", "install", "-y", "prometheus"], capture_output=True, text=True)
+    found = shutil.which("prometheus")
+    if not found:
+        raise RuntimeError(f"could not install prometheus (apt-get install -y prometheus):\n{install.stderr[-2000:]}")
+    return found
+
+
+def wait_until(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
+    """Poll `check` until it answers something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout}s")
+        time.sleep(interval)
+
+
+@dataclass
+class Prometheus:
+    folder: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, scrape_interval: str = "1s") -> Prometheus:
+        folder = Path(tempfile.mkdtemp(prefix="kanri-prometheus-"))
+        (folder / "prometheus.yml").write_text(CONFIG.format(folder=folder, interval=scrape_interval))
+        server = cls(folder, free_port())
+        server.set_targets("exporters", [])
+        server.set_targets("kanri", [])
+        server.restart()
+        return server
+
+    def restart(self) -> None:
+        """Start (again, on the same port and data) and wait until ready."""
+        log = (self.folder / "prometheus.log").open("a")
+        self.process = subprocess.Popen(
+            [prometheus_binary(), f"--config.file={self.folder / 'prometheus.yml'}",
+             f"--storage.tsdb.path={self.folder / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self._ready, 20, f"Prometheus ready at {self.url} (log: {self.folder / 'prometheus.log'})",
+                   interval=0.05)
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"prometheus exited with {self.process.returncode}: "
+                               f"{(self.folder / 'prometheus.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def set_targets(self, job: str, targets: list[tuple[str, dict[str, str]]]) -> None:
+        """Scrape these host:port targets, each with its extra labels (e.g. pod, namespace)."""
+        groups = [{"targets": [address], "labels": labels} for address, labels in targets]
+        staging = self.folder / f".{job}.json"
+        staging.write_text(json.dumps(groups))
+        staging.replace(self.folder / f"{job}.json")  # atomically: Prometheus must never read half a file
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,271 @@
+"""LogSource: one contract for LocalFileLogs (files), ElasticsearchLogs (the Elasticsearch fake: osmem-server
+behind a header proxy) and KubernetesPodLogs (a fake pod-log API), all fed with lines written by real
+runtimes; then what each adapter must cope with on its own."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch, helpers
+
+from console.telemetry import (
+    ElasticsearchLogs,
+    LocalFileLogs,
+    LogLine,
+    LogPage,
+    LogQuery,
+    LogSource,
+    TelemetryUnavailable,
+    follow,
+    levels_at_least,
+)
+from console.telemetry.loglines import parse_timestamp
+from tests.fakes.elasticsearch import FakeElasticsearch
+from tests.fakes.pod_logs import FakePodLogs
+from tests.support.telemetry_fleet import APP, Fleet, LogStore, Replica, Shipper, pod_logs_store
+
+pytest_plugins = ["tests.support.telemetry_fixtures"]
+
+WEB = "testapp-web"
+
+
+def key(line: LogLine) -> tuple:
+    return line.pod, line.timestamp, line.message, line.fields.get("latency_ms")
+
+
+def written_key(replica: Replica, text: str) -> tuple:
+    record = json.loads(text)
+    return replica.name, parse_timestamp(record["@timestamp"]), record["message"], record.get("latency_ms")
+
+
+def ship(store: LogStore, shipper: Shipper, at_least: int = 1) -> list[tuple]:
+    """New lines from every replica into the store; their keys."""
+    shipped = []
+    for replica, lines in shipper.new_lines(at_least).items():
+        store.write(replica, lines)
+        shipped += [written_key(replica, line) for line in lines]
+    return shipped
+
+
+def page(answer: LogPage | TelemetryUnavailable) -> LogPage:
+    assert isinstance(answer, LogPage), answer
+    return answer
+
+
+@pytest.fixture
+def shipper(fleet: Fleet) -> Shipper:
+    return Shipper(fleet)
+
+
+def test_search_returns_the_newest_lines_oldest_first(log_store: LogStore, shipper: Shipper) -> None:
+    shipped = ship(log_store, shipper, at_least=20)
+    found = page(log_store.source.search(LogQuery(APP, limit=15))).lines
+    assert len(found) == 15
+    assert [line.timestamp for line in found] == sorted(line.timestamp for line in found)
+    assert all(key(line) in shipped for line in found)
+    assert {k for k in shipped if k[1] > found[0].timestamp} <= {key(line) for line in found}
+    assert {line.app for line in found} == {APP} and {line.service_level for line in found} == {"production"}
+
+
+def test_filters_narrow_by_service_pod_level_and_text(log_store: LogStore, shipper: Shipper) -> None:
+    ship(log_store, shipper, at_least=30)
+    search = log_store.source.search
+    assert {line.service for line in page(search(LogQuery(APP, service=WEB))).lines} == {WEB}
+    assert {line.pod for line in page(search(LogQuery(APP, pod="testapp-web-b"))).lines} == {"testapp-web-b"}
+    warnings = page(search(LogQuery(APP, levels=levels_at_least("warning"), limit=1000))).lines
+    assert warnings and {line.level for line in warnings} == {"warning"}
+    exploded = page(search(LogQuery(APP, text="model EXPLODED", limit=1000))).lines
+    assert exploded and all("the model exploded" in line.message for line in exploded)
+    assert {line.fields["code"] for line in exploded} == {"INTERNAL"}
+    assert page(search(LogQuery(APP, text="a/b:c (d"))).lines == ()  # words, not query syntax
+    assert page(search(LogQuery("no-such-app"))).lines == ()
+
+
+def test_search_back_in_time(log_store: LogStore, shipper: Shipper) -> None:
+    shipped = sorted(ship(log_store, shipper, at_least=20), key=lambda k: k[1])
+    middle = shipped[len(shipped) // 2][1]
+    earlier = page(log_store.source.search(LogQuery(APP, until=middle, limit=5))).lines
+    assert len(earlier) == 5 and all(line.timestamp <= middle for line in earlier)
+    later = page(log_store.source.search(LogQuery(APP, since=middle, limit=10_000))).lines
+    assert {k for k in shipped if k[1] >= middle} == {key(line) for line in later}
+
+
+def test_polls_deliver_every_new_line_exactly_once(log_store: LogStore, shipper: Shipper) -> None:
+    ship(log_store, shipper, at_least=5)
+    cursor = page(log_store.source.search(LogQuery(APP))).cursor
+    shipped: list[tuple] = []
+    delivered: list[tuple] = []
+    for _ in range(3):
+        nothing = page(log_store.source.poll(LogQuery(APP), cursor))
+        assert nothing.lines == ()
+        shipped += ship(log_store, shipper, at_least=3)
+        new = page(log_store.source.poll(LogQuery(APP), nothing.cursor))
+        delivered += [key(line) for line in new.lines]
+        cursor = new.cursor
+    assert Counter(delivered) == Counter(shipped)
+
+
+def test_follow_gives_the_last_lines_then_new_ones(log_store: LogStore, shipper: Shipper) -> None:
+    backlog = ship(log_store, shipper, at_least=3)
+    stop = threading.Event()
+    pages = follow(log_store.source, LogQuery(APP, service=WEB, limit=100_000), interval=0.05, stop=stop)
+    first = next(pages)
+    assert {key(line) for line in first.lines} == {k for k in backlog if k[0].startswith(WEB)}
+    fresh = {k for k in ship(log_store, shipper, at_least=2) if k[0].startswith(WEB)}
+    seen: set[tuple] = set()
+    for answer in pages:
+        seen |= {key(line) for line in page(answer).lines}
+        if seen >= fresh:
+            stop.set()
+    assert seen == fresh
+
+
+def test_a_cursor_of_another_source_is_refused(log_store: LogStore) -> None:
+    answer = log_store.source.poll(LogQuery(APP), object())
+    assert isinstance(answer, TelemetryUnavailable) and "cursor" in answer.reason
+
+
+# LocalFileLogs: what files do to a tail.
+
+def line_json(message: str, pod: str = "testapp-web-a", second: int = 0, level: str = "info") -> str:
+    return json.dumps({"@timestamp": f"2026-11-23T07:00:{second:02d}.000+00:00", "level": level, "app": APP,
+                       "service": WEB, "service_level": "production", "pod": pod, "message": message})
+
+
+def append(path: Path, *lines: str, end: str = "\n") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write("\n".join(lines) + end)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> LocalFileLogs:
+    return LocalFileLogs(tmp_path)
+
+
+def pod_file(root: Path, pod: str = "testapp-web-a") -> Path:
+    return root / APP / WEB / f"{pod}.log"
+
+
+def test_files_take_non_json_lines_as_raw_with_identity_from_the_path(files: LocalFileLogs) -> None:
+    path = pod_file(files.logs_dir)
+    append(path, line_json("starting", second=1), "Traceback (most recent call last):",
+           '  File "predictor.py", line 3', "ImportError: no module named torch")
+    lines = page(files.search(LogQuery(APP))).lines
+    assert [line.level for line in lines] == ["info", "raw", "raw", "raw"]
+    raw = lines[1]
+    assert (raw.app, raw.service, raw.pod, raw.service_level) == (APP, WEB, "testapp-web-a", "production")
+    assert raw.timestamp == lines[0].timestamp and raw.message == "Traceback (most recent call last):"
+    assert [line.message for line in page(files.search(LogQuery(APP, text="importerror"))).lines] == [
+        "ImportError: no module named torch"]
+
+
+def test_files_half_written_line_waits_for_its_end(files: LocalFileLogs) -> None:
+    path = pod_file(files.logs_dir)
+    append(path, line_json("one"))
+    cursor = page(files.search(LogQuery(APP))).cursor
+    half = line_json("two")
+    append(path, half[:20], end="")
+    waiting = page(files.poll(LogQuery(APP), cursor))
+    assert waiting.lines == ()
+    append(path, half[20:])
+    assert [line.message for line in page(files.poll(LogQuery(APP), waiting.cursor)).lines] == ["two"]
+
+
+def test_files_that_appear_truncate_or_rotate(files: LocalFileLogs) -> None:
+    a, b = pod_file(files.logs_dir), pod_file(files.logs_dir, "testapp-web-b")
+    append(a, line_json("a1", second=1))
+    cursor = page(files.search(LogQuery(APP))).cursor
+
+    append(b, line_json("b1", "testapp-web-b", second=2))  # a replica that started later
+    answer = page(files.poll(LogQuery(APP), cursor))
+    assert [line.message for line in answer.lines] == ["b1"]
+
+    a.write_text(line_json("a2 after truncation", second=3) + "\n")  # truncated in place
+    answer = page(files.poll(LogQuery(APP), answer.cursor))
+    assert [line.message for line in answer.lines] == ["a2 after truncation"]
+
+    append(a, line_json("a3 unread before rotation", second=4))
+    a.rename(a.with_name(a.name + ".1"))
+    append(a, line_json("a4 in the new file", second=5))
+    answer = page(files.poll(LogQuery(APP), answer.cursor))
+    assert [line.message for line in answer.lines] == ["a3 unread before rotation", "a4 in the new file"]
+    assert page(files.poll(LogQuery(APP), answer.cursor)).lines == ()
+
+
+def test_files_without_a_folder_yet_answer_no_lines(tmp_path: Path) -> None:
+    assert page(LocalFileLogs(tmp_path / "not-yet").search(LogQuery(APP))).lines == ()
+
+
+# ElasticsearchLogs: lines reach the index out of order.
+
+@pytest.fixture
+def index(fake_elasticsearch: FakeElasticsearch) -> tuple[Elasticsearch, str]:
+    return Elasticsearch(fake_elasticsearch.url), f"kanri-logs-{uuid.uuid4().hex[:8]}"
+
+
+def index_lines(client: Elasticsearch, name: str, *records: dict) -> None:
+    helpers.bulk(client, ({"_index": f"{name}-2026.11.23", "_source": {**r, "log_id": str(uuid.uuid4())}}
+                          for r in records), refresh="true")
+
+
+def record(message: str, when: datetime) -> dict:
+    return {**json.loads(line_json(message)), "@timestamp": when.isoformat(timespec="milliseconds")}
+
+
+def test_elasticsearch_delivers_a_late_line_once(index: tuple[Elasticsearch, str]) -> None:
+    client, name = index
+    source = ElasticsearchLogs(client, index=f"{name}-*", settle_seconds=30)
+    now = datetime.now(UTC)
+    index_lines(client, name, record("first", now - timedelta(seconds=2)), record("third", now))
+    answer = page(source.search(LogQuery(APP)))
+    assert [line.message for line in answer.lines] == ["first", "third"]
+    # Shipped late by a slower node: older than the newest line already delivered.
+    index_lines(client, name, record("second, late", now - timedelta(seconds=1)))
+    answer = page(source.poll(LogQuery(APP), answer.cursor))
+    assert [line.message for line in answer.lines] == ["second, late"]
+    assert page(source.poll(LogQuery(APP), answer.cursor)).lines == ()
+
+
+def test_elasticsearch_pages_a_large_backlog(index: tuple[Elasticsearch, str]) -> None:
+    client, name = index
+    source = ElasticsearchLogs(client, index=f"{name}-*", page_size=7, max_lines=20, settle_seconds=0)
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    index_lines(client, name, record("before", start - timedelta(seconds=1)))
+    cursor = page(source.search(LogQuery(APP))).cursor
+    index_lines(client, name, *(record(f"line {i}", start + timedelta(milliseconds=i // 3)) for i in range(50)))
+    delivered, answer = [], page(source.poll(LogQuery(APP), cursor))
+    while True:
+        delivered += [line.message for line in answer.lines]
+        if not answer.more:
+            break
+        answer = page(source.poll(LogQuery(APP), answer.cursor))
+    assert sorted(delivered) == sorted(f"line {i}" for i in range(50))
+
+
+# KubernetesPodLogs: pods come and go.
+
+def test_pod_logs_follow_a_pod_that_starts_later(fake_pod_logs: FakePodLogs, fleet: Fleet) -> None:
+    store = pod_logs_store(fake_pod_logs)
+    web_a, web_b = fleet.replicas[0], fleet.replicas[1]
+    store.write(web_a, [line_json("a1")])
+    cursor = page(store.source.search(LogQuery(APP))).cursor
+    store.write(web_b, [line_json("b1", "testapp-web-b"), "panic: raw output of a new pod"])
+    answer = page(store.source.poll(LogQuery(APP), cursor))
+    assert [(line.pod, line.level, line.message) for line in answer.lines] == [
+        ("testapp-web-b", "info", "b1"), ("testapp-web-b", "raw", "panic: raw output of a new pod")]
+    assert answer.lines[1].service == WEB and answer.lines[1].service_level == "production"
+
+
+def test_every_source_is_a_log_source(tmp_path: Path, fake_elasticsearch: FakeElasticsearch,
+                                      fake_pod_logs: FakePodLogs) -> None:
+    assert isinstance(LocalFileLogs(tmp_path), LogSource)
+    assert isinstance(ElasticsearchLogs(Elasticsearch(fake_elasticsearch.url)), LogSource)
+    assert isinstance(pod_logs_store(fake_pod_logs).source, LogSource)
+
