@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from console.cluster.base import ClusterBackend
+from console.cluster.base import ClusterBackend, Pod
 from console.config import Settings
 from console.ops.context import Context
 from console.registry.database import Registry
@@ -12,6 +13,7 @@ from serving.models import ModelStore
 
 if TYPE_CHECKING:
     from console.cluster.kubernetes import ObjectOptions
+    from console.telemetry import LogSource, MetricsSource
 
 
 def object_options(settings: Settings) -> ObjectOptions:
@@ -40,3 +42,33 @@ def open_context(settings: Settings) -> Context:
     registry = Registry(settings.database_url, auto_upgrade=settings.embedded_database)
     return Context(registry=registry, store=ModelStore(settings.model_store),
                    backend_factory=lambda: cluster_backend(settings))
+
+
+def metrics_source(settings: Settings, pods: Callable[[], list[Pod]]) -> MetricsSource:
+    """Prometheus when one is configured; otherwise each replica's /metrics, scraped directly."""
+    from console.telemetry import PrometheusMetrics, ScrapeMetrics
+
+    if settings.prometheus_url:
+        namespace = settings.kubernetes_namespace if settings.cluster == "kubernetes" else None
+        return PrometheusMetrics(settings.prometheus_url, namespace=namespace, timeout=settings.telemetry_timeout)
+    return ScrapeMetrics(pods, timeout=settings.telemetry_timeout)
+
+
+def log_source(settings: Settings) -> LogSource:
+    """Elasticsearch when configured; else the pods' logs through the Kubernetes API; embedded, the log files."""
+    from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LocalFileLogs
+
+    if settings.elasticsearch_url:
+        from elasticsearch import Elasticsearch
+
+        client = Elasticsearch(settings.elasticsearch_url, request_timeout=settings.telemetry_timeout)
+        return ElasticsearchLogs(client, index=settings.elasticsearch_index, timeout=settings.telemetry_timeout)
+    if settings.cluster == "kubernetes":
+        from console.cluster.kubernetes.connection import connect
+
+        # The first configured cluster: pod logs are a fallback, and Elasticsearch is the way to see them all.
+        first = connect(list(settings.kubernetes_contexts[:1]) or None, settings.kubeconfig or None)[0]
+        return KubernetesPodLogs(first.api, settings.kubernetes_namespace, timeout=settings.telemetry_timeout)
+    from console.cluster.local.paths import LocalPaths
+
+    return LocalFileLogs(LocalPaths(settings.home).logs, timeout=settings.telemetry_timeout)

@@ -81,3 +81,23 @@ def test_two_versions_two_levels_switch_scale_weights_and_audit(kanri: Kanri, di
     assert [e["action"] for e in trail][:6] == ["sync", "route.weights", "service.create", "service.scale",
                                                 "service.switch", "service.create"]
     assert all(e["result"] == "ok" for e in trail) and trail[4]["before"]["model_version"] == 1
+
+    snapshot = json.loads(kanri("top", "digits", "--once", "--json"))
+    figures = {s["service"]: s["figures"] for s in snapshot["services"]}
+    assert set(figures) == {"digits-dev", "digits-prod", "digits-prod-b"}
+    assert figures["digits-prod"]["memory_bytes"] > 0 and figures["digits-prod"]["restarts"] == 0
+    lines = [json.loads(line) for line in kanri("logs", "digits", "digits-prod", "--grep", "is live",
+                                                "--json").splitlines()]
+    # the replaced v1 replicas' lines stay readable after they are gone
+    assert {line["pod"] for line in lines} > {p["name"] for p in pods}
+    assert {line["model_version"] for line in lines} == {"1", "2"}
+
+
+def test_top_says_when_prometheus_cannot_be_reached(kanri: Kanri, monkeypatch: pytest.MonkeyPatch,
+                                                    echo_models: dict) -> None:
+    kanri("app", "create", "echo", "--predictor", "tests.support.predictors:Echo")
+    kanri("model", "upload", "echo", str(echo_models["v1"]))
+    kanri("service", "create", "echo", "echo-dev", "--level", "development", "--model", "1", "--no-wait")
+    monkeypatch.setenv("KANRI_PROMETHEUS_URL", "http://127.0.0.1:9")
+    result = CliRunner().invoke(main, ["top", "echo", "--once"], prog_name="kanri")
+    assert result.exit_code == 1 and result.stderr.startswith("error: metrics unavailable: ")

@@ -35,7 +35,7 @@ def sync(ctx: Context, fix: bool, as_json: bool) -> None:
                                                  else "; run kanri sync --fix to converge"))
 
 
-def _since(text: str | None) -> datetime | None:
+def since_option_time(text: str | None) -> datetime | None:
     """An ISO date/time, or a duration back from now: 30m, 12h, 7d."""
     if not text:
         return None
@@ -57,7 +57,7 @@ def _since(text: str | None) -> datetime | None:
 @pass_context
 def audit(ctx: Context, since: str | None, target: str | None, limit: int, as_json: bool) -> None:
     """Who changed what, newest first."""
-    events = audit_ops.audit_trail(ctx, _since(since), target, limit)
+    events = audit_ops.audit_trail(ctx, since_option_time(since), target, limit)
     if as_json:
         emit_json(events)
         return

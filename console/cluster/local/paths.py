@@ -46,9 +46,14 @@ class LocalPaths:
     def supervisor_log(self) -> Path:
         return self.root / "supervisor.log"
 
+    @property
+    def logs(self) -> Path:
+        """Every replica's log file lies below, as logs/APP/SERVICE/POD.log."""
+        return self.root / "logs"
+
     def pod_log(self, app: str, service: str, pod: str) -> Path:
         """The layout console.telemetry's LocalFileLogs reads: keep it."""
-        return self.root / "logs" / app / service / f"{pod}.log"
+        return self.logs / app / service / f"{pod}.log"
 
     def router_table(self, app: str, level: str) -> Path:
         return self.root / "routers" / app / f"{level}.json"

@@ -1,0 +1,154 @@
+"""`kanri top` and `kanri logs`: live figures and log lines from whichever sources are configured."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from console.commands.admin import since_option_time
+from console.commands.output import emit_json, table
+from console.commands.state import State
+from console.errors import Invalid
+from console.ops import services
+from console.ops.views import to_json
+from console.telemetry import (
+    Figures,
+    LogLine,
+    LogQuery,
+    MetricsSnapshot,
+    TelemetryUnavailable,
+    follow,
+    levels_at_least,
+)
+from console.telemetry.types import LEVELS
+from console.wiring import log_source, metrics_source
+
+
+def _rate(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1f}"
+
+
+def _ms(value: float | None) -> str | None:
+    return None if value is None else f"{value * 1000:.1f}"
+
+
+def _percent(value: float | None) -> str | None:
+    return None if value is None else f"{value * 100:.1f}%"
+
+
+def _mib(value: float | None) -> str | None:
+    return None if value is None else f"{value / 2**20:.0f}Mi"
+
+
+COLUMNS = {
+    "rps": lambda f: _rate(f.requests_per_second), "errors": lambda f: _percent(f.error_ratio),
+    "p50 ms": lambda f: _ms(f.p50_seconds), "p99 ms": lambda f: _ms(f.p99_seconds),
+    "in flight": lambda f: None if f.in_flight is None else f"{f.in_flight:.0f}",
+    "cpu": lambda f: None if f.cpu_cores is None else f"{f.cpu_cores:.2f}",
+    "cpu/limit": lambda f: _percent(f.cpu_limit_share), "memory": lambda f: _mib(f.memory_bytes),
+    "gpu": lambda f: _percent(f.gpu_utilization), "gpu mem": lambda f: _mib(f.gpu_memory_bytes),
+    "restarts": lambda f: None if f.restarts is None else f"{f.restarts:.0f}",
+}
+
+
+def _print_snapshot(snapshot: MetricsSnapshot) -> None:
+    rows: list[tuple[str, str, Figures]] = []
+    for service in snapshot.services:
+        rows.append((service.service, "(all)", service.figures))
+        rows += [(service.service, pod.pod, pod.figures) for pod in service.pods]
+    table(rows, {"service": lambda r: r[0], "pod": lambda r: r[1],
+                 **{name: (lambda r, get=get: get(r[2])) for name, get in COLUMNS.items()}})
+
+
+@click.command("top")
+@click.argument("app")
+@click.argument("service", required=False)
+@click.option("--once", is_flag=True, help="Print one snapshot and exit.")
+@click.option("--interval", default=2.0, show_default=True, type=float, help="Seconds between refreshes.")
+@click.option("--json", "as_json", is_flag=True, help="Print each snapshot as one JSON object per line.")
+@click.pass_obj
+def top(state: State, app: str, service: str | None, once: bool, interval: float, as_json: bool) -> None:
+    """Requests/s, errors, latency, CPU, memory and GPU of APP's services and pods, refreshed until Ctrl-C."""
+    ctx = state.context
+    services.pods(ctx, app, service)  # an unknown application or service is an error, not an empty table
+    source = metrics_source(state.settings, lambda: ctx.backend.pods(app, service))
+    try:
+        while True:
+            snapshot = source.snapshot(app, service)
+            if isinstance(snapshot, TelemetryUnavailable):
+                if once:
+                    raise Invalid(f"metrics unavailable: {snapshot.reason}")
+                click.echo(f"metrics unavailable: {snapshot.reason}", err=True)
+            elif as_json and once:
+                emit_json(snapshot)
+            elif as_json:
+                click.echo(_one_line_json(snapshot))
+            else:
+                if not once:
+                    click.clear()
+                    click.echo(f"{app} at {datetime.fromtimestamp(snapshot.taken_at, UTC):%H:%M:%S} UTC "
+                               f"(every {interval:g} s, Ctrl-C to stop)")
+                _print_snapshot(snapshot)
+            if once:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.close()
+
+
+def _one_line_json(value: Any) -> str:
+    return json.dumps(to_json(value), ensure_ascii=False)
+
+
+def _print_line(line: LogLine, as_json: bool) -> None:
+    if as_json:
+        click.echo(_one_line_json(line.fields or line))
+        return
+    colour = {"error": "red", "critical": "red", "warning": "yellow", "debug": "bright_black"}.get(line.level)
+    level = click.style(f"{line.level:<7}", fg=colour) if colour else f"{line.level:<7}"
+    click.echo(f"{line.timestamp:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f" {level} {line.pod}  {line.message}")
+
+
+@click.command("logs")
+@click.argument("app")
+@click.argument("service", required=False)
+@click.option("-f", "--follow", "following", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@click.option("--grep", default="", help="Only lines whose message holds all these words.")
+@click.option("--level", type=click.Choice(LEVELS), help="Only lines at this level or worse.")
+@click.option("--service-level", help="Only this service level's lines.")
+@click.option("--pod", help="Only this pod's lines.")
+@click.option("--since", help="Only lines after this time (ISO 8601) or this long ago (30m, 12h, 7d).")
+@click.option("--limit", default=200, show_default=True, type=int, help="How many recent lines to start with.")
+@click.option("--json", "as_json", is_flag=True, help="Print each line as the JSON object it was.")
+@click.pass_obj
+def logs(state: State, app: str, service: str | None, following: bool, grep: str, level: str | None,
+         service_level: str | None, pod: str | None, since: str | None, limit: int, as_json: bool) -> None:
+    """Recent log lines of APP (or SERVICE), oldest first; with --follow, new ones as they arrive."""
+    query = LogQuery(app, service=service, service_level=service_level, pod=pod,
+                     levels=levels_at_least(level) if level else frozenset(), text=grep,
+                     since=since_option_time(since), limit=limit)
+    source = log_source(state.settings)
+    try:
+        if not following:
+            page = source.search(query)
+            if isinstance(page, TelemetryUnavailable):
+                raise Invalid(f"logs unavailable: {page.reason}")
+            for line in page.lines:
+                _print_line(line, as_json)
+            return
+        for page in follow(source, query):
+            if isinstance(page, TelemetryUnavailable):
+                click.echo(f"logs unavailable, retrying: {page.reason}", err=True)
+                continue
+            for line in page.lines:
+                _print_line(line, as_json)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        source.close()
