@@ -25,7 +25,8 @@ def test_application_names_are_dns_labels_and_unique(ops: Context) -> None:
     make_app(ops)
     with pytest.raises(Conflict, match="already exists"):
         make_app(ops)
-    for bad in ("Echo", "-echo", "echo_1", "e" * 64, ""):
+    # "1echo" is a DNS label to RFC 1123 but cannot name a Kubernetes Service (RFC 1035)
+    for bad in ("Echo", "-echo", "echo_1", "e" * 64, "", "1echo"):
         with pytest.raises(Invalid, match="not a DNS label"):
             applications.create_app(ops, bad, f"{PREDICTORS}:Echo")
     assert [a.name for a in applications.list_apps(ops)] == ["echo"]

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import fsspec
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from console.cluster.local.processes import free_port
 from console.errors import Invalid, Unavailable
 from console.ops.context import Context, change, get_app, get_model
 from console.ops.views import EvaluationView
@@ -54,12 +54,6 @@ def read_examples(uri: str) -> tuple[list[tuple[Any, Any]], str]:
     return examples, hashlib.sha256(raw).hexdigest()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serving(target: str) -> bool:
     with grpc.insecure_channel(target) as channel:
         try:
@@ -73,7 +67,7 @@ def _serving(target: str) -> bool:
 def temporary_runtime(app: str, predictor: str, uri: str, sha256: str, version: int, store: str,
                       admin_token: str) -> Iterator[str]:
     """A `kanri serve` of one model on a free loopback port, stopped on exit; yields its address."""
-    port = _free_port()
+    port = free_port()
     args = [sys.executable, "-m", "serving", "serve", "--predictor", predictor, "--model", uri, "--sha256", sha256,
             "--model-version", str(version), "--app", app, "--service", f"{app}-evaluation", "--port", str(port),
             "--model-store", store, "--request-log-sample", "0", "--log-level", "warning", "--no-batching"]

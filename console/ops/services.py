@@ -225,7 +225,9 @@ def list_services(ctx: Context, app_name: str | None = None) -> list[ServiceView
             query = query.where(schema.Service.application_id == get_app(session, app_name).id)
         services = session.scalars(query).all()
         weights = _weights(session)
-        return [service_view(s, weights.get(s.id, 0), _address(ctx, s.application.name, s.level)) for s in services]
+        # One lookup per route, not per service: the local backend reads a file for each.
+        addresses = {route: _address(ctx, *route) for route in {(s.application.name, s.level) for s in services}}
+        return [service_view(s, weights.get(s.id, 0), addresses[s.application.name, s.level]) for s in services]
 
 
 def show_service(ctx: Context, app_name: str, name: str) -> ServiceView:

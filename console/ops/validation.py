@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from console.cluster.base import DNS_LABEL
 from console.errors import Invalid
 from serving.config import SERVICE_LEVELS
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 CPU = re.compile(r"^(\d+m|\d+(\.\d+)?)$")
 MEMORY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k)?$")
 
@@ -15,7 +15,7 @@ MEMORY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k)?$")
 def dns_label(kind: str, name: str) -> str:
     if not DNS_LABEL.match(name):
         raise Invalid(f"{kind} name {name!r} is not a DNS label: use 1-63 lower-case letters, digits and '-', "
-                      "starting and ending with a letter or digit")
+                      "starting with a letter and ending with a letter or digit")
     return name
 
 

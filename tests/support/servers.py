@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,10 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from console.cluster.local.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PREDICTORS = "tests.support.predictors"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def health_status(target: str, service: str = "", timeout: float = 1.0) -> int | None:

@@ -7,11 +7,9 @@ SDK dials: ``Client(app=..., service_level=..., domain=NAMESPACE.svc.cluster.loc
 
 from __future__ import annotations
 
-import re
-
 from serving.config import SERVICE_LEVELS
 
-from ..base import ClusterError
+from ..base import DNS_LABEL, ClusterError
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 APP = "kanri.io/app"
@@ -26,12 +24,9 @@ MIN_REPLICAS = "kanri.io/min-replicas"
 MAX_REPLICAS = "kanri.io/max-replicas"
 CPU_THRESHOLD = "kanri.io/cpu-threshold"
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-
-
 def _object_name(app: str, part: str, what: str) -> str:
     name = f"{app}-{part}"
-    if len(name) > 63 or not _DNS_LABEL.match(name):
+    if not DNS_LABEL.match(name):
         raise ClusterError(f"{what} {name!r} cannot name Kubernetes objects: use lower-case letters, digits and '-', "
                            "start with a letter, at most 63 characters in all")
     return name

@@ -9,7 +9,6 @@ down` stops it with everything it runs.
 
 from __future__ import annotations
 
-import re
 import socket
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 from serving.config import SERVICE_LEVELS, data_dir
 
 from ..base import (
+    DNS_LABEL,
     ActualService,
     ClusterError,
     ClusterState,
@@ -34,14 +34,13 @@ from .processes import free_port
 from .settings import SupervisorSettings
 from .state import Desired, DesiredService, Observed, key, spec_from_dict
 
-NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 POLL_SECONDS = 0.1
 ROUTE_ACK_SECONDS = 15.0
 
 
 def _check_spec(spec: ServiceSpec) -> None:
     problems = [f"{what} {value!r} must be lowercase letters, digits and '-' (a DNS label)"
-                for what, value in (("application", spec.app), ("service", spec.name)) if not NAME.match(value)]
+                for what, value in (("application", spec.app), ("service", spec.name)) if not DNS_LABEL.match(value)]
     if spec.level not in SERVICE_LEVELS:
         problems.append(f"service level must be one of {', '.join(SERVICE_LEVELS)}, got {spec.level!r}")
     if spec.max_surge < 0 or spec.max_unavailable < 0 or spec.max_surge + spec.max_unavailable == 0:
