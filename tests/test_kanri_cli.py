@@ -93,8 +93,8 @@ def test_a_shared_database_is_only_migrated_by_db_upgrade(kanri: Kanri, monkeypa
         code, _, err = kanri("app", "list")
         assert code == 1 and "has no kanri schema; run `kanri db upgrade` to create it" in err
         code, out, _ = kanri("db", "upgrade")
-        assert code == 0 and out.strip().endswith("schema none → 0001")
-        assert kanri("db", "upgrade")[1].strip().endswith("already at schema 0001")
+        assert code == 0 and out.strip().endswith("schema none → 0002")
+        assert kanri("db", "upgrade")[1].strip().endswith("already at schema 0002")
         assert kanri("app", "list", "--json")[1].strip() == "[]"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Double, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -141,6 +141,25 @@ class Route(Base):
                                                       order_by="RouteWeight.service_id")
 
     __mapper_args__: ClassVar = {"version_id_col": version}
+
+
+class ServiceObjective(Base):
+    """A service's SLO: the share of calls answered without a server fault, and the share answered in time.
+
+    Percentages as operators write them (99.9, not 0.999); the latency threshold is a bucket bound of the
+    runtime's latency histogram, so the share under it is exact rather than interpolated.
+    """
+
+    __tablename__ = "service_objectives"
+
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"), primary_key=True)
+    availability_percent: Mapped[float] = mapped_column(Double)
+    latency_ms: Mapped[float] = mapped_column(Double)
+    latency_percent: Mapped[float] = mapped_column(Double)
+    window_days: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    service: Mapped[Service] = relationship()
 
 
 class RouteWeight(Base):
