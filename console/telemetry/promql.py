@@ -106,6 +106,13 @@ class Queries:
             "restarts": parts["restarts"],
         }
 
+    def slow_call_ratio(self, app: str, service: str | None, le: str, level: Level = "service") -> str:
+        """The share of calls slower than the latency histogram's bucket bound `le` (as the runtime writes it)."""
+        by, runtime, w = self.by(level), self._runtime(app, service), self.rate_window
+        within = self._runtime(app, service, f'le="{_quote(le)}"')
+        return (f"1 - sum by ({by}) (rate(kanri_request_duration_seconds_bucket{within}[{w}]))"
+                f" / sum by ({by}) (rate(kanri_request_duration_seconds_count{runtime}[{w}]))")
+
     def _parts(self, app: str, service: str | None, by: str) -> dict[str, str]:
         """The expressions figures are made of, aggregated `by` the given labels."""
         n, w = self.labels, self.rate_window

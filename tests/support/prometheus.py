@@ -39,16 +39,20 @@ scrape_configs:
 """
 
 
-def prometheus_binary() -> str:
-    """The prometheus executable, installing Debian's package first when it is missing."""
-    found = shutil.which("prometheus")
+def debian_binary(name: str, package: str) -> str:
+    """An executable from a Debian package, installing the package first when it is missing."""
+    found = shutil.which(name)
     if found:
         return found
-    install = subprocess.run(["apt-get", "install", "-y", "prometheus"], capture_output=True, text=True)
-    found = shutil.which("prometheus")
+    install = subprocess.run(["apt-get", "install", "-y", package], capture_output=True, text=True)
+    found = shutil.which(name)
     if not found:
-        raise RuntimeError(f"could not install prometheus (apt-get install -y prometheus):\n{install.stderr[-2000:]}")
+        raise RuntimeError(f"could not install {name} (apt-get install -y {package}):\n{install.stderr[-2000:]}")
     return found
+
+
+def prometheus_binary() -> str:
+    return debian_binary("prometheus", "prometheus")
 
 
 def wait_until(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
