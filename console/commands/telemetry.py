@@ -24,35 +24,9 @@ from console.telemetry import (
     follow,
     levels_at_least,
 )
+from console.telemetry.format import COLUMNS
 from console.telemetry.types import LEVELS
 from console.wiring import log_source, metrics_source
-
-
-def _rate(value: float | None) -> str | None:
-    return None if value is None else f"{value:.1f}"
-
-
-def _ms(value: float | None) -> str | None:
-    return None if value is None else f"{value * 1000:.1f}"
-
-
-def _percent(value: float | None) -> str | None:
-    return None if value is None else f"{value * 100:.1f}%"
-
-
-def _mib(value: float | None) -> str | None:
-    return None if value is None else f"{value / 2**20:.0f}Mi"
-
-
-COLUMNS = {
-    "rps": lambda f: _rate(f.requests_per_second), "errors": lambda f: _percent(f.error_ratio),
-    "p50 ms": lambda f: _ms(f.p50_seconds), "p99 ms": lambda f: _ms(f.p99_seconds),
-    "in flight": lambda f: None if f.in_flight is None else f"{f.in_flight:.0f}",
-    "cpu": lambda f: None if f.cpu_cores is None else f"{f.cpu_cores:.2f}",
-    "cpu/limit": lambda f: _percent(f.cpu_limit_share), "memory": lambda f: _mib(f.memory_bytes),
-    "gpu": lambda f: _percent(f.gpu_utilization), "gpu mem": lambda f: _mib(f.gpu_memory_bytes),
-    "restarts": lambda f: None if f.restarts is None else f"{f.restarts:.0f}",
-}
 
 
 def _print_snapshot(snapshot: MetricsSnapshot) -> None:

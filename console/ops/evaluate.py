@@ -110,7 +110,8 @@ def evaluate_model(ctx: Context, app_name: str, version: int, data_uri: str,
         except ServingError as exc:
             raise Invalid(f"evaluation of {app_name} v{version} failed: {exc}") from exc
     metrics = {"count": result.count, "accuracy": result.accuracy, "precision": result.precision,
-               "recall": result.recall, "f1": result.f1, "per_label": result.per_label}
+               "recall": result.recall, "f1": result.f1, "per_label": result.per_label, "labels": result.labels,
+               "confusion_matrix": result.confusion_matrix}
     with change(ctx, "model.evaluate", f"{app_name}/v{version}") as c:
         model = get_model(c.session, get_app(c.session, app_name), version)
         evaluation = schema.Evaluation(model=model, data_uri=data_uri, data_sha256=data_sha256, metrics=metrics,

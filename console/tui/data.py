@@ -1,0 +1,187 @@
+"""Everything the console reads and changes, as plain values, in one place between the widgets and console.ops.
+
+Methods block (database, cluster, telemetry), so the screens call them from
+Textual thread workers and never from the event loop. Every change goes
+through the same operations as the CLI, so it is validated and audited the
+same way; in read-only mode every change is refused here, whatever the UI shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from console.cluster.base import ClusterError, Pod, RolloutStatus
+from console.config import Settings
+from console.errors import KanriError
+from console.ops import audit, evaluate, models, overview, routes, services, sync
+from console.ops.context import Context
+from console.ops.views import AuditView, EvaluationView, ModelView, RouteView, ServiceView
+from console.telemetry import LogPage, LogQuery, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
+from console.wiring import log_source, metrics_source, open_context
+
+LEVEL_ORDER = ("development", "staging", "production")
+
+
+class ReadOnly(KanriError):
+    """The console was started with --read-only."""
+
+
+@dataclass(frozen=True)
+class ServiceColumn:
+    """A service as the grid's column header shows it: desired and live replicas, rolling or not."""
+
+    service: ServiceView
+    pods: int
+    ready: int
+    updated: int  # pods running the service's model version
+
+    @property
+    def rolling(self) -> bool:
+        desired = self.service.replicas
+        return self.updated < desired or self.pods > desired or not self.service.converged
+
+    @property
+    def key(self) -> str:
+        return self.service.name
+
+
+@dataclass(frozen=True)
+class AppGrid:
+    """One application: its model versions (rows), its services (columns) and their pods."""
+
+    app: str
+    models: tuple[ModelView, ...]
+    columns: tuple[ServiceColumn, ...]  # by service level, then name
+    routes: tuple[RouteView, ...]
+    pods: tuple[Pod, ...]
+    pods_unavailable: str = ""  # why the cluster could not list pods, or ""
+
+    def column(self, service: str) -> ServiceColumn | None:
+        return next((c for c in self.columns if c.service.name == service), None)
+
+    def level_services(self, level: str) -> list[ServiceView]:
+        return [c.service for c in self.columns if c.service.level == level]
+
+
+def _level_rank(level: str) -> int:
+    return LEVEL_ORDER.index(level) if level in LEVEL_ORDER else len(LEVEL_ORDER)
+
+
+class ConsoleData:
+    def __init__(self, settings: Settings, *, read_only: bool = False, context: Context | None = None) -> None:
+        self.settings = settings
+        self.read_only = read_only
+        self.ctx = context or open_context(settings)
+        self._pods_seen: list[Pod] = []
+        # Scraping needs the pods; the grid refresh just listed them, so the metrics reuse that list.
+        self.metrics = metrics_source(settings, lambda: list(self._pods_seen))
+        self.logs = log_source(settings)
+
+    def close(self) -> None:
+        for source in (self.metrics, self.logs):
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        self.ctx.registry.close()
+
+    # reading
+
+    def applications(self) -> list[overview.AppHealth]:
+        return overview.application_health(self.ctx)
+
+    def grid(self, app: str) -> AppGrid:
+        listed = sorted(services.list_services(self.ctx, app), key=lambda s: (_level_rank(s.level), s.name))
+        try:
+            pods = self.ctx.backend.pods(app)
+            unavailable = ""
+        except ClusterError as exc:
+            pods, unavailable = [], f"unavailable: {exc}"
+        self._pods_seen = pods
+        columns = []
+        for service in listed:
+            mine = [p for p in pods if p.service == service.name]
+            columns.append(ServiceColumn(service, len(mine), sum(p.ready for p in mine),
+                                         sum(p.model_version == service.model_version for p in mine)))
+        return AppGrid(app, tuple(models.list_models(self.ctx, app)), tuple(columns),
+                       tuple(routes.list_routes(self.ctx, app)), tuple(pods), unavailable)
+
+    def snapshot(self, app: str) -> MetricsSnapshot | TelemetryUnavailable:
+        return self.metrics.snapshot(app)
+
+    def history(self, app: str, service: str, window_seconds: float = 900.0) -> MetricsHistory | TelemetryUnavailable:
+        return self.metrics.history(app, service, window_seconds=window_seconds, step_seconds=15.0)
+
+    def pods(self, app: str, service: str) -> list[Pod]:
+        return services.pods(self.ctx, app, service)
+
+    def service(self, app: str, service: str) -> ServiceView:
+        """The service as the registry holds it now (with the version a change is checked against)."""
+        return services.show_service(self.ctx, app, service)
+
+    def search_logs(self, query: LogQuery) -> LogPage | TelemetryUnavailable:
+        return self.logs.search(query)
+
+    def poll_logs(self, query: LogQuery, cursor: object) -> LogPage | TelemetryUnavailable:
+        return self.logs.poll(query, cursor)
+
+    def audit_trail(self, target: str | None = None, limit: int = 500) -> list[AuditView]:
+        return audit.audit_trail(self.ctx, target=target, limit=limit)
+
+    def service_history(self, app: str, service: str) -> list[audit.Tenure]:
+        return audit.service_history(self.ctx, app, service)
+
+    def drift(self) -> list[sync.Drift]:
+        return sync.drift(self.ctx)[0]
+
+    def rollout(self, app: str, service: str, timeout: float = 300.0) -> Iterator[RolloutStatus]:
+        return services.watch_rollout(self.ctx, app, service, timeout)
+
+    # changing: each checks read-only first, then goes through console.ops
+
+    def _allowed(self) -> None:
+        if self.read_only:
+            raise ReadOnly("the console runs --read-only: changes are refused")
+
+    def switch(self, app: str, service: ServiceView, version: int) -> ServiceView:
+        self._allowed()
+        return services.switch(self.ctx, app, service.name, version, expected_version=service.version)
+
+    def rollback(self, app: str, service: ServiceView) -> ServiceView:
+        self._allowed()
+        return services.rollback(self.ctx, app, service.name, expected_version=service.version)
+
+    def scale(self, app: str, service: ServiceView, replicas: int) -> ServiceView:
+        self._allowed()
+        return services.scale(self.ctx, app, service.name, replicas, expected_version=service.version)
+
+    def autoscale(self, app: str, service: ServiceView, min_replicas: int, max_replicas: int,
+                  cpu_threshold: int) -> ServiceView:
+        self._allowed()
+        return services.autoscale(self.ctx, app, service.name, min_replicas, max_replicas, cpu_threshold,
+                                  expected_version=service.version)
+
+    def set_weights(self, app: str, level: str, weights: dict[str, int]) -> RouteView:
+        self._allowed()
+        return routes.set_weights(self.ctx, app, level, weights)
+
+    def upload(self, app: str, path: str, description: str = "") -> tuple[ModelView, bool]:
+        self._allowed()
+        return models.upload_model(self.ctx, app, path, description)
+
+    def evaluate(self, app: str, version: int, data_uri: str,
+                 progress: Callable[[str], None] = lambda _message: None) -> EvaluationView:
+        self._allowed()
+        return evaluate.evaluate_model(self.ctx, app, version, data_uri, progress)
+
+    def sync_fix(self) -> list[sync.Drift]:
+        self._allowed()
+        return sync.sync(self.ctx, fix=True)
+
+
+def age(seconds: float) -> str:
+    """k9s-style ages: 42s, 7m, 3h, 12d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(int(seconds), 0)}s"

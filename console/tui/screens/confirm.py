@@ -1,0 +1,57 @@
+"""Every change asks first, saying exactly what will happen; production asks for the service name typed."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Dismisses True only on an explicit yes (and, when asked, the exact name typed)."""
+
+    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel"), Binding("y", "confirm", "Yes", show=False)]
+
+    def __init__(self, title: str, details: str, type_to_confirm: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.details = details
+        self.type_to_confirm = type_to_confirm
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.details, classes="dialog-body")
+            if self.type_to_confirm:
+                yield Label(f"This is production: type [b]{self.type_to_confirm}[/b] and press enter to go ahead.")
+                yield Input(placeholder=self.type_to_confirm, id="confirm-name")
+            else:
+                yield Label("Press [b]y[/b] to go ahead, [b]escape[/b] to cancel.")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Go ahead", variant="warning", id="yes")
+                yield Button("Cancel", id="no")
+
+    def on_mount(self) -> None:
+        if self.type_to_confirm:
+            self.query_one("#confirm-name", Input).focus()
+        else:
+            self.query_one("#no", Button).focus()
+
+    def action_confirm(self) -> None:
+        if not self.type_to_confirm:
+            self.dismiss(True)
+
+    @on(Input.Submitted, "#confirm-name")
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        if self.type_to_confirm and self.query_one("#confirm-name", Input).value.strip() != self.type_to_confirm:
+            self.notify(f"type {self.type_to_confirm} exactly to go ahead", severity="warning")
+            return
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,86 @@
+"""Small forms that return typed values: a few labelled fields, checked before they are handed back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    value: str = ""
+    parse: Callable[[str], Any] = str  # raises ValueError with a message for a bad value
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise ValueError(f"{number} is outside {low}..{high}")
+        return number
+
+    return parse
+
+
+class FormScreen(ModalScreen[dict[str, Any] | None]):
+    """Enter on the last field (or the OK button) submits; escape cancels with None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str, fields: list[Field], note: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.fields = fields
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            if self.note:
+                yield Label(self.note, classes="dialog-body")
+            for field in self.fields:
+                yield Label(field.label)
+                yield Input(value=field.value, id=f"field-{field.name}")
+            yield Label("", id="form-error", classes="error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    def _next(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        index = inputs.index(event.input)
+        if index + 1 < len(inputs):
+            inputs[index + 1].focus()
+        else:
+            self._submit()
+
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        values: dict[str, Any] = {}
+        for field in self.fields:
+            text = self.query_one(f"#field-{field.name}", Input).value.strip()
+            try:
+                values[field.name] = field.parse(text)
+            except ValueError as exc:
+                self.query_one("#form-error", Label).update(f"{field.label}: {exc}")
+                self.query_one(f"#field-{field.name}", Input).focus()
+                return
+        self.dismiss(values)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,453 @@
+"""The main screen: applications (left), the services × models grid (centre), the selected service's pods.
+
+It refreshes itself in thread workers every few seconds; every change asks
+for confirmation, goes through ConsoleData (so through console.ops, audited),
+and a model change opens the live rollout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from console.ops.overview import AppHealth
+from console.ops.views import ServiceView
+from console.telemetry import MetricsHistory, MetricsSnapshot, TelemetryUnavailable
+from console.tui.data import AppGrid, ConsoleData, ServiceColumn
+from console.tui.guard import attempt
+from console.tui.screens.confirm import ConfirmScreen
+from console.tui.screens.drift import DriftScreen
+from console.tui.screens.evaluation import EvaluationScreen
+from console.tui.screens.forms import Field, FormScreen, whole_number
+from console.tui.screens.pick_file import PickFileScreen
+from console.tui.screens.rollout import RolloutScreen
+from console.tui.screens.weights import WeightsScreen
+from console.tui.widgets.app_list import AppList
+from console.tui.widgets.model_grid import ModelGrid
+from console.tui.widgets.pods_panel import PodsPanel
+
+# Actions that change something: hidden and refused in read-only mode.
+CHANGES = frozenset({"switch", "rollback", "scale_up", "scale_down", "scale_to", "autoscale", "weights", "upload",
+                     "evaluate"})
+# `:` views, as k9s has them.
+VIEWS = {"apps": "filter", "audit": "audit", "logs": "logs", "history": "history", "drift": "sync", "sync": "sync",
+         "help": "app.help", "quit": "app.quit", "q": "app.quit"}
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "switch", "Switch model"),
+        Binding("plus,=", "scale_up", "Scale +1", key_display="+"),
+        Binding("minus", "scale_down", "Scale -1", key_display="-"),
+        Binding("w", "weights", "Weights"),
+        Binding("l", "logs", "Logs"),
+        Binding("ctrl+l", "rollback", "Rollback"),
+        Binding("s", "scale_to", "Scale to…", show=False),
+        Binding("a", "autoscale", "Autoscale", show=False),
+        Binding("u", "upload", "Upload model", show=False),
+        Binding("e", "evaluate", "Evaluate model", show=False),
+        Binding("y", "sync", "Sync / drift", show=False),
+        Binding("h", "history", "Service history", show=False),
+        Binding("A", "audit", "Audit log", show=False),
+        Binding("r", "reload", "Refresh now", show=False),
+        Binding("/", "filter", "Filter apps", show=False),
+        Binding("colon", "command_line", "Jump to view", key_display=":", show=False),
+    ]
+
+    def __init__(self, data: ConsoleData, refresh_seconds: float = 2.0, traffic: object | None = None) -> None:
+        super().__init__()
+        self.data = data
+        self.refresh_seconds = refresh_seconds
+        self.traffic = traffic
+        self.selected_app: str | None = None
+        self.grid_data: AppGrid | None = None
+        self.snapshot: MetricsSnapshot | TelemetryUnavailable | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal():
+            yield AppList(id="apps")
+            with Vertical(id="centre"):
+                yield Static("", id="grid-status")
+                yield ModelGrid(id="grid")
+                yield PodsPanel(id="pods")
+        yield Input(placeholder=":view  (apps, audit, logs, history, drift, help, app NAME)", id="command-line")
+        yield Footer()
+
+    @property
+    def grid(self) -> ModelGrid:
+        return self.query_one(ModelGrid)
+
+    def on_mount(self) -> None:
+        self.title = "kanri"
+        self.sub_title = self._cluster_line()
+        self.query_one("#command-line", Input).display = False
+        self.grid.focus()
+        self.action_reload()
+        self.set_interval(self.refresh_seconds, self.action_reload)
+
+    def _cluster_line(self) -> str:
+        settings = self.data.settings
+        line = f"{settings.cluster} cluster" + ("  READ-ONLY" if self.data.read_only else "")
+        summary = getattr(self.traffic, "summary", None)
+        return f"{line}  ·  {summary()}" if summary else line
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (self.data.read_only and action in CHANGES)
+
+    # loading: workers fetch, the UI thread shows
+
+    def action_reload(self) -> None:
+        self.sub_title = self._cluster_line()
+        self.load_apps()
+        if self.selected_app:
+            self.load_app(self.selected_app, self._selected_service_name())
+
+    @work(thread=True, exclusive=True, group="apps")
+    def load_apps(self) -> None:
+        apps, error = attempt(self.data.applications)
+        self.app.call_from_thread(self._show_apps, apps or [], error)
+
+    def _show_apps(self, apps: list[AppHealth], error: str) -> None:
+        if error:
+            self._status(Text(f"registry unavailable: {error}", style="red"))
+            return
+        app_list = self.query_one(AppList)
+        app_list.show(apps)
+        if self.selected_app is None and apps:
+            app_list.select(apps[0].name)
+        elif not apps:
+            self._status("no applications yet: create one with `kanri app create` (or run `kanri demo`)")
+
+    @work(thread=True, exclusive=True, group="app")
+    def load_app(self, app: str, service: str | None) -> None:
+        grid, error = attempt(lambda: self.data.grid(app))
+        self.app.call_from_thread(self._show_grid, app, grid, error)
+        if grid is None:
+            return
+        snapshot = self.data.snapshot(app)
+        self.app.call_from_thread(self._show_snapshot, app, snapshot)
+        if service:
+            self.app.call_from_thread(self._show_history, app, service, self.data.history(app, service))
+
+    @work(thread=True, exclusive=True, group="history")
+    def load_history(self, app: str, service: str) -> None:
+        self.app.call_from_thread(self._show_history, app, service, self.data.history(app, service))
+
+    def _show_grid(self, app: str, grid: AppGrid | None, error: str) -> None:
+        if app != self.selected_app:
+            return
+        if grid is None:
+            self._status(Text(f"{app}: unavailable: {error}", style="red"))
+            return
+        self.grid_data = grid
+        self.grid.show(grid)
+        self._status(self._route_line(grid))
+        self._show_pods()
+
+    def _show_snapshot(self, app: str, snapshot: MetricsSnapshot | TelemetryUnavailable) -> None:
+        if app == self.selected_app:
+            self.snapshot = snapshot
+            self._show_pods()
+
+    def _show_history(self, app: str, service: str, history: MetricsHistory | TelemetryUnavailable) -> None:
+        if app == self.selected_app and service == self._selected_service_name():
+            self.query_one(PodsPanel).show_history(history, service)
+
+    def _show_pods(self) -> None:
+        if self.grid_data is not None:
+            self.query_one(PodsPanel).show(self.grid_data, self._selected_service_name(), self.snapshot)
+
+    def _status(self, text: str | Text) -> None:
+        self.query_one("#grid-status", Static).update(text)
+
+    @staticmethod
+    def _route_line(grid: AppGrid) -> Text:
+        line = Text.assemble((grid.app, "bold"))
+        for route in grid.routes:
+            weights = " / ".join(f"{name} {weight}%" for name, weight in route.weights.items())
+            line.append(f"   {route.level}: {weights}")
+            if route.mirror:
+                line.append(f" (mirror {route.mirror_percent}% to {route.mirror})")
+        return line
+
+    def _selected_service_name(self) -> str | None:
+        column = self.grid.selected_column
+        return column.service.name if column else None
+
+    @on(AppList.Selected)
+    def _app_selected(self, event: AppList.Selected) -> None:
+        if event.app == self.selected_app:
+            return
+        self.selected_app = event.app
+        self.grid_data, self.snapshot = None, None
+        self._status(f"{event.app}: loading…")
+        self.load_app(event.app, None)
+
+    @on(DataTable.CellHighlighted, "#grid")
+    def _cell_highlighted(self) -> None:
+        self._show_pods()
+        service = self._selected_service_name()
+        if self.selected_app and service:
+            self.load_history(self.selected_app, service)
+
+    @on(DataTable.CellSelected, "#grid")
+    def _cell_selected(self) -> None:
+        self.action_switch()
+
+    # changing: confirm, then run through ConsoleData in a worker
+
+    def _selection(self, need_model: bool = False) -> tuple[str, ServiceColumn] | None:
+        column = self.grid.selected_column
+        if self.selected_app is None or column is None:
+            self.notify("select a service first (move to its column in the grid)", severity="warning")
+            return None
+        if need_model and self.grid.selected_model is None:
+            self.notify("this application has no model versions yet: upload one with u", severity="warning")
+            return None
+        return self.selected_app, column
+
+    def _confirm(self, service: ServiceView | None, title: str, details: str, then: Callable[[], None]) -> None:
+        """Production changes need the service's name typed; everything else a y."""
+        name = service.name if service is not None and service.level == "production" else ""
+        self.app.push_screen(ConfirmScreen(title, details, type_to_confirm=name),
+                             lambda go: then() if go else None)
+
+    @work(thread=True, group="change")
+    def run_change(self, call: Callable[[], object], done: str, follow: tuple[str, str] | None = None) -> None:
+        """Run one change; with `follow` = (app, what), open the live rollout of the service it returns."""
+        result, error = attempt(call)
+        if error:
+            self.app.call_from_thread(self.notify, error, title="not done", severity="error", timeout=12)
+        else:
+            self.app.call_from_thread(self.notify, done, timeout=6)
+            if follow is not None and isinstance(result, ServiceView):
+                self.app.call_from_thread(self.app.push_screen, RolloutScreen(self.data, follow[0], result, follow[1]))
+        self.app.call_from_thread(self.action_reload)
+
+    def action_switch(self) -> None:
+        selection = self._selection(need_model=True)
+        if selection is None:
+            return
+        app, column = selection
+        service, model = column.service, self.grid.selected_model
+        if model.version == service.model_version:
+            self.notify(f"{service.name} already runs v{model.version}")
+            return
+        details = (f"Rolling update of {service.name} ({service.level}, {service.replicas} replicas, "
+                   f"{service.weight}% of its level's traffic) from v{service.model_version} to v{model.version} "
+                   f"(sha256 {model.sha256[:12]}).\nNew pods load v{model.version} and become ready before old "
+                   f"ones go (max surge {service.max_surge}, max unavailable {service.max_unavailable}).")
+        self._confirm(service, f"Switch {app}/{service.name} to v{model.version}?", details,
+                      lambda: self.run_change(lambda: self.data.switch(app, service, model.version),
+                                              f"{service.name}: switching to v{model.version}",
+                                              (app, f"v{service.model_version} → v{model.version}")))
+
+    def action_rollback(self) -> None:
+        selection = self._selection()
+        if selection is None:
+            return
+        app, column = selection
+        service = column.service
+        if service.previous_model_version is None:
+            self.notify(f"{service.name} has no previous model to roll back to", severity="warning")
+            return
+        self._confirm(service, f"Roll back {app}/{service.name}?",
+                      f"Rolling update of {service.name} from v{service.model_version} back to "
+                      f"v{service.previous_model_version}, the model it ran before.",
+                      lambda: self.run_change(lambda: self.data.rollback(app, service),
+                                              f"{service.name}: rolling back to v{service.previous_model_version}",
+                                              (app, f"rollback to v{service.previous_model_version}")))
+
+    def _scale(self, replicas: int) -> None:
+        selection = self._selection()
+        if selection is None:
+            return
+        app, column = selection
+        service = column.service
+        if replicas < 1:
+            self.notify("a service keeps at least 1 replica", severity="warning")
+            return
+        bounds = (f"; autoscaling keeps it within {service.min_replicas}..{service.max_replicas}"
+                  if service.autoscale else "")
+        self._confirm(service, f"Scale {app}/{service.name} to {replicas}?",
+                      f"{service.name} goes from {service.replicas} to {replicas} replicas{bounds}.",
+                      lambda: self.run_change(lambda: self.data.scale(app, service, replicas),
+                                              f"{service.name}: scaling to {replicas}", (app, f"scale to {replicas}")))
+
+    def action_scale_up(self) -> None:
+        column = self.grid.selected_column
+        if column is not None:
+            self._scale(column.service.replicas + 1)
+
+    def action_scale_down(self) -> None:
+        column = self.grid.selected_column
+        if column is not None:
+            self._scale(column.service.replicas - 1)
+
+    def action_scale_to(self) -> None:
+        column = self.grid.selected_column
+        if column is None:
+            return
+        self.app.push_screen(FormScreen(f"Scale {column.service.name}", [
+            Field("replicas", "replicas", str(column.service.replicas), whole_number(1, 1000))]),
+            lambda values: self._scale(values["replicas"]) if values else None)
+
+    def action_autoscale(self) -> None:
+        selection = self._selection()
+        if selection is None:
+            return
+        app, column = selection
+        service = column.service
+
+        def chosen(values: dict | None) -> None:
+            if not values:
+                return
+            low, high, cpu = values["min"], values["max"], values["cpu"]
+            what = (f"autoscaling between {low} and {high} replicas at {cpu}% CPU" if high > low
+                    else f"autoscaling off, {low} replicas")
+            self._confirm(service, f"Autoscale {app}/{service.name}?", f"{service.name}: {what}.",
+                          lambda: self.run_change(lambda: self.data.autoscale(app, service, low, high, cpu),
+                                                  f"{service.name}: {what}"))
+
+        self.app.push_screen(FormScreen(f"Autoscale {service.name}", [
+            Field("min", "minimum replicas", str(service.min_replicas), whole_number(1, 1000)),
+            Field("max", "maximum replicas", str(service.max_replicas), whole_number(1, 1000)),
+            Field("cpu", "CPU threshold (% of request)", str(service.cpu_threshold), whole_number(1, 100))],
+            note="min = max turns autoscaling off"), chosen)
+
+    def action_weights(self) -> None:
+        selection = self._selection()
+        if selection is None or self.grid_data is None:
+            return
+        app, column = selection
+        level = column.service.level
+        services = self.grid_data.level_services(level)
+        if len(services) < 2:
+            self.notify(f"{services[0].name} is the only service at {level}: it takes all the traffic",
+                        severity="warning")
+            return
+        before = {s.name: s.weight for s in services}
+
+        def chosen(weights: dict[str, int] | None) -> None:
+            if not weights or weights == before:
+                return
+            moves = ", ".join(f"{name} {before[name]}→{weights[name]}%" for name in weights)
+            production = services[0] if level == "production" else None
+            self._confirm(production, f"Set {app}'s {level} weights?",
+                          f"Traffic to {app} at {level} splits: {moves}. It takes effect without dropping calls.",
+                          lambda: self.run_change(lambda: self.data.set_weights(app, level, weights),
+                                                  f"{app} {level}: {moves}"))
+
+        self.app.push_screen(WeightsScreen(app, level, before), chosen)
+
+    def action_upload(self) -> None:
+        app = self.selected_app
+        if app is None:
+            return
+
+        def chosen(picked: tuple[str, str] | None) -> None:
+            if picked is None:
+                return
+            path, description = picked
+            self._confirm(None, f"Upload a model version for {app}?",
+                          f"{path} is stored by its sha256 and registered as {app}'s next version"
+                          f"{f' ({description})' if description else ''}; nothing is deployed.",
+                          lambda: self.run_change(lambda: self.data.upload(app, path, description),
+                                                  f"{app}: uploaded {path}"))
+
+        self.app.push_screen(PickFileScreen(f"Upload a model file for {app}", note_label="description"), chosen)
+
+    def action_evaluate(self) -> None:
+        selection = self._selection(need_model=True)
+        if selection is None:
+            return
+        app, column = selection
+        model = self.grid.selected_model
+        running = next((m for m in self.grid_data.models if m.version == column.service.model_version), None)
+
+        def chosen(picked: tuple[str, str] | None) -> None:
+            if picked is not None:
+                self.notify(f"evaluating {app} v{model.version} on {picked[0]}…")
+                self.run_evaluation(app, model.version, picked[0], running.evaluation if running else None,
+                                    f"v{column.service.model_version} ({column.service.name})")
+
+        self.app.push_screen(PickFileScreen(f"Evaluate {app} v{model.version}: pick a labelled data file "
+                                            "(JSON lines of {\"input\": …, \"label\": …})"), chosen)
+
+    @work(thread=True, group="change")
+    def run_evaluation(self, app: str, version: int, path: str, baseline: dict | None, baseline_name: str) -> None:
+        def progress(message: str) -> None:
+            self.app.call_from_thread(self.notify, message)
+
+        result, error = attempt(lambda: self.data.evaluate(app, version, path, progress))
+        if result is None:
+            self.app.call_from_thread(self.notify, error, severity="error", timeout=12)
+            return
+        self.app.call_from_thread(self.app.push_screen, EvaluationScreen(
+            f"{app} v{version} on {path}", result.metrics, baseline, baseline_name))
+        self.app.call_from_thread(self.action_reload)
+
+    # views
+
+    def action_sync(self) -> None:
+        self.app.push_screen(DriftScreen(self.data))
+
+    def action_logs(self) -> None:
+        from console.tui.screens.logs import LogsScreen
+
+        if self.selected_app:
+            self.app.push_screen(LogsScreen(self.data, self.selected_app, self._selected_service_name()))
+
+    def action_history(self) -> None:
+        from console.tui.screens.audit import HistoryScreen
+
+        selection = self._selection()
+        if selection is not None:
+            self.app.push_screen(HistoryScreen(self.data, selection[0], selection[1].service.name))
+
+    def action_audit(self) -> None:
+        from console.tui.screens.audit import AuditScreen
+
+        self.app.push_screen(AuditScreen(self.data))
+
+    def action_filter(self) -> None:
+        self.query_one(AppList).focus_filter()
+
+    def action_command_line(self) -> None:
+        line = self.query_one("#command-line", Input)
+        line.display = True
+        line.value = ""
+        line.focus()
+
+    def select_app(self, name: str) -> None:
+        self.query_one(AppList).select(name)
+        self.grid.focus()
+
+    @on(Input.Submitted, "#command-line")
+    def _command(self, event: Input.Submitted) -> None:
+        line = self.query_one("#command-line", Input)
+        line.display = False
+        self.grid.focus()
+        words = event.value.strip().removeprefix(":").split()
+        if not words:
+            return
+        if words[0] == "app" and len(words) == 2:
+            self.select_app(words[1])
+        elif words[0] in VIEWS:
+            self.run_action(VIEWS[words[0]])
+        else:
+            self.notify(f"no view {words[0]!r}: try {', '.join(sorted(VIEWS))} or app NAME", severity="warning")
+
+    def key_escape(self) -> None:
+        line = self.query_one("#command-line", Input)
+        if line.display:
+            line.display = False
+            self.grid.focus()

@@ -1,0 +1,59 @@
+"""A path picker: browse with the directory tree or type the path; optional extra fields below."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DirectoryTree, Input, Label
+
+
+class PickFileScreen(ModalScreen[tuple[str, str] | None]):
+    """Dismisses (path, note) for an existing file, or None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str, start: str | Path = ".", note_label: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.start = Path(start).expanduser()
+        self.note_label = note_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield DirectoryTree(self.start, id="picker-tree")
+            yield Label("path (type it, or pick it above)")
+            yield Input(id="picker-path")
+            if self.note_label:
+                yield Label(self.note_label)
+                yield Input(id="picker-note")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#picker-path", Input).focus()
+
+    @on(DirectoryTree.FileSelected)
+    def _picked(self, event: DirectoryTree.FileSelected) -> None:
+        self.query_one("#picker-path", Input).value = str(event.path)
+        self.query_one("#picker-path", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _submit(self) -> None:
+        path = Path(self.query_one("#picker-path", Input).value.strip()).expanduser()
+        if not path.is_file():
+            self.notify(f"{path} is not a file", severity="warning")
+            return
+        note = self.query_one("#picker-note", Input).value.strip() if self.note_label else ""
+        self.dismiss((str(path), note))
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,86 @@
+"""The applications column: every application with its health mark, narrowed by typing in the filter."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, OptionList
+from textual.widgets.option_list import Option
+
+from console.ops.overview import AppHealth
+from console.tui import marks
+
+
+class AppList(Vertical):
+    """Posts `Selected` when the highlighted application changes."""
+
+    class Selected(Message):
+        def __init__(self, app: str) -> None:
+            super().__init__()
+            self.app = app
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._apps: list[AppHealth] = []
+        self._shown: list[str] = []
+        self.selected: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="/ filter", id="app-filter")
+        yield OptionList(id="app-options")
+
+    @property
+    def apps(self) -> list[AppHealth]:
+        return self._apps
+
+    def show(self, apps: list[AppHealth]) -> None:
+        self._apps = apps
+        self._render_options()
+
+    def focus_filter(self) -> None:
+        self.query_one("#app-filter", Input).focus()
+
+    def select(self, app: str) -> None:
+        self.query_one("#app-filter", Input).value = ""
+        self.selected = app
+        self._render_options()
+        self.post_message(self.Selected(app))
+
+    def _render_options(self) -> None:
+        needle = self.query_one("#app-filter", Input).value.strip().lower()
+        shown = [a for a in self._apps if needle in a.name.lower()]
+        options = self.query_one("#app-options", OptionList)
+        names = [a.name for a in shown]
+        if names != self._shown:
+            options.clear_options()
+            options.add_options([Option(self._label(a), id=a.name) for a in shown])
+            self._shown = names
+        else:
+            for a in shown:
+                options.replace_option_prompt(a.name, self._label(a))
+        if self.selected in names:
+            options.highlighted = names.index(self.selected)
+        elif names:
+            options.highlighted = 0
+
+    @staticmethod
+    def _label(app: AppHealth) -> Text:
+        return Text.assemble(marks.health(app.health), " ", app.name)
+
+    @on(Input.Changed, "#app-filter")
+    def _filter(self) -> None:
+        self._render_options()
+
+    @on(Input.Submitted, "#app-filter")
+    def _to_list(self) -> None:
+        self.query_one("#app-options", OptionList).focus()
+
+    @on(OptionList.OptionHighlighted, "#app-options")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        name = event.option.id
+        if name is not None and name != self.selected:
+            self.selected = name
+            self.post_message(self.Selected(name))
