@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from console.cli import main
@@ -91,3 +92,11 @@ def test_kanri_slo_sets_and_shows(echo: Context, registry_url: str, tmp_path: Pa
     assert code == 2 and "needs both --availability and --latency-ms" in err
     code, _, err = kanri("slo", "echo", "echo-dev-b")
     assert code == 1 and err.startswith("error: service echo/echo-dev-b has no SLO")
+
+    [group] = yaml.safe_load(kanri("render", "rules")[1])["groups"]
+    assert group["name"] == "kanri-slo-echo-echo-dev" and len(group["rules"]) == 18
+    rule = yaml.safe_load(kanri("render", "rules", "echo", "--prometheus-rule")[1])
+    assert rule["kind"] == "PrometheusRule" and rule["spec"]["groups"] == [group]
+    config = yaml.safe_load(kanri("render", "alertmanager", "--webhook", "http://127.0.0.1:9/hook")[1])
+    assert {r["name"]: r.get("slack_configs", [{}])[0].get("api_url") for r in config["receivers"]} == {
+        "kanri-unrouted": None, "kanri-page": "http://127.0.0.1:9/hook", "kanri-ticket": "http://127.0.0.1:9/hook"}

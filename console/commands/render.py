@@ -1,20 +1,37 @@
-"""`kanri render`: the exact Kubernetes objects the backend applies, for GitOps users to commit."""
+"""`kanri render`: the exact Kubernetes objects the backend applies, and the monitoring configuration made from
+the SLOs, for GitOps users to commit."""
 
 from __future__ import annotations
 
 import click
 
 from console.commands.state import State
-from console.ops import services
+from console.ops import services, slo
+from console.slo.alertmanager import alertmanager_config
+from console.slo.rules import RuleSettings, prometheus_rule, rules_file
 from console.wiring import object_options
 
 
-@click.command("render")
+class RenderGroup(click.Group):
+    """`kanri render APP SERVICE` as ever; `kanri render rules` and `kanri render alertmanager` beside it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["service", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group("render", cls=RenderGroup)
+def render() -> None:
+    """Print what kanri would apply or configure, as YAML: a service's objects, SLO rules, Alertmanager routes."""
+
+
+@render.command("service")
 @click.argument("app")
 @click.argument("service")
 @click.pass_obj
-def render(state: State, app: str, service: str) -> None:
-    """Print SERVICE's Deployment, Service, PDB, HPA and its level's Istio routing as YAML.
+def render_service(state: State, app: str, service: str) -> None:
+    """Print SERVICE's Deployment, Service, PDB, HPA and its level's Istio routing (`kanri render APP SERVICE`).
 
     Needs no cluster: the objects come from the registry and the configuration
     (namespace, image, gateway, ingress host).
@@ -24,3 +41,27 @@ def render(state: State, app: str, service: str) -> None:
     spec, route = services.desired(state.context, app, service)
     click.echo(render_service_yaml(spec, route, state.settings.kubernetes_namespace, object_options(state.settings)),
                nl=False)
+
+
+@render.command("rules")
+@click.argument("app", required=False)
+@click.option("--prometheus-rule", "as_object", is_flag=True, help="As a PrometheusRule object (Prometheus Operator).")
+@click.pass_obj
+def render_rules(state: State, app: str | None, as_object: bool) -> None:
+    """Print the recording and burn-rate alerting rules of every SLO (of APP) for Prometheus' rule_files."""
+    settings = state.settings
+    namespace = settings.kubernetes_namespace if settings.cluster == "kubernetes" else None
+    objectives, where = slo.list_slos(state.context, app), RuleSettings(namespace=namespace)
+    if as_object:
+        click.echo(prometheus_rule(objectives, where, namespace=settings.kubernetes_namespace), nl=False)
+    else:
+        click.echo(rules_file(objectives, where), nl=False)
+
+
+@render.command("alertmanager")
+@click.option("--webhook", required=True, envvar="KANRI_WEBHOOK_URL",
+              help="Where pages go: a Slack-compatible incoming webhook URL (default: $KANRI_WEBHOOK_URL).")
+@click.option("--ticket-webhook", default="", help="Where tickets go, when not to the same webhook.")
+def render_alertmanager(webhook: str, ticket_webhook: str) -> None:
+    """Print an Alertmanager configuration routing SLO pages and tickets to Slack-compatible webhooks."""
+    click.echo(alertmanager_config(webhook, ticket_webhook), nl=False)

@@ -78,9 +78,10 @@ class Prometheus:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, scrape_interval: str = "1s") -> Prometheus:
+    def start(cls, scrape_interval: str = "1s", extra_config: str = "") -> Prometheus:
+        """`extra_config`: more top-level configuration, e.g. rule_files and alerting."""
         folder = Path(tempfile.mkdtemp(prefix="kanri-prometheus-"))
-        (folder / "prometheus.yml").write_text(CONFIG.format(folder=folder, interval=scrape_interval))
+        (folder / "prometheus.yml").write_text(CONFIG.format(folder=folder, interval=scrape_interval) + extra_config)
         server = cls(folder, free_port())
         server.set_targets("exporters", [])
         server.set_targets("kanri", [])
