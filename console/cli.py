@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from console.commands import admin, apps, console, demo, local, models, render, services, slo, telemetry
+from console.commands import admin, apps, canary, console, demo, local, models, render, services, slo, telemetry
 from console.commands.state import State
 from console.errors import KanriError
 from serving import __version__
@@ -42,5 +42,6 @@ def main(ctx: click.Context, config_file: str | None) -> None:
 for command in (demo.demo, console.console, serve, startapp, apps.app_group, models.model_group, models.evaluate,
                 services.service_group, services.switch, services.rollback, services.scale, services.autoscale,
                 services.weights, services.pods, admin.sync, admin.audit, admin.db_group, admin.config_group,
-                render.render, local.local, telemetry.top, telemetry.logs, slo.slo_command):
+                render.render, local.local, telemetry.top, telemetry.logs, slo.slo_command,
+                canary.canary):
     main.add_command(command)

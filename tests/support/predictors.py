@@ -41,6 +41,15 @@ class BatchEcho(Echo):
         return [self.predict(i, o) for i, o in zip(inputs, options, strict=True)]
 
 
+class Breakable(Echo):
+    """Echo whose model file reading "broken" loads and turns ready, then fails every call: a bad model version."""
+
+    def predict(self, input: str, option: dict[str, Any]) -> PredictResult:
+        if self.prefix == "broken":
+            raise RuntimeError("this model version is broken")
+        return super().predict(input, option)
+
+
 class Floats(PredictInterface):
     input_type = list[float]
     output_type = list[float]

@@ -1,0 +1,85 @@
+"""The automated canary end to end on the embedded local cluster, from the `kanri` CLI, with real traffic:
+a good version promotes itself to 100 %, a broken one rolls itself back, says why and notifies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from console.cli import main
+from console.cluster.local.paths import LocalPaths
+from serving.client import Client
+from tests.support.alertmanager import Webhook
+from tests.support.backends import kill_leftovers
+from tests.support.traffic import Traffic
+
+Kanri = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def kanri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kanri]:
+    home = tmp_path / "home"
+    monkeypatch.setenv("KANRI_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_CLUSTER", "KANRI_MODEL_STORE", "KANRI_PROMETHEUS_URL",
+                 "KANRI_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(main, list(args), prog_name="kanri", catch_exceptions=False)
+        assert result.exit_code in (0, 1), result.stderr
+        return result.exit_code, result.stdout
+
+    yield run
+    runner.invoke(main, ["local", "down"], prog_name="kanri")
+    kill_leftovers(LocalPaths(home))
+
+
+def _events(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_a_good_version_promotes_itself_and_a_broken_one_rolls_back(kanri: Kanri, echo_models: dict,
+                                                                     tmp_path: Path) -> None:
+    broken = tmp_path / "echo-broken.txt"
+    broken.write_text("broken")
+    kanri("app", "create", "echo", "--predictor", "tests.support.predictors:Breakable")
+    for model in (echo_models["v1"], echo_models["v2"], broken):
+        kanri("model", "upload", "echo", str(model))
+    for name, version in (("echo-a", "1"), ("echo-b", "2"), ("echo-c", "3")):
+        kanri("service", "create", "echo", name, "--level", "production", "--model", version)
+    kanri("slo", "echo", "echo-b", "--availability", "99", "--latency-ms", "250")
+    webhook = Webhook.start()
+    with Client(app="echo", service_level="production", retries=0) as client, Traffic(client) as traffic:
+        code, out = kanri("canary", "echo", "production", "--to", "echo-b", "--steps", "5,25,50,100",
+                          "--interval", "1s", "--json")
+        good = _events(out)
+        code_bad, out = kanri("canary", "echo", "production", "--to", "echo-c", "--steps", "10,50,100",
+                              "--interval", "1s", "--webhook", webhook.url, "--json")
+        bad = _events(out)
+    webhook.stop()
+
+    assert code == 0 and [e["kind"] for e in good if e["kind"] in ("step", "promoted")] == ["step"] * 4 + ["promoted"]
+    assert [e["weights"]["echo-b"] for e in good if e["kind"] == "step"] == [5, 25, 50, 100]
+    assert good[-1]["weights"] == {"echo-a": 0, "echo-b": 100, "echo-c": 0}
+    assert all(e["canary"]["error_ratio"] == 0 for e in good if e["kind"] == "passed")
+
+    assert code_bad == 1 and bad[-1]["kind"] == "rolled-back"
+    assert bad[-1]["weights"] == {"echo-a": 0, "echo-b": 100, "echo-c": 0}
+    assert "error ratio 100.00% is more than 1.00% above the baseline's 0.00%" in bad[-1]["message"]
+    assert [e["weights"]["echo-c"] for e in bad if e["kind"] == "step"] == [10]
+    assert traffic.outcomes["ok"] > 100 and traffic.outcomes["ServingError"] > 0, traffic.outcomes
+
+    [message] = webhook.received
+    assert message["text"].startswith("kanri: canary of echo-c at echo/production rolled back at 10 %: error ratio")
+    trail = json.loads(kanri("audit", "--target", "echo/production", "--json")[1])
+    actions = [(e["action"], e["result"]) for e in reversed(trail)]
+    assert actions == [("canary.start", "ok"), *[("route.weights", "ok")] * 4, ("canary.promote", "ok"),
+                       ("canary.start", "ok"), ("route.weights", "ok"), ("route.weights", "ok"),
+                       ("canary.rollback", "rolled-back")]
+    assert trail[0]["error"] == bad[-1]["message"]
