@@ -1,0 +1,96 @@
+"""An HTTP forward proxy on a loopback port that records every request passing through it.
+
+Point the official Kubernetes client at it (`Configuration.proxy`) to learn which API calls a piece of
+code makes, on the wire, without touching the client: `rbac_requests` turns them into the
+(API group, resource, verb) triples Kubernetes RBAC authorizes.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
+VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+class RecordingProxy(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Forward)
+        self.requests: list[tuple[str, str]] = []  # (method, absolute URL)
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Forward(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: RecordingProxy
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+    def _forward(self) -> None:
+        with self.server.lock:
+            self.server.requests.append((self.command, self.path))
+        target = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        try:
+            upstream.request(self.command, target.path + (f"?{target.query}" if target.query else ""), body or None,
+                             headers)
+            answer = upstream.getresponse()
+            data = answer.read()
+        finally:
+            upstream.close()
+        self.send_response(answer.status)
+        for key, value in answer.getheaders():
+            if key.lower() not in HOP_BY_HOP | {"content-length"}:
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+
+@contextmanager
+def recording_proxy() -> Iterator[RecordingProxy]:
+    proxy = RecordingProxy()
+    thread = threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def rbac_requests(requests: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
+    """(API group, resource[/subresource], verb) of each namespaced API request, as RBAC names them."""
+    found = set()
+    for method, url in requests:
+        parts = urlsplit(url)
+        segments = parts.path.strip("/").split("/")
+        group, rest = ("", segments[2:]) if segments[0] == "api" else (segments[1], segments[3:])
+        if len(rest) < 3 or rest[0] != "namespaces":
+            found.add((group, "/".join(rest), method.lower()))  # not namespaced: no Role can allow it
+            continue
+        resource, named = rest[2], len(rest) > 3
+        if len(rest) > 4:
+            resource = f"{resource}/{rest[4]}"
+        if method == "GET":
+            verb = "watch" if parse_qs(parts.query).get("watch") == ["true"] else ("get" if named else "list")
+        else:
+            verb = VERBS[method]
+        found.add((group, resource, verb))
+    return found

@@ -1,0 +1,268 @@
+"""The production path, checked offline: every kustomization under manifests/ and kanri's rendered objects
+validate against the Kubernetes and CRD schemas, the level overlays are exactly what `kanri render` prints
+for the same services, the console's Roles grant exactly the API calls it makes, and the images run as a
+non-root user with the entrypoints the objects expect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from console.cluster.base import ModelRef, Resources, RouteSpec, ServiceSpec
+from console.cluster.kubernetes import KubernetesBackend, objects, render_service_yaml
+from console.config import load
+from console.telemetry import KubernetesPodLogs, LogQuery
+from console.wiring import object_options
+from tests.fakes.kubernetes_api import FakeKubernetes
+from tests.fakes.pod_logs import FakePodLogs
+from tests.support.manifests import MANIFESTS, crd_schemas, kustomizations, kustomize, problems
+from tests.support.recording_proxy import rbac_requests, recording_proxy
+
+REPO = MANIFESTS.parent
+LEVELS = ("development", "staging", "production")
+SHA = "3b5d6b2e4f1a9c0d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
+MODEL = ModelRef(1, f"s3://kanri-models/sha256/{SHA}.skops", SHA)
+# What the overlays say each level's service is, in the registry's terms: the seeds' differences.
+LEVEL_SERVICES = {
+    "development": dict(replicas=1, min_replicas=1, max_replicas=1, cpu_threshold=80,
+                        resources=Resources("250m", "1", "512Mi", "1Gi")),
+    "staging": dict(replicas=2, min_replicas=2, max_replicas=4, cpu_threshold=80, autoscale=True,
+                    resources=Resources("500m", "1", "1Gi", "2Gi")),
+    "production": dict(replicas=3, min_replicas=3, max_replicas=10, cpu_threshold=70, autoscale=True,
+                       resources=Resources("1", "2", "2Gi", "4Gi")),
+}
+
+
+def level_service(level: str, store: str) -> ServiceSpec:
+    return ServiceSpec(app="digits", name=f"main-{level}", level=level, predictor="digits.predictor:Digits",
+                       model=MODEL, model_store=store, max_surge=1, max_unavailable=0, min_ready_seconds=10,
+                       **LEVEL_SERVICES[level])
+
+
+@pytest.fixture(scope="module")
+def console_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The settings the console pod runs with: manifests/base's kanri-config as its environment."""
+    [config] = [o for o in kustomize(Path("base")) if o["metadata"]["name"] == "kanri-config"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("no-config")))
+        patch.delenv("KANRI_CONFIG", raising=False)
+        for name, value in config["data"].items():
+            patch.setenv(name, value)
+        yield load()
+
+
+def rendered(spec: ServiceSpec, route: RouteSpec, settings: object) -> list[dict]:
+    text = render_service_yaml(spec, route, settings.kubernetes_namespace, object_options(settings))
+    return list(yaml.safe_load_all(text))
+
+
+@pytest.mark.parametrize("folder", kustomizations(), ids=str)
+def test_every_kustomization_renders_and_validates(folder: Path) -> None:
+    found = kustomize(folder)
+    assert found, f"manifests/{folder} renders nothing"
+    assert [p for obj in found for p in problems(obj)] == []
+
+
+def test_kanri_render_output_validates(console_settings: object) -> None:
+    """Every level's service, and one with what the overlays do not show: a GPU, a model store on the shared
+    volume, a canary weight and a mirrored share."""
+    cases = [(level_service(level, console_settings.model_store),
+              RouteSpec("digits", level, {f"main-{level}": 100})) for level in LEVELS]
+    gpu = dataclasses.replace(level_service("production", "/var/lib/kanri/models"), name="canary",
+                              resources=Resources(cpu_request="2", memory_limit="8Gi", gpus=1))
+    cases.append((gpu, RouteSpec("digits", "production", {"main-production": 90, "canary": 10}, mirror="shadow",
+                                 mirror_percent=5)))
+    for spec, route in cases:
+        documents = rendered(spec, route, console_settings)
+        assert {d["kind"] for d in documents} >= {"Deployment", "Service", "DestinationRule", "VirtualService"}
+        assert [p for obj in documents for p in problems(obj)] == []
+
+
+def _broken(obj: dict, path: str, value: object) -> dict:
+    """A copy of obj with the field at dotted path (list indexes as numbers) set to value."""
+    obj = json.loads(json.dumps(obj))
+    *parents, last = path.split(".")
+    node = obj
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[last] = value
+    return obj
+
+
+@pytest.mark.parametrize(("kind", "path", "value", "expected"), [
+    ("Deployment", "spec.template.spec.containers.0.imagePullPolcy", "Always", "'imagePullPolcy' was unexpected"),
+    ("Deployment", "spec.minReadySeconds", "10", "'10' is not of type 'integer'"),
+    ("VirtualService", "spec.http.0.mirrorPercentag", {"value": 5.0}, "'mirrorPercentag' was unexpected"),
+    ("VirtualService", "spec.http.0.route.0.weight", "100", "'100' is not of type 'integer'"),
+])
+def test_a_misspelt_field_is_refused(kind: str, path: str, value: object, expected: str,
+                                     console_settings: object) -> None:
+    """The validation has teeth, in built-in kinds (Kubernetes' schemas) and in Istio's (the CRD schemas)."""
+    [obj] = [o for o in rendered(level_service("staging", "s3://m"), RouteSpec("digits", "staging",
+                                                                                {"main-staging": 100}),
+                                 console_settings) if o["kind"] == kind]
+    assert problems(obj) == []
+    assert expected in "\n".join(problems(_broken(obj, path, value)))
+
+
+def _normalized(obj: dict) -> dict:
+    """Environment variables by name: their order means nothing to kanri (none refers to another)."""
+    obj = json.loads(json.dumps(obj))
+    if obj["kind"] == "Deployment":
+        pod = obj["spec"]["template"]["spec"]
+        for container in pod["containers"] + pod.get("initContainers", []):
+            container["env"] = sorted(container.get("env", []), key=lambda e: e["name"])
+    return obj
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_each_level_overlay_is_what_kanri_render_prints(level: str, console_settings: object) -> None:
+    by_kanri = {(o["kind"], o["metadata"]["name"]): _normalized(o) for o in rendered(
+        level_service(level, console_settings.model_store), RouteSpec("digits", level, {f"main-{level}": 100}),
+        console_settings)}
+    by_kustomize = {(o["kind"], o["metadata"]["name"]): _normalized(o) for o in kustomize(Path("overlays", level))}
+    assert sorted(by_kustomize) == sorted(by_kanri)
+    for key, obj in by_kanri.items():
+        assert by_kustomize[key] == obj, key
+
+
+def test_levels_differ_as_they_should_and_never_share_nodes() -> None:
+    deployments = {level: next(o for o in kustomize(Path("overlays", level)) if o["kind"] == "Deployment")
+                   for level in LEVELS}
+    pods = {level: d["spec"]["template"]["spec"] for level, d in deployments.items()}
+    requests = [pods[level]["containers"][0]["resources"]["requests"]["memory"] for level in LEVELS]
+    assert requests == ["512Mi", "1Gi", "2Gi"]
+    autoscalers = {level: [o for o in kustomize(Path("overlays", level)) if o["kind"] == "HorizontalPodAutoscaler"]
+                   for level in LEVELS}
+    assert [len(a) for a in autoscalers.values()] == [0, 1, 1]
+    assert autoscalers["production"][0]["spec"]["minReplicas"] > autoscalers["staging"][0]["spec"]["minReplicas"]
+    for level, pod in pods.items():
+        [required] = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert {"key": "kanri.io/service-level", "operator": "NotIn", "values": [level]} in \
+            required["labelSelector"]["matchExpressions"] and required["namespaceSelector"] == {}
+        assert [t["value"] for t in pod["tolerations"] if t["key"] == "kanri.io/service-level"] == [level]
+
+
+# The console's Roles: exactly what the code does, on the wire.
+
+def _granted(role: str) -> set[tuple[str, str, str]]:
+    [found] = [o for o in kustomize(Path("base")) if o["kind"] == "Role" and o["metadata"]["name"] == role]
+    return {(group, resource, verb) for rule in found["rules"] for group in rule["apiGroups"]
+            for resource in rule["resources"] for verb in rule["verbs"]}
+
+
+def _proxied(url: str, proxy: str) -> client.ApiClient:
+    configuration = client.Configuration()
+    configuration.host, configuration.proxy, configuration.retries = url, proxy, False
+    return client.ApiClient(configuration)
+
+
+def test_the_console_roles_grant_exactly_the_calls_kanri_makes() -> None:
+    """A service's whole life (create, autoscale, route, status, pods, sync, logs, delete) through a recording
+    proxy: the console Role allows every call made and nothing else; the read-only Role, every read."""
+    fake, logs = FakeKubernetes(ready_after=0.05).start(), FakePodLogs()
+    logs.add_pod("kanri", "digits-main-1", {"kanri.io/app": "digits", "kanri.io/service": "main"})
+    try:
+        with recording_proxy() as proxy:
+            backend = KubernetesBackend(api_clients={"fake": _proxied(fake.url, proxy.url)}, namespace="kanri",
+                                        poll_interval=0.05)
+            spec = dataclasses.replace(level_service("development", "s3://m"), name="main", min_ready_seconds=0)
+            for autoscale in (False, True, True):  # creates, then replaces; the first removes an HPA
+                backend.apply(dataclasses.replace(spec, autoscale=autoscale))
+            assert list(backend.rollout("digits", "main", timeout=10))[-1].converged
+            for _ in range(2):
+                backend.set_route(RouteSpec("digits", "development", {"main": 100}))
+            writes = len(proxy.requests)
+            backend.status("digits", "main")
+            backend.pods("digits")
+            backend.actual_state()
+            source = KubernetesPodLogs(_proxied(logs.url, proxy.url), "kanri")
+            assert not isinstance(source.search(LogQuery(app="digits")), Exception)
+            source.close()
+            reads = rbac_requests(proxy.requests[writes:])
+            backend.apply(dataclasses.replace(spec, autoscale=False))
+            backend.delete("digits", "main")
+            made = rbac_requests(proxy.requests)
+    finally:
+        fake.stop()
+        logs.stop()
+    assert made == _granted("kanri-console")
+    assert reads == _granted("kanri-read-only")
+
+
+# Images.
+
+def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", "\n".join(line for line in dockerfile.read_text().splitlines()
+                                         if not line.lstrip().startswith("#")))
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip()) for line in text.splitlines()
+            if line.strip()]
+
+
+@pytest.mark.parametrize(("image", "entrypoint"), [("serving", ["kanri", "serve"]),
+                                                   ("console", ["sleep", "infinity"])])
+def test_images_run_as_a_non_root_user_with_their_entrypoint(image: str, entrypoint: list[str]) -> None:
+    instructions = _instructions(REPO / "docker" / f"{image}.Dockerfile")
+    base = next(args for name, args in instructions if name == "FROM")
+    assert re.fullmatch(r"python:3\.1[1-9]-slim(-\w+)?", base), base
+    user = [args for name, args in instructions if name == "USER"][-1].split(":")[0]
+    assert user not in ("root", "0") and int(user) == objects.RUNTIME_UID  # the pods' runAsUser
+    [final] = [args for name, args in instructions if name == "ENTRYPOINT"]
+    assert json.loads(final) == entrypoint
+    assert any(name == "RUN" and re.match(r'pip install --no-cache-dir "?\.', args) for name, args in instructions)
+    copied = [a.split()[-2] for name, a in instructions if name == "COPY" and not a.startswith("--")]
+    assert all((REPO / source).exists() for source in copied), copied
+
+
+def test_the_serving_image_carries_the_init_containers_fetch_command(console_settings: object) -> None:
+    deployment = rendered(level_service("development", "s3://m"), RouteSpec("digits", "development",
+                                                                              {"main-development": 100}),
+                          console_settings)[0]
+    [fetch] = deployment["spec"]["template"]["spec"]["initContainers"]
+    copies = [a.split() for name, a in _instructions(REPO / "docker" / "serving.Dockerfile") if name == "COPY"]
+    assert [f"docker/{fetch['command'][0]}", f"/usr/local/bin/{fetch['command'][0]}"] in copies
+
+
+# The init container's script, run for real against a git repository on disk.
+
+def _fetch(target: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(REPO / "docker" / "kanri-fetch-predictor"), str(target)], env={"PATH": "/usr/bin:/bin",
+                          "HOME": str(target.parent), **env}, capture_output=True, text=True, timeout=30)
+
+
+def test_fetch_predictor_clones_the_branch_without_history(tmp_path: Path) -> None:
+    source = tmp_path / "digits-repo"
+    (source / "digits").mkdir(parents=True)
+    (source / "digits" / "predictor.py").write_text("class Digits: ...\n")
+    git = f"git -C {shlex.quote(str(source))} -c user.name=t -c user.email=t@example.com"
+    for command in ("init -q -b release", "add .", "commit -q -m predictor"):
+        subprocess.run(f"{git} {command}", shell=True, check=True)
+    target = tmp_path / "predictor"
+    target.mkdir()
+    done = _fetch(target, GIT_URL=f"file://{source}", GIT_BRANCH="release", GIT_USERNAME="u", GIT_PASSWORD="token")
+    assert done.returncode == 0, done.stderr
+    assert (target / "digits" / "predictor.py").read_text() == "class Digits: ...\n"
+    assert not (target / ".git").exists() and "token" not in done.stdout + done.stderr
+    missing = _fetch(tmp_path / "other", GIT_URL=f"file://{source}", GIT_BRANCH="no-such-branch")
+    assert missing.returncode != 0 and "no-such-branch" in missing.stderr
+
+
+def test_fetch_predictor_without_a_repository_leaves_the_image_predictor(tmp_path: Path) -> None:
+    done = _fetch(tmp_path)
+    assert done.returncode == 0 and "comes with the image" in done.stdout and not any(tmp_path.iterdir())
+
+
+def test_crd_schemas_cover_every_custom_kind_kanri_writes() -> None:
+    assert {("networking.istio.io/v1beta1", k) for k in ("Gateway", "VirtualService", "DestinationRule")} | \
+        {("monitoring.coreos.com/v1", k) for k in ("ServiceMonitor", "PrometheusRule")} <= set(crd_schemas())
