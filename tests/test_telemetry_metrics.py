@@ -1,5 +1,6 @@
-"""MetricsSource: one contract for PrometheusMetrics (a real Prometheus) and ScrapeMetrics (direct scrapes),
-both reading three real runtimes under load; then what each adapter adds."""
+"""MetricsSource: one contract for PrometheusMetrics (a real Prometheus; latency raw or from the console's
+recording rules) and ScrapeMetrics (direct scrapes), all reading three real runtimes under load; then what
+each adapter adds."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import replace
 
 import psutil
 import pytest
+from prometheus_api_client import PrometheusConnect
 
 from console.telemetry import (
     Figures,
@@ -21,7 +23,7 @@ from console.telemetry import (
 )
 from tests.support.prometheus import Prometheus, wait_until
 from tests.support.servers import free_port
-from tests.support.telemetry_fleet import APP, CLUSTER_FIGURES, FAULT_SHARE, Fleet
+from tests.support.telemetry_fleet import APP, CLUSTER_FIGURES, FAULT_SHARE, RATE_WINDOW, Fleet
 
 pytest_plugins = ["tests.support.telemetry_fixtures"]
 
@@ -47,8 +49,18 @@ def complete(snapshot: MetricsSnapshot | TelemetryUnavailable) -> MetricsSnapsho
 
 @pytest.fixture(scope="module")
 def prometheus_metrics(prometheus: Prometheus) -> Iterator[PrometheusMetrics]:
-    source = PrometheusMetrics(prometheus.url, rate_window="5s")
+    """Latency from the raw bucket series, rated at each refresh."""
+    source = PrometheusMetrics(prometheus.url, rate_window=RATE_WINDOW, recorded=False)
     wait_until(lambda: complete(source.snapshot(APP)), 30, "Prometheus has scraped the fleet")
+    yield source
+    source.close()
+
+
+@pytest.fixture(scope="module")
+def recorded_metrics(prometheus: Prometheus) -> Iterator[PrometheusMetrics]:
+    """Latency from the series of the recording rules the test Prometheus runs."""
+    source = PrometheusMetrics(prometheus.url, rate_window=RATE_WINDOW, recorded=True)
+    wait_until(lambda: complete(source.snapshot(APP)), 30, "the recording rules have run")
     yield source
     source.close()
 
@@ -60,7 +72,7 @@ def scrape_metrics(fleet: Fleet) -> Iterator[ScrapeMetrics]:
     source.close()
 
 
-@pytest.fixture(params=["prometheus", "scrape"])
+@pytest.fixture(params=["prometheus", "recorded", "scrape"])
 def metrics(request: pytest.FixtureRequest) -> MetricsSource:
     return request.getfixturevalue(f"{request.param}_metrics")
 
@@ -147,6 +159,37 @@ def test_prometheus_gpu_from_dcgm_else_the_runtime_gauges(prometheus_metrics: Pr
     assert figures[WEB].gpu_utilization == pytest.approx((0.42 + 0.25) / 2)
     assert figures[WEB].gpu_memory_bytes == 3 << 30
     assert figures[BATCH].gpu_memory_bytes is None
+
+
+def test_recorded_latency_is_what_the_recording_rules_keep(prometheus: Prometheus,
+                                                            recorded_metrics: PrometheusMetrics) -> None:
+    snapshot = recorded_metrics.snapshot(APP)
+    client = PrometheusConnect(prometheus.url)
+
+    def recorded(level: str, name: str, quantile: str) -> float:
+        series = f'{level}:kanri_request_duration_seconds:quantile_rate{RATE_WINDOW}'
+        [sample] = client.custom_query(f'{series}{{{level}="{name}", quantile="{quantile}"}}',
+                                       params={"time": snapshot.taken_at})
+        return float(sample["value"][1])
+
+    figures = figures_of(snapshot)
+    for level, names in (("pod", CLUSTER_FIGURES), ("service", (WEB, BATCH))):
+        for name in names:
+            assert figures[name].p50_seconds == recorded(level, name, "0.5"), name
+            assert figures[name].p99_seconds == recorded(level, name, "0.99"), name
+
+
+def test_prometheus_finds_the_recording_rules_or_falls_back(prometheus: Prometheus,
+                                                             recorded_metrics: PrometheusMetrics) -> None:
+    found = PrometheusMetrics(prometheus.url, rate_window=RATE_WINDOW)
+    absent = PrometheusMetrics(prometheus.url, rate_window="7s")  # no rules keep a 7 s window
+    try:
+        assert found.uses_recorded() is True
+        assert absent.uses_recorded() is False
+        assert complete(absent.snapshot(APP)), "raw buckets where no recorded series are"
+    finally:
+        found.close()
+        absent.close()
 
 
 def test_prometheus_killed_then_restarted(prometheus: Prometheus, prometheus_metrics: PrometheusMetrics) -> None:

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import math
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
-from console.telemetry import FIGURE_NAMES, Labels, levels_at_least
+from console import config
+from console.cli import main
+from console.telemetry import FIGURE_NAMES, Labels, PrometheusMetrics, levels_at_least
 from console.telemetry.histogram import quantile
 from console.telemetry.pod_logs import _kubelet_nanos
 from console.telemetry.promql import Queries
 from console.telemetry.rollup import PodRates, figures
 from console.telemetry.scrape import _increase
+from console.wiring import metrics_source
 from tests.fakes.pod_logs import rfc3339_nano
+from tests.support.prometheus import debian_binary
 
 
 def test_quantile_interpolates_inside_the_bucket_as_prometheus_does() -> None:
@@ -42,6 +50,60 @@ def test_queries_use_the_cluster_label_names() -> None:
         assert 'kanri_app="digits", kanri_service="digits-production"' in query, figure
     assert 'kubernetes_namespace="ml"' in queries["cpu_cores"]
     assert "[2m]" in queries["requests_per_second"]
+
+
+def test_latency_rules_keep_quantiles_of_pods_and_services(tmp_path: Path) -> None:
+    """promtool runs the rules on known bucket counters: pod quantiles, service quantiles from the pods' summed
+    buckets, the cluster's label names, and only the configured namespace."""
+    labels = Labels(pod="pod_name", namespace="kubernetes_namespace", app="kanri_app", service="kanri_service")
+    queries = Queries(labels, rate_window="1m", namespace="ml")
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": [queries.latency_rules("15s")]}))
+
+    def buckets(pod: str, per_second: dict[str, int], namespace: str = "ml") -> list[dict[str, str]]:
+        """Cumulative counters at 15 s samples: `per_second` calls a second at or under each bound."""
+        identity = (f'kanri_app="digits", kanri_service="digits-a", pod_name="{pod}", '
+                    f'kubernetes_namespace="{namespace}", method="Predict"')
+        return [{"series": f'kanri_request_duration_seconds_bucket{{{identity}, le="{le}"}}',
+                 "values": f"0+{rate * 15}x40"} for le, rate in per_second.items()]
+
+    def expect(level: str, quantile: str, value: float, pod: str | None = None) -> dict:
+        """The recorded series of `pod` (or of the service), rounded as interpolation leaves 0.15000000000000002."""
+        where = f'kanri_app="digits", kanri_service="digits-a", kubernetes_namespace="ml", quantile="{quantile}"'
+        where += f', pod_name="{pod}"' if pod else ""
+        return {"expr": f"round({level}:kanri_request_duration_seconds:quantile_rate1m{{{where}}}, 0.0001)",
+                "eval_time": "5m", "exp_samples": [{"labels": f"{{{where}}}", "value": value}]}
+
+    # a-1: 1/s within 0.1 s, 1/s in (0.1, 0.2]; a-2: 1/s in (0.1, 0.2]; a pod of another namespace: ignored.
+    series = [*buckets("a-1", {"0.1": 1, "0.2": 2, "+Inf": 2}), *buckets("a-2", {"0.1": 0, "0.2": 1, "+Inf": 1}),
+              *buckets("elsewhere", {"0.1": 0, "0.2": 0, "+Inf": 50}, namespace="other")]
+    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "15s", "tests": [{
+        "interval": "15s", "input_series": series, "promql_expr_test": [
+            expect("pod", "0.5", 0.1, "a-1"), expect("pod", "0.99", 0.198, "a-1"),
+            expect("pod", "0.5", 0.15, "a-2"), expect("pod", "0.99", 0.199, "a-2"),
+            # summed: 1/s within 0.1 s, 3/s within 0.2 s
+            expect("service", "0.5", 0.125), expect("service", "0.99", 0.1985),
+            {"expr": 'pod:kanri_request_duration_seconds_bucket:rate1m{kubernetes_namespace="other"}',
+             "eval_time": "5m", "exp_samples": []}]}]}
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run([debian_binary("promtool", "prometheus"), "test", "rules", "test.yml"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kanri_renders_the_rules_the_default_source_reads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KANRI_HOME", str(tmp_path))
+    monkeypatch.setenv("KANRI_CLUSTER", "kubernetes")
+    monkeypatch.setenv("KANRI_KUBERNETES_NAMESPACE", "ml")
+    result = CliRunner().invoke(main, ["render", "latency-rules", "--interval", "30s"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    [group] = yaml.safe_load(result.stdout)["groups"]
+    assert group == Queries(Labels(), namespace="ml").latency_rules("30s")
+    monkeypatch.setenv("KANRI_PROMETHEUS_URL", "http://127.0.0.1:9")
+    source = metrics_source(config.load(), list)  # as `kanri top` makes it
+    assert isinstance(source, PrometheusMetrics)
+    recorded = {source.queries.recorded("pod"), source.queries.recorded("service")}
+    source.close()
+    assert recorded < {rule["record"] for rule in group["rules"]}
 
 
 def test_levels_at_least() -> None:

@@ -14,12 +14,16 @@ they are joined to the application's pods through the runtime's in-flight gauge,
 which every replica publishes from its start, with pod and namespace labels
 added by the scrape (Kubernetes relabeling). Clusters name those labels
 differently (`pod` or `pod_name`, ...): `Labels` says how this one does.
+
+Latency quantiles need every bucket series rated; `latency_rules` has
+Prometheus keep them per pod and service ahead of time (`kanri render
+latency-rules`), and the queries read those series when told to.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 # gRPC codes that are the server's fault; the error ratio counts these and not the
 # caller's mistakes (INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED, ...), which a healthy service answers.
@@ -27,6 +31,9 @@ SERVER_FAULT_CODES = ("INTERNAL", "UNAVAILABLE", "UNKNOWN", "DEADLINE_EXCEEDED",
                       "DATA_LOSS", "UNIMPLEMENTED")
 
 Level = Literal["pod", "service"]
+
+# The latency quantiles a refresh shows, as the `quantile` label of the recorded series -> the figure.
+QUANTILES = {"0.5": "p50_seconds", "0.99": "p99_seconds"}
 
 
 @dataclass(frozen=True)
@@ -59,20 +66,25 @@ class Queries:
         n = self.labels
         return f"{n.namespace}, {n.pod}, {n.service}" if level == "pod" else n.service
 
-    def pod_rates(self, app: str, service: str | None) -> dict[str, str]:
-        """PodRates field -> the PromQL answering it for every pod of `app`, for a snapshot.
+    def pod_rates(self, app: str, service: str | None, recorded: bool = False) -> dict[str, str]:
+        """PodRates field (or pod_quantiles/service_quantiles) -> the PromQL answering it for every pod of `app`,
+        for a snapshot.
 
-        Latency comes as bucket rates, from which the snapshot computes p50 and p99
+        Latency: with the recording rules, the quantiles they keep for each pod and
+        service. Without, bucket rates, from which the snapshot computes p50 and p99
         of pods and services: one query instead of four histogram_quantile ones,
-        which are a refresh's most expensive.
+        yet still a refresh's most expensive (it rates every bucket series).
         """
         parts = self._parts(app, service, self.by("pod"))
         n = self.labels
+        # The largest answer (a series per pod and bucket): no namespace label, to keep it small.
+        latency = ({f"{level}_quantiles": self.recorded(level) + self._runtime(app, service)
+                    for level in ("pod", "service")} if recorded
+                   else {"latency_buckets": f"sum by ({n.pod}, {n.service}, le) ({parts['buckets']})"})
         return {
             "requests_per_second": parts["requests"],
             "faults_per_second": parts["faults"],
-            # The largest answer (a series per pod and bucket): no namespace label, to keep it small.
-            "latency_buckets": f"sum by ({n.pod}, {n.service}, le) ({parts['buckets']})",
+            **latency,
             "in_flight": parts["in_flight"],
             "cpu_cores": parts["cpu"],
             "cpu_limit_cores": parts["cpu_limit"],
@@ -82,21 +94,22 @@ class Queries:
             "restarts": parts["restarts"],
         }
 
-    def figures(self, app: str, service: str | None, level: Level) -> dict[str, str]:
+    def figures(self, app: str, service: str | None, level: Level, recorded: bool = False) -> dict[str, str]:
         """Figure name (as in types.Figures) -> the PromQL answering it for every pod or service of `app`,
-        for series over a window."""
+        for series over a window; latency from the recording rules' series when `recorded`."""
         by = self.by(level)
         parts = self._parts(app, service, by)
 
-        def quantile(q: float) -> str:
+        def quantile(q: str) -> str:
+            if recorded:  # one series per pod or service already; max: a service name in two namespaces
+                return f"max by ({by}) ({self.recorded(level)}{self._runtime(app, service, _matchers(quantile=q))})"
             return f"histogram_quantile({q}, sum by ({by}, le) ({parts['buckets']}))"
 
         return {
             "requests_per_second": parts["requests"],
             # `or 0 * requests`: 0 rather than no answer where all calls succeeded; no traffic stays NaN (0/0).
             "error_ratio": f"({parts['faults']} or 0 * {parts['requests']}) / {parts['requests']}",
-            "p50_seconds": quantile(0.5),
-            "p99_seconds": quantile(0.99),
+            **{figure: quantile(q) for q, figure in QUANTILES.items()},
             "in_flight": parts["in_flight"],
             "cpu_cores": parts["cpu"],
             "cpu_limit_share": f"{parts['cpu']} / {parts['cpu_limit']}",
@@ -112,6 +125,34 @@ class Queries:
         within = self._runtime(app, service, f'le="{_quote(le)}"')
         return (f"1 - sum by ({by}) (rate(kanri_request_duration_seconds_bucket{within}[{w}]))"
                 f" / sum by ({by}) (rate(kanri_request_duration_seconds_count{runtime}[{w}]))")
+
+    def recorded(self, level: Level) -> str:
+        """The series where `latency_rules` keep each pod's or service's latency quantiles (label `quantile`)."""
+        return f"{level}:kanri_request_duration_seconds:quantile_rate{self.rate_window}"
+
+    def recorded_present(self) -> str:
+        """Answers one sample when the recording rules run (for any application), none when they do not."""
+        return f"count({self.recorded('pod')}) and count({self.recorded('service')})"
+
+    def latency_rules(self, interval: str = "15s") -> dict[str, Any]:
+        """A Prometheus rule group keeping the latency quantiles of every pod and service, computed ahead.
+
+        Without it, each refresh rates every bucket series of the application
+        (15 a pod and method), its most expensive query; with it, a refresh reads
+        two quantiles a pod and a service. Prometheus runs the group every
+        `interval`, once for all the consoles watching.
+        """
+        n, w = self.labels, self.rate_window
+        pod = f"{n.namespace}, {n.pod}, {n.app}, {n.service}"
+        buckets = f"pod:kanri_request_duration_seconds_bucket:rate{w}"
+        scope = "{" + self._namespace_matcher() + "}" if self.namespace else ""
+        rate = f"rate(kanri_request_duration_seconds_bucket{scope}[{w}])"
+        rules: list[dict[str, Any]] = [{"record": buckets, "expr": f"sum by ({pod}, le) ({rate})"}]
+        service = f"sum by ({n.namespace}, {n.app}, {n.service}, le) ({buckets})"
+        for level, source in (("pod", buckets), ("service", service)):
+            rules += [{"record": self.recorded(level), "expr": f"histogram_quantile({q}, {source})",
+                       "labels": {"quantile": q}} for q in QUANTILES]
+        return {"name": f"kanri-latency-{w}", "interval": interval, "rules": rules}
 
     def _parts(self, app: str, service: str | None, by: str) -> dict[str, str]:
         """The expressions figures are made of, aggregated `by` the given labels."""
@@ -142,10 +183,6 @@ class Queries:
         n = self.labels
         matchers = _matchers(**{n.app: app, n.service: service, n.namespace: self.namespace})
         return "{" + ", ".join(m for m in (matchers, extra) if m) + "}"
-
-    def _quantile(self, q: float, runtime: str, by: str) -> str:
-        return (f"histogram_quantile({q}, sum by ({by}, le) "
-                f"(rate(kanri_request_duration_seconds_bucket{runtime}[{self.rate_window}])))")
 
     def _containers(self) -> str:
         """Real containers only: cAdvisor also reports the pod cgroup (container="") and the pause container."""

@@ -17,10 +17,12 @@ from tests.support.telemetry_fleet import (
     APP,
     CLUSTER_FIGURES,
     NAMESPACE,
+    RATE_WINDOW,
     Fleet,
     LogStore,
     Replica,
     elasticsearch_store,
+    latency_rules_config,
     local_files_store,
     pod_logs_store,
 )
@@ -51,11 +53,13 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, echo_models: dict[str, Path]
 
 @pytest.fixture(scope="session")
 def prometheus(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
-    """A real Prometheus scraping the fleet (pod and namespace as target labels) and the exporter."""
+    """A real Prometheus scraping the fleet (pod and namespace as target labels) and the exporter, running
+    the console's latency recording rules for a RATE_WINDOW window."""
+    folder = tmp_path_factory.mktemp("exporter")
     exporter, address = gpu_exporter.start(
         [{"pod": r.name, "namespace": NAMESPACE, "app": APP, "service": r.service, **CLUSTER_FIGURES[r.name]}
-         for r in fleet.replicas], tmp_path_factory.mktemp("exporter"))
-    server = Prometheus.start()
+         for r in fleet.replicas], folder)
+    server = Prometheus.start(extra_config=latency_rules_config(folder, RATE_WINDOW, "1s"))
     try:
         server.set_targets("exporters", [(address, {})])
         server.set_targets("kanri", [(f"127.0.0.1:{r.server.metrics_port}", {"pod": r.name, "namespace": NAMESPACE})

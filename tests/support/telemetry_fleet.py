@@ -20,11 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from elasticsearch import Elasticsearch, helpers
 from kubernetes import client as k8s
 
 from console.cluster.base import Pod
 from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LocalFileLogs, LogSource, PodLabels
+from console.telemetry.promql import Labels, Queries
 from serving.client import Client, ServingError
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.pod_logs import FakePodLogs
@@ -33,6 +35,7 @@ from tests.support.servers import ServeProcess
 
 APP = "testapp"
 NAMESPACE = "kanri-test"
+RATE_WINDOW = "5s"  # of the tests' PrometheusMetrics and recording rules: Prometheus scrapes every second
 CALLS = ["hi"] * 6 + ["boom"] + ["bad"] * 3
 FAULT_SHARE = 0.1
 
@@ -44,6 +47,13 @@ CLUSTER_FIGURES = {
                       "gpu_memory": 1 << 30, "restarts": 2},
     "testapp-batch-a": {"cpu_cores": 0.1, "cpu_limit": 0.5, "memory": 300 << 20, "gpu": None, "restarts": 1},
 }
+
+def latency_rules_config(folder: Path, rate_window: str, interval: str) -> str:
+    """Prometheus configuration loading the console's latency recording rules, written into `folder`."""
+    rules = folder / f"latency-rules-{rate_window}.yml"
+    rules.write_text(yaml.safe_dump({"groups": [Queries(Labels(), rate_window).latency_rules(interval)]}))
+    return yaml.safe_dump({"rule_files": [str(rules)]})
+
 
 @dataclass(eq=False)
 class Replica:
