@@ -4,28 +4,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import yaml
 
+from console.cluster.base import Pod
 from console.slo.alertmanager import Timings, alertmanager_config
 from console.slo.alerts import AlertSource, FiringAlert
 from console.slo.objective import Objective
 from console.slo.rules import SRE_WORKBOOK, RuleSettings, rules_file, scaled
-from console.telemetry import TelemetryUnavailable
+from console.slo.status import SloStatus, slo_status
+from console.telemetry import PrometheusMetrics, ScrapeMetrics, TelemetryUnavailable
 from serving.client import Client
 from tests.support.alertmanager import Alertmanager, Webhook
 from tests.support.prometheus import Prometheus, wait_until
-from tests.support.servers import PREDICTORS, start_serve
+from tests.support.servers import PREDICTORS, ServeProcess, start_serve
 from tests.support.traffic import Traffic
 
 OBJECTIVE = Objective("testapp", "testapp-dev", "development", 99.0, 100)
 FAST = Timings(group_wait="1s", group_interval="1s", page_repeat="1m", ticket_repeat="1m")
 
 
-@pytest.fixture
-def stack(tmp_path: Path, echo_models: dict) -> Iterator[tuple[Prometheus, Alertmanager, Webhook, Client]]:
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory,
+          echo_models: dict) -> Iterator[tuple[Prometheus, Alertmanager, Webhook, ServeProcess]]:
+    tmp_path = tmp_path_factory.mktemp("slo-alerts")
     webhook = Webhook.start()
     alertmanager = Alertmanager.start(alertmanager_config(webhook.url, timings=FAST))
     rules = tmp_path / "rules.yml"
@@ -35,9 +38,7 @@ def stack(tmp_path: Path, echo_models: dict) -> Iterator[tuple[Prometheus, Alert
     prometheus = Prometheus.start(extra_config=yaml.safe_dump(alerting))
     server = start_serve(tmp_path, f"{PREDICTORS}:Echo", str(echo_models["v1"]), "--model-version", "1")
     prometheus.set_targets("kanri", [(f"127.0.0.1:{server.metrics_port}", {})])
-    client = Client(server.target, retries=0)
-    yield prometheus, alertmanager, webhook, client
-    client.close()
+    yield prometheus, alertmanager, webhook, server
     server.stop()
     prometheus.stop()
     alertmanager.stop()
@@ -50,8 +51,15 @@ def _paging(source: AlertSource) -> list[FiringAlert]:
     return [a for a in alerts if a.severity == "page"]
 
 
-def test_a_failing_runtime_pages_through_prometheus_and_alertmanager_to_the_webhook(stack) -> None:
-    prometheus, alertmanager, webhook, client = stack
+@pytest.fixture
+def client(stack: tuple) -> Iterator[Client]:
+    with Client(stack[3].target, retries=0) as client:
+        yield client
+
+
+def test_a_failing_runtime_pages_through_prometheus_and_alertmanager_to_the_webhook(stack: tuple,
+                                                                                    client: Client) -> None:
+    prometheus, alertmanager, webhook, _ = stack
     from_prometheus = AlertSource(prometheus.url)
     from_alertmanager = AlertSource(alertmanager.url, "alertmanager")
     with Traffic(client, "hello") as healthy:
@@ -73,6 +81,30 @@ def test_a_failing_runtime_pages_through_prometheus_and_alertmanager_to_the_webh
     assert messages[0]["channel"] == "#kanri-page"
     from_prometheus.close()
     from_alertmanager.close()
+
+
+def test_burn_rate_and_budget_are_the_same_from_prometheus_and_from_embedded_scrapes(stack: tuple,
+                                                                                    client: Client) -> None:
+    prometheus, _, _, server = stack
+    pod = Pod("testapp-dev-0", "testapp", "testapp-dev", "development", "Running", True, 0, 1.0, 1, "127.0.0.1",
+              pid=server.process.pid, address=server.target, metrics_address=f"127.0.0.1:{server.metrics_port}")
+    sources = {"prometheus": PrometheusMetrics(prometheus.url, rate_window="5s"),
+               "embedded": ScrapeMetrics(lambda: [pod])}
+
+    def burning() -> dict[str, SloStatus] | None:
+        found = {name: slo_status([OBJECTIVE], source, "testapp", max_history_seconds=60)
+                 for name, source in sources.items()}
+        ready = all(isinstance(s, list) and s[0].burn_rate == pytest.approx(100) for s in found.values())
+        return {name: s[0] for name, s in found.items()} if ready else None
+
+    with Traffic(client, "boom"):
+        found = wait_until(burning, 30, "a burn rate of 100 (every call failing against a 1 % budget)")
+    for name, status in found.items():
+        assert (status.error_ratio, status.latency_met, status.state) == (1.0, True, "critical"), name
+        assert status.budget_left is not None and status.budget_left < -10, (name, status)
+        assert 0 <= status.budget_seen_seconds <= 60
+    for source in sources.values():
+        source.close()
 
 
 def test_an_unreachable_alert_api_is_reported_not_raised() -> None:
