@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 from console.slo.objective import Objective
 from console.slo.rules import SRE_WORKBOOK, duration, prometheus_rule, rules_file, scaled
+from tests.support.manifests import problems
 from tests.support.prometheus import debian_binary
+from tests.support.servers import ROOT
 
 OBJECTIVES = [Objective("shop", name, "production", 99.9, 100) for name in ("broken", "leaky", "slow", "healthy")]
 
@@ -77,6 +80,16 @@ def test_promtool_pages_on_a_fast_burn_and_tickets_a_slow_one(tmp_path: Path) ->
     result = subprocess.run([debian_binary("promtool", "prometheus"), "test", "rules", "test.yml"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_manifests_slo_is_what_the_generator_writes_and_validates() -> None:
+    result = subprocess.run([sys.executable, "scripts/slo_manifests.py", "--check"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rule = yaml.safe_load((ROOT / "manifests" / "slo" / "prometheus-rule.yaml").read_text())
+    assert problems(rule) == [] and rule["spec"]["groups"][0]["name"] == "kanri-slo-digits-digits-prod"
+    broken = {**rule, "spec": {"groups": [{"name": "x", "rules": [{"alert": "A"}]}]}}
+    assert problems(broken)  # the schema does check: a rule needs its expr
 
 
 def test_the_prometheus_rule_carries_the_same_groups_and_windows_scale() -> None:
