@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 import shlex
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from elasticsearch import Elasticsearch
 from kubernetes import client
 
 from console.cluster.base import ModelRef, Resources, RouteSpec, ServiceSpec
 from console.cluster.kubernetes import KubernetesBackend, objects, render_service_yaml
 from console.config import load
-from console.telemetry import KubernetesPodLogs, LogQuery
+from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LogQuery
 from console.wiring import object_options
+from serving.logs import JsonFormatter
+from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.fakes.pod_logs import FakePodLogs
 from tests.support.manifests import MANIFESTS, crd_schemas, kustomizations, kustomize, problems
@@ -266,3 +271,74 @@ def test_fetch_predictor_without_a_repository_leaves_the_image_predictor(tmp_pat
 def test_crd_schemas_cover_every_custom_kind_kanri_writes() -> None:
     assert {("networking.istio.io/v1beta1", k) for k in ("Gateway", "VirtualService", "DestinationRule")} | \
         {("monitoring.coreos.com/v1", k) for k in ("ServiceMonitor", "PrometheusRule")} <= set(crd_schemas())
+
+
+# Logs: fluent-bit's configuration and the index template, against the console's Elasticsearch reader.
+
+OBSERVABILITY = MANIFESTS / "observability"
+
+
+def _fluent_bit_sections() -> list[tuple[str, dict[str, str]]]:
+    """fluent-bit.conf (classic format) as (SECTION, {key: value}) in order."""
+    sections: list[tuple[str, dict[str, str]]] = []
+    for line in (OBSERVABILITY / "fluent-bit" / "fluent-bit.conf").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            sections.append((line.strip("[]"), {}))
+        elif line and not line.startswith("#"):
+            key, value = line.split(None, 1)
+            sections[-1][1][key] = value
+    return sections
+
+
+def test_fluent_bit_ships_the_runtime_lines_where_the_console_reads(console_settings: object) -> None:
+    sections = _fluent_bit_sections()
+    [tail] = [s for name, s in sections if name == "INPUT"]
+    [output] = [s for name, s in sections if name == "OUTPUT"]
+    filters = {s["Name"]: s for name, s in sections if name == "FILTER"}
+    deployment = rendered(level_service("production", "s3://m"), RouteSpec("digits", "production",
+                                                                             {"main-production": 100}),
+                          console_settings)[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]["name"]
+    namespace = console_settings.kubernetes_namespace
+    assert tail["Path"] == f"/var/log/containers/*_{namespace}_{container}-*.log"
+    assert filters["kubernetes"]["Merge_Log"] == "On" and filters["kubernetes"]["Keep_Log"] == "Off"
+    assert f"{output['Logstash_Prefix']}-*" == console_settings.elasticsearch_index
+    assert output["Time_Key"] != "@timestamp"  # the line's own @timestamp is the one the console sorts on
+    assert filters["record_modifier"]["Uuid_Key"] == "log_id"  # ElasticsearchLogs' tiebreaker
+
+
+@pytest.fixture(scope="module")
+def elasticsearch() -> Iterator[FakeElasticsearch]:
+    fake = FakeElasticsearch.start()
+    yield fake
+    fake.stop()
+
+
+def test_the_index_template_maps_runtime_lines_that_the_console_finds(elasticsearch: FakeElasticsearch) -> None:
+    """What the index-template Job puts, then a runtime line as fluent-bit ships it, read by ElasticsearchLogs."""
+    template = (OBSERVABILITY / "elasticsearch" / "kanri-logs-template.json").read_bytes()
+    put = urllib.request.Request(f"{elasticsearch.url}/_index_template/kanri-logs", data=template, method="PUT",
+                                 headers={"Content-Type": "application/json"})
+    assert json.loads(urllib.request.urlopen(put, timeout=10).read())["acknowledged"]
+    line = JsonFormatter().format(logging.makeLogRecord({
+        "name": "kanri.request", "levelname": "WARNING", "msg": "deadline exceeded after 500 ms", "app": "digits",
+        "service": "main-production", "service_level": "production", "pod": "digits-main-production-7d9f-x2x",
+        "pid": 7, "model_version": "1", "request_id": "r-1", "method": "Predict", "latency_ms": 500.2,
+        "code": "DEADLINE_EXCEEDED"}))
+    pod = {"namespace_name": "kanri", "pod_name": "digits-main-production-7d9f-x2x", "container_name": "kanri"}
+    shipped = json.loads(line) | {"log_id": "0f5e", "shipped_at": "2026-12-01T21:00:01Z", "stream": "stdout",
+                                  "kubernetes": pod}
+    client = Elasticsearch(elasticsearch.url)
+    client.index(index="kanri-logs-2026.12.01", document=shipped, refresh=True)
+    mapping = client.indices.get_mapping(index="kanri-logs-2026.12.01")["kanri-logs-2026.12.01"]["mappings"]
+    fields = mapping["properties"]
+    assert (fields["app"]["type"], fields["latency_ms"]["type"], fields["message"]["type"]) == \
+        ("keyword", "float", "text")
+    source = ElasticsearchLogs(client, index="kanri-logs-*", settle_seconds=0)
+    page = source.search(LogQuery(app="digits", service="main-production", service_level="production",
+                                  levels=frozenset({"warning"}), text="deadline"))
+    source.close()
+    [found] = page.lines
+    assert (found.pod, found.message, found.fields["code"]) == ("digits-main-production-7d9f-x2x",
+                                                                 "deadline exceeded after 500 ms", "DEADLINE_EXCEEDED")

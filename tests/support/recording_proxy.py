@@ -33,6 +33,7 @@ class RecordingProxy(ThreadingHTTPServer):
 
 class _Forward(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in separate writes: without this, 40 ms per call
     server: RecordingProxy
 
     def log_message(self, format: str, *args: object) -> None:
