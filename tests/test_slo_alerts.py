@@ -11,9 +11,10 @@ import yaml
 from console.cluster.base import Pod
 from console.slo.alertmanager import Timings, alertmanager_config
 from console.slo.alerts import AlertSource, FiringAlert
+from console.slo.notify import notify
 from console.slo.objective import Objective
 from console.slo.rules import SRE_WORKBOOK, RuleSettings, rules_file, scaled
-from console.slo.status import SloStatus, slo_status
+from console.slo.status import SloStatus, burn_alerts, slo_status
 from console.telemetry import PrometheusMetrics, ScrapeMetrics, TelemetryUnavailable
 from serving.client import Client
 from tests.support.alertmanager import Alertmanager, Webhook
@@ -101,6 +102,9 @@ def test_burn_rate_and_budget_are_the_same_from_prometheus_and_from_embedded_scr
         found = wait_until(burning, 30, "a burn rate of 100 (every call failing against a 1 % budget)")
     for name, status in found.items():
         assert (status.error_ratio, status.latency_met, status.state) == (1.0, True, "critical"), name
+        [alert] = burn_alerts([status])
+        assert (alert.severity, alert.summary) == ("page", "testapp/testapp-dev is burning its availability "
+                                                           "error budget 100.0x")
         assert status.budget_left is not None and status.budget_left < -10, (name, status)
         assert 0 <= status.budget_seen_seconds <= 60
     for source in sources.values():
@@ -112,3 +116,9 @@ def test_an_unreachable_alert_api_is_reported_not_raised() -> None:
     answer = source.firing()
     source.close()
     assert isinstance(answer, TelemetryUnavailable) and answer.reason.startswith("Alertmanager at http://127.0.0.1:9")
+
+
+def test_a_notification_that_cannot_be_delivered_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    assert notify("canary rolled back", "http://127.0.0.1:9/hook", timeout=0.5) is False
+    assert notify("canary rolled back") is False
+    assert [r.getMessage().endswith("canary rolled back") for r in caplog.records] == [True, True]

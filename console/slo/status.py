@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from console.slo.alerts import FiringAlert
 from console.slo.objective import Objective
-from console.slo.rules import SRE_WORKBOOK
+from console.slo.rules import PAGE, SRE_WORKBOOK, TICKET
 from console.telemetry.sources import MetricsSource
 from console.telemetry.types import MetricsHistory, Series, TelemetryUnavailable
 
@@ -75,6 +76,23 @@ def slo_status(objectives: Sequence[Objective], source: MetricsSource, app: str,
             None if p99 is None else p99 <= o.latency_seconds,
             None if spent is None else 1 - spent / o.error_budget, seen))
     return found
+
+
+def burn_alerts(statuses: Sequence[SloStatus]) -> list[FiringAlert]:
+    """Alerts judged from the burn rate now, for the embedded mode where no Prometheus evaluates the rules:
+    a page at the workbook's fastest burn, a ticket once the budget would not last its window."""
+    found = []
+    for s in statuses:
+        if s.burn_rate is None or s.burn_rate <= 1:
+            continue
+        o, severity = s.objective, PAGE if s.burn_rate >= PAGE_BURN else TICKET
+        found.append(FiringAlert(
+            "KanriAvailabilityBudgetBurn", severity, o.app, o.service, "availability",
+            f"{o.app}/{o.service} is burning its availability error budget {s.burn_rate:.1f}x",
+            f"Share of calls answered with a server fault: {s.error_ratio:.3g} (the objective, "
+            f"{o.availability_percent:g} % available over {o.window_days} days, allows {o.error_budget:.3g}).",
+            None))
+    return sorted(found, key=lambda a: (a.severity != PAGE, a.service))
 
 
 def _spent(series: dict[str, Series]) -> tuple[float | None, float]:
