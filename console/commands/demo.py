@@ -65,5 +65,5 @@ def demo(down: bool, no_console: bool, traffic_seconds: float, rate: float, as_j
         versions = ", ".join(f"v{version}: {count}" for version, count in sorted(stats.versions.items()))
         click.echo(f"  {level}: {stats.ok} ok, {stats.failed} failed" + (f" ({versions})" if versions else "")
                    + (f"; last error: {stats.last_error}" if stats.last_error else ""))
-    click.echo(f"the demo keeps running: open its console with `KANRI_HOME={home} kanri console`, "
-               "remove it with `kanri demo --down`")
+    click.echo(f"the demo keeps running: `kanri demo` opens its console again with traffic, "
+               f"`KANRI_HOME={home} kanri console` without; `kanri demo --down` removes it")
