@@ -60,10 +60,15 @@ def demo(down: bool, no_console: bool, traffic_seconds: float, rate: float, as_j
     if as_json:
         emit_json({"home": str(home), "rate": rate, "levels": traffic.stats()})
         return
+    _print_traffic(traffic)
+    click.echo("the demo keeps running: `kanri demo` opens its console again with traffic, "
+               f"`KANRI_HOME={home} kanri console` without; `kanri demo --down` removes it")
+
+
+def _print_traffic(traffic: Traffic) -> None:
+    """The summary line, then per level what answered, by model version, and the last error if any."""
     click.echo(traffic.summary())
     for level, stats in traffic.stats().items():
         versions = ", ".join(f"v{version}: {count}" for version, count in sorted(stats.versions.items()))
         click.echo(f"  {level}: {stats.ok} ok, {stats.failed} failed" + (f" ({versions})" if versions else "")
                    + (f"; last error: {stats.last_error}" if stats.last_error else ""))
-    click.echo(f"the demo keeps running: `kanri demo` opens its console again with traffic, "
-               f"`KANRI_HOME={home} kanri console` without; `kanri demo --down` removes it")
