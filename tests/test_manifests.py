@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from kubernetes import client
 
+from console.cli import main
 from console.cluster.base import ModelRef, Resources, RouteSpec, ServiceSpec
 from console.cluster.kubernetes import KubernetesBackend, objects, render_service_yaml
 from console.config import load
@@ -91,6 +93,29 @@ def test_kanri_render_output_validates(console_settings: object) -> None:
         documents = rendered(spec, route, console_settings)
         assert {d["kind"] for d in documents} >= {"Deployment", "Service", "DestinationRule", "VirtualService"}
         assert [p for obj in documents for p in problems(obj)] == []
+
+
+def test_the_kanri_render_command_prints_objects_that_validate(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command itself, from a registry: the service is recorded although no cluster took it."""
+    monkeypatch.setenv("KANRI_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("KANRI_CLUSTER", "kubernetes")
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    for name in ("KANRI_CONFIG", "KANRI_DATABASE_URL", "KANRI_MODEL_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "model.bin").write_bytes(b"weights")
+    runner = CliRunner()
+    for args in (["app", "create", "digits", "--predictor", "digits.predictor:Digits"],
+                 ["model", "upload", "digits", str(tmp_path / "model.bin")],
+                 ["service", "create", "digits", "main-production", "--level", "production", "--model", "1",
+                  "--replicas", "3", "--cpu", "1", "--memory", "2Gi", "--gpus", "1", "--no-wait"],
+                 ["autoscale", "digits", "main-production", "--min", "3", "--max", "10", "--cpu-threshold", "70"]):
+        runner.invoke(main, args, catch_exceptions=False)  # the cluster calls fail; the registry keeps them
+    result = runner.invoke(main, ["render", "digits", "main-production"], catch_exceptions=False)
+    documents = list(yaml.safe_load_all(result.stdout))
+    assert result.exit_code == 0 and "HorizontalPodAutoscaler" in {d["kind"] for d in documents}
+    assert [p for obj in documents for p in problems(obj)] == []
 
 
 def _broken(obj: dict, path: str, value: object) -> dict:
