@@ -2,14 +2,15 @@
 
 Embedded: ScrapeMetrics and LocalFileLogs. Cluster: PrometheusMetrics, and
 ElasticsearchLogs or, without Elasticsearch, KubernetesPodLogs.
+
+The adapters load on first use: their clients (elasticsearch, kubernetes,
+prometheus-api-client) take seconds to import, and the console and the CLI
+should not pay for the ones this configuration does not use.
 """
 
-from console.telemetry.elasticsearch import ElasticsearchLogs
-from console.telemetry.local_files import LocalFileLogs
-from console.telemetry.pod_logs import KubernetesPodLogs, PodLabels
-from console.telemetry.prometheus import PrometheusMetrics
-from console.telemetry.promql import SERVER_FAULT_CODES, Labels
-from console.telemetry.scrape import ScrapeMetrics
+from importlib import import_module
+from typing import Any
+
 from console.telemetry.sources import LogSource, MetricsSource, follow
 from console.telemetry.types import (
     FIGURE_NAMES,
@@ -25,6 +26,19 @@ from console.telemetry.types import (
     TelemetryUnavailable,
     levels_at_least,
 )
+
+_ADAPTERS = {
+    "ElasticsearchLogs": "elasticsearch", "LocalFileLogs": "local_files", "KubernetesPodLogs": "pod_logs",
+    "PodLabels": "pod_logs", "PrometheusMetrics": "prometheus", "SERVER_FAULT_CODES": "promql", "Labels": "promql",
+    "ScrapeMetrics": "scrape",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ADAPTERS:
+        return getattr(import_module(f"console.telemetry.{_ADAPTERS[name]}"), name)
+    raise AttributeError(f"module 'console.telemetry' has no attribute {name!r}")
+
 
 __all__ = [
     "FIGURE_NAMES",

@@ -50,7 +50,10 @@ class MemoryBackend:
         self.routes[(route.app, route.level)] = route
 
     def pods(self, app: str, service: str | None = None) -> list[Pod]:
-        return []
+        """One ready pod per replica, running the service's model: a converged cluster."""
+        return [Pod(f"{spec.name}-{i}", spec.app, spec.name, spec.level, "Running", True, 0, 60.0, spec.model.version,
+                    "memory") for (spec_app, name), spec in sorted(self.services.items())
+                if spec_app == app and service in (None, name) for i in range(spec.replicas)]
 
     def actual_state(self) -> ClusterState:
         if self.failure:

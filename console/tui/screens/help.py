@@ -10,16 +10,24 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
 
-def bindings_table(screen: Screen) -> Table:
-    table = Table(box=None, show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
+def key_rows(screen: Screen) -> list[tuple[str, str]]:
+    """(key, what it does) for every enabled binding with a description, once per action."""
+    rows: list[tuple[str, str]] = []
     seen: set[str] = set()
     for (_, binding, enabled, _tooltip) in screen.active_bindings.values():
         if binding.description and enabled and binding.action not in seen:
             seen.add(binding.action)
-            table.add_row(binding.key_display or screen.app.get_key_display(binding), binding.description)
-    table.add_row("ctrl+p", "Command palette: every action and application by name")
+            rows.append((binding.key_display or screen.app.get_key_display(binding), binding.description))
+    rows.append(("ctrl+p", "Command palette: every action and application by name"))
+    return rows
+
+
+def keys_table(rows: list[tuple[str, str]]) -> Table:
+    table = Table(box=None, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
@@ -28,11 +36,11 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, under: Screen) -> None:
         super().__init__()
-        self.under = under
+        self.rows = key_rows(under)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):
             yield Label("Keys", classes="dialog-title")
-            yield Static(bindings_table(self.under))
+            yield Static(keys_table(self.rows), id="help-keys")
             yield Label(":  jumps to a view (apps, audit, logs, history, drift, help, app NAME); "
                         "/ filters; dangerous changes ask first", classes="dim")

@@ -8,6 +8,7 @@ and a model change opens the live rollout.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 
 from rich.text import Text
 from textual import on, work
@@ -104,6 +105,16 @@ class MainScreen(Screen):
 
     # loading: workers fetch, the UI thread shows
 
+    def _post(self, callback: Callable[..., object], *args: object, **kwargs: object) -> None:
+        """From a worker: run callback on the UI thread, unless the screen went away meanwhile (quitting)."""
+
+        def guarded() -> None:
+            if self.is_attached and self.query(ModelGrid):
+                callback(*args, **kwargs)
+
+        with suppress(RuntimeError):  # the app stopped while the worker was out on the network
+            self.app.call_from_thread(guarded)
+
     def action_reload(self) -> None:
         self.sub_title = self._cluster_line()
         self.load_apps()
@@ -113,7 +124,7 @@ class MainScreen(Screen):
     @work(thread=True, exclusive=True, group="apps")
     def load_apps(self) -> None:
         apps, error = attempt(self.data.applications)
-        self.app.call_from_thread(self._show_apps, apps or [], error)
+        self._post(self._show_apps, apps or [], error)
 
     def _show_apps(self, apps: list[AppHealth], error: str) -> None:
         if error:
@@ -129,17 +140,17 @@ class MainScreen(Screen):
     @work(thread=True, exclusive=True, group="app")
     def load_app(self, app: str, service: str | None) -> None:
         grid, error = attempt(lambda: self.data.grid(app))
-        self.app.call_from_thread(self._show_grid, app, grid, error)
+        self._post(self._show_grid, app, grid, error)
         if grid is None:
             return
         snapshot = self.data.snapshot(app)
-        self.app.call_from_thread(self._show_snapshot, app, snapshot)
+        self._post(self._show_snapshot, app, snapshot)
         if service:
-            self.app.call_from_thread(self._show_history, app, service, self.data.history(app, service))
+            self._post(self._show_history, app, service, self.data.history(app, service))
 
     @work(thread=True, exclusive=True, group="history")
     def load_history(self, app: str, service: str) -> None:
-        self.app.call_from_thread(self._show_history, app, service, self.data.history(app, service))
+        self._post(self._show_history, app, service, self.data.history(app, service))
 
     def _show_grid(self, app: str, grid: AppGrid | None, error: str) -> None:
         if app != self.selected_app:
@@ -199,8 +210,8 @@ class MainScreen(Screen):
             self.load_history(self.selected_app, service)
 
     @on(DataTable.CellSelected, "#grid")
-    def _cell_selected(self) -> None:
-        self.action_switch()
+    async def _cell_selected(self) -> None:
+        await self.run_action("switch")
 
     # changing: confirm, then run through ConsoleData in a worker
 
@@ -215,7 +226,10 @@ class MainScreen(Screen):
         return self.selected_app, column
 
     def _confirm(self, service: ServiceView | None, title: str, details: str, then: Callable[[], None]) -> None:
-        """Production changes need the service's name typed; everything else a y."""
+        """Production changes need the service's name typed; everything else a y. Read-only refuses here."""
+        if self.data.read_only:
+            self.notify("the console runs --read-only: changes are refused", severity="warning")
+            return
         name = service.name if service is not None and service.level == "production" else ""
         self.app.push_screen(ConfirmScreen(title, details, type_to_confirm=name),
                              lambda go: then() if go else None)
@@ -225,12 +239,12 @@ class MainScreen(Screen):
         """Run one change; with `follow` = (app, what), open the live rollout of the service it returns."""
         result, error = attempt(call)
         if error:
-            self.app.call_from_thread(self.notify, error, title="not done", severity="error", timeout=12)
+            self._post(self.notify, error, title="not done", severity="error", timeout=12)
         else:
-            self.app.call_from_thread(self.notify, done, timeout=6)
+            self._post(self.notify, done, timeout=6)
             if follow is not None and isinstance(result, ServiceView):
-                self.app.call_from_thread(self.app.push_screen, RolloutScreen(self.data, follow[0], result, follow[1]))
-        self.app.call_from_thread(self.action_reload)
+                self._post(self.app.push_screen, RolloutScreen(self.data, follow[0], result, follow[1]))
+        self._post(self.action_reload)
 
     def action_switch(self) -> None:
         selection = self._selection(need_model=True)
@@ -385,15 +399,15 @@ class MainScreen(Screen):
     @work(thread=True, group="change")
     def run_evaluation(self, app: str, version: int, path: str, baseline: dict | None, baseline_name: str) -> None:
         def progress(message: str) -> None:
-            self.app.call_from_thread(self.notify, message)
+            self._post(self.notify, message)
 
         result, error = attempt(lambda: self.data.evaluate(app, version, path, progress))
         if result is None:
-            self.app.call_from_thread(self.notify, error, severity="error", timeout=12)
+            self._post(self.notify, error, severity="error", timeout=12)
             return
-        self.app.call_from_thread(self.app.push_screen, EvaluationScreen(
+        self._post(self.app.push_screen, EvaluationScreen(
             f"{app} v{version} on {path}", result.metrics, baseline, baseline_name))
-        self.app.call_from_thread(self.action_reload)
+        self._post(self.action_reload)
 
     # views
 
@@ -432,7 +446,7 @@ class MainScreen(Screen):
         self.grid.focus()
 
     @on(Input.Submitted, "#command-line")
-    def _command(self, event: Input.Submitted) -> None:
+    async def _command(self, event: Input.Submitted) -> None:
         line = self.query_one("#command-line", Input)
         line.display = False
         self.grid.focus()
@@ -442,7 +456,7 @@ class MainScreen(Screen):
         if words[0] == "app" and len(words) == 2:
             self.select_app(words[1])
         elif words[0] in VIEWS:
-            self.run_action(VIEWS[words[0]])
+            await self.run_action(VIEWS[words[0]])
         else:
             self.notify(f"no view {words[0]!r}: try {', '.join(sorted(VIEWS))} or app NAME", severity="warning")
 

@@ -44,7 +44,14 @@ class PickFileScreen(ModalScreen[tuple[str, str] | None]):
         self.query_one("#picker-path", Input).value = str(event.path)
         self.query_one("#picker-path", Input).focus()
 
-    @on(Input.Submitted)
+    @on(Input.Submitted, "#picker-path")
+    def _path_entered(self) -> None:
+        if self.note_label:
+            self.query_one("#picker-note", Input).focus()
+        else:
+            self._submit()
+
+    @on(Input.Submitted, "#picker-note")
     @on(Button.Pressed, "#ok")
     def _submit(self) -> None:
         path = Path(self.query_one("#picker-path", Input).value.strip()).expanduser()

@@ -18,6 +18,7 @@ from console.ops.views import ModelView
 from console.tui import marks
 from console.tui.data import AppGrid, ServiceColumn, age
 
+now = time.time  # the clock ages are measured against; snapshot tests fix it
 FIXED = ("version", "age", "description", "eval")
 SHORT_LEVEL = {"development": "dev", "staging": "stg", "production": "prod"}
 
@@ -68,7 +69,7 @@ class ModelGrid(DataTable):
 
     def show(self, grid: AppGrid) -> None:
         self.grid_data = grid
-        now = time.time()
+        at = now()
         models = grid.models[::-1]
         shape = (tuple(str(m.version) for m in models), tuple(c.key for c in grid.columns))
         if shape != self._shape or self.grid_data.app != getattr(self, "_app", None):
@@ -81,7 +82,7 @@ class ModelGrid(DataTable):
                     self.refresh()
         for model in models:
             row = str(model.version)
-            values = {"version": f"v{model.version}", "age": age(now - model.created_at.timestamp()),
+            values = {"version": f"v{model.version}", "age": age(at - model.created_at.timestamp()),
                       "description": model.description, "eval": evaluation(model)}
             values.update({c.key: cell(model, c) for c in grid.columns})
             for key, value in values.items():
