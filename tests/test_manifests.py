@@ -12,6 +12,7 @@ import logging
 import re
 import shlex
 import subprocess
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from kubernetes import client
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from console.cli import main
 from console.cluster.base import ModelRef, Resources, RouteSpec, ServiceSpec
@@ -33,7 +35,9 @@ from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.fakes.pod_logs import FakePodLogs
 from tests.support.manifests import MANIFESTS, crd_schemas, kustomizations, kustomize, problems
+from tests.support.prometheus import Prometheus, wait_until
 from tests.support.recording_proxy import rbac_requests, recording_proxy
+from tests.support.servers import free_port
 
 REPO = MANIFESTS.parent
 LEVELS = ("development", "staging", "production")
@@ -367,3 +371,53 @@ def test_the_index_template_maps_runtime_lines_that_the_console_finds(elasticsea
     [found] = page.lines
     assert (found.pod, found.message, found.fields["code"]) == ("digits-main-production-7d9f-x2x",
                                                                  "deadline exceeded after 500 ms", "DEADLINE_EXCEEDED")
+
+
+# Metrics: the scrape jobs for a Prometheus without the Operator, run by a real Prometheus.
+
+def test_the_scrape_jobs_label_runtime_series_with_pod_and_namespace(tmp_path: Path) -> None:
+    """Debian's Prometheus is built without Kubernetes discovery: the jobs run as written, except that file
+    discovery hands them the meta labels Kubernetes' pod and endpoints discovery would."""
+    registry = CollectorRegistry()
+    Gauge("kanri_requests_in_flight", "RPCs being answered now.", ["app", "service", "service_level"],
+          registry=registry).labels("digits", "main-production", "production").set(2)
+    Gauge("DCGM_FI_DEV_GPU_UTIL", "GPU utilisation.", ["gpu", "pod", "namespace"],
+          registry=registry).labels("0", "digits-main-production-7d9f-x2x", "kanri").set(87)
+    exporter, _ = start_http_server(0, addr="127.0.0.1", registry=registry)
+    port = exporter.server_address[1]
+    pod_meta = {"__meta_kubernetes_namespace": "kanri", "__meta_kubernetes_pod_name": "digits-main-production-7d9f-x2x",
+                "__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true",
+                "__meta_kubernetes_pod_annotation_prometheus_io_port": str(port),
+                "__meta_kubernetes_pod_annotation_prometheus_io_path": "/metrics"}
+    discovered = {
+        "kanri-runtime": [{"targets": ["127.0.0.1:50051"], "labels": pod_meta},  # the pod's gRPC port
+                          {"targets": [f"127.0.0.1:{free_port()}"], "labels": {"__meta_kubernetes_pod_name": "other"}}],
+        "dcgm-exporter": [{"targets": [f"127.0.0.1:{port}"], "labels": {
+            "__meta_kubernetes_service_name": "dcgm-exporter", "__meta_kubernetes_endpoint_port_name": "metrics",
+            "__meta_kubernetes_pod_name": "dcgm-exporter-abcde"}}]}
+    config = yaml.safe_load((OBSERVABILITY / "prometheus" / "kanri-scrape-configs.yml").read_text())
+    for job in config["scrape_configs"]:
+        (tmp_path / f"{job['job_name']}.json").write_text(json.dumps(discovered[job["job_name"]]))
+        assert job.pop("kubernetes_sd_configs")
+        job["file_sd_configs"] = [{"files": [str(tmp_path / f"{job['job_name']}.json")]}]
+        job["scrape_interval"] = "1s"
+    prometheus = Prometheus(tmp_path, free_port())
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    try:
+        prometheus.restart()
+
+        def series(query: str) -> list[dict] | None:
+            url = f"{prometheus.url}/api/v1/query?query={urllib.parse.quote(query)}"
+            return json.loads(urllib.request.urlopen(url, timeout=2).read())["data"]["result"] or None
+
+        [runtime] = wait_until(lambda: series('kanri_requests_in_flight{job="kanri-runtime"}'), 15, "runtime scraped")
+        assert runtime["metric"].items() >= {"app": "digits", "service": "main-production", "pod":
+                                             "digits-main-production-7d9f-x2x", "namespace": "kanri"}.items()
+        assert runtime["metric"]["instance"] == f"127.0.0.1:{port}"  # the annotated port, not the gRPC one
+        [gpu] = wait_until(lambda: series('DCGM_FI_DEV_GPU_UTIL{job="dcgm-exporter"}'), 15, "exporter scraped")
+        assert gpu["metric"]["pod"] == "digits-main-production-7d9f-x2x"  # the GPU's user, not the exporter
+        targets = json.loads(urllib.request.urlopen(f"{prometheus.url}/api/v1/targets", timeout=2).read())
+        assert len(targets["data"]["activeTargets"]) == 2  # the pod without the annotation was dropped
+    finally:
+        prometheus.stop()
+        exporter.shutdown()
