@@ -6,7 +6,9 @@ keyword per line (fluent-bit's record_modifier `Uuid_Key`). Exact-match fields
 are addressed with `keyword_suffix`: ".keyword" under Elasticsearch's dynamic
 mapping, "" when an index template maps them as keywords.
 
-Following sorts on (@timestamp, tiebreaker) and pages with search_after. Lines
+Following sorts on (@timestamp, tiebreaker) and pages with search_after, 5,000
+hits a search: catching up on a backlog costs a search per page, and a
+search's own cost (sorting what matches) outweighs a larger page's. Lines
 reach Elasticsearch out of order (each node's shipper flushes on its own, the
 index refreshes every second), so the cursor's watermark trails the newest line
 by `settle_seconds`: lines younger than that are delivered at once and
@@ -41,7 +43,7 @@ class SearchCursor:
 
 class ElasticsearchLogs:
     def __init__(self, client: Elasticsearch, *, index: str = "kanri-logs-*", tiebreaker: str = "log_id",
-                 keyword_suffix: str = ".keyword", settle_seconds: float = 3.0, page_size: int = 1000,
+                 keyword_suffix: str = ".keyword", settle_seconds: float = 3.0, page_size: int = 5000,
                  max_lines: int = 10_000, timeout: float = 2.0) -> None:
         self.index = index
         self.keyword_suffix = keyword_suffix
