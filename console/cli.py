@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from console.commands import admin, apps, canary, console, demo, local, models, render, services, slo, telemetry
+from console.commands import admin, alerts, apps, canary, console, demo, local, models, render, services, slo, telemetry
 from console.commands.state import State
 from console.errors import KanriError
 from serving import __version__
@@ -43,5 +43,5 @@ for command in (demo.demo, console.console, serve, startapp, apps.app_group, mod
                 services.service_group, services.switch, services.rollback, services.scale, services.autoscale,
                 services.weights, services.pods, admin.sync, admin.audit, admin.db_group, admin.config_group,
                 render.render, local.local, telemetry.top, telemetry.logs, slo.slo_command,
-                canary.canary):
+                canary.canary, alerts.alerts):
     main.add_command(command)

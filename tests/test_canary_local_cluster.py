@@ -1,5 +1,6 @@
 """The automated canary end to end on the embedded local cluster, from the `kanri` CLI, with real traffic:
-a good version promotes itself to 100 %, a broken one rolls itself back, says why and notifies."""
+a good version promotes itself to 100 %, a broken one rolls itself back, says why and notifies; then the
+promoted service, switched to the broken version, pages through `kanri alerts` and the webhook."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from console.cluster.local.paths import LocalPaths
 from serving.client import Client
 from tests.support.alertmanager import Webhook
 from tests.support.backends import kill_leftovers
+from tests.support.prometheus import wait_until
 from tests.support.traffic import Traffic
 
 Kanri = Callable[..., tuple[int, str]]
@@ -63,6 +65,10 @@ def test_a_good_version_promotes_itself_and_a_broken_one_rolls_back(kanri: Kanri
         code_bad, out = kanri("canary", "echo", "production", "--to", "echo-c", "--steps", "10,50,100",
                               "--interval", "1s", "--latency-slack-ms", "500", "--webhook", webhook.url, "--json")
         bad = _events(out)
+        # Break the promoted service on purpose: its SLO's burn rate pages, here and at the webhook.
+        kanri("switch", "echo", "echo-b", "3")
+        paging = wait_until(lambda: _paging(kanri("alerts", "echo", "--webhook", webhook.url, "--json")[1]), 15,
+                            "a page for echo-b judged from the scraped metrics")
     webhook.stop()
 
     assert code == 0 and [e["kind"] for e in good if e["kind"] in ("step", "promoted")] == ["step"] * 4 + ["promoted"]
@@ -76,11 +82,17 @@ def test_a_good_version_promotes_itself_and_a_broken_one_rolls_back(kanri: Kanri
     assert [e["weights"]["echo-c"] for e in bad if e["kind"] == "step"] == [10]
     assert traffic.outcomes["ok"] > 100 and traffic.outcomes["ServingError"] > 0, traffic.outcomes
 
-    [message] = webhook.received
-    assert message["text"].startswith("kanri: canary of echo-c at echo/production rolled back at 10 %: error ratio")
+    assert paging[0]["summary"].startswith("echo/echo-b is burning its availability error budget")
+    rollback, page, *_ = webhook.received
+    assert rollback["text"].startswith("kanri: canary of echo-c at echo/production rolled back at 10 %: error ratio")
+    assert page["text"].startswith("[FIRING] page: echo/echo-b is burning its availability error budget")
     trail = json.loads(kanri("audit", "--target", "echo/production", "--json")[1])
     actions = [(e["action"], e["result"]) for e in reversed(trail)]
     assert actions == [("canary.start", "ok"), *[("route.weights", "ok")] * 4, ("canary.promote", "ok"),
                        ("canary.start", "ok"), ("route.weights", "ok"), ("route.weights", "ok"),
                        ("canary.rollback", "rolled-back")]
     assert trail[0]["error"] == bad[-1]["message"]
+
+
+def _paging(out: str) -> list[dict]:
+    return [a for a in json.loads(out) if a["severity"] == "page" and a["service"] == "echo-b"]

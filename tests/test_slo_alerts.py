@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from console.cli import main
 from console.cluster.base import Pod
 from console.slo.alertmanager import Timings, alertmanager_config
 from console.slo.alerts import AlertSource, FiringAlert
@@ -15,6 +18,7 @@ from console.slo.notify import notify
 from console.slo.objective import Objective
 from console.slo.rules import SRE_WORKBOOK, RuleSettings, rules_file, scaled
 from console.slo.status import SloStatus, burn_alerts, slo_status
+from console.slo.watch import AlertWatch
 from console.telemetry import PrometheusMetrics, ScrapeMetrics, TelemetryUnavailable
 from serving.client import Client
 from tests.support.alertmanager import Alertmanager, Webhook
@@ -58,8 +62,8 @@ def client(stack: tuple) -> Iterator[Client]:
         yield client
 
 
-def test_a_failing_runtime_pages_through_prometheus_and_alertmanager_to_the_webhook(stack: tuple,
-                                                                                    client: Client) -> None:
+def test_a_failing_runtime_pages_through_prometheus_and_alertmanager_to_the_webhook(
+        stack: tuple, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     prometheus, alertmanager, webhook, _ = stack
     from_prometheus = AlertSource(prometheus.url)
     from_alertmanager = AlertSource(alertmanager.url, "alertmanager")
@@ -73,6 +77,16 @@ def test_a_failing_runtime_pages_through_prometheus_and_alertmanager_to_the_webh
         assert alert.summary == "testapp/testapp-dev is burning its availability error budget fast: page"
         assert alert.since is not None and "Share of calls answered with a server fault: 1 " in alert.description
         wait_until(lambda: _paging(from_alertmanager), 20, "the page in Alertmanager")
+        for name, value in {"KANRI_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path),
+                            "KANRI_PROMETHEUS_URL": prometheus.url}.items():
+            monkeypatch.setenv(name, value)
+        for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_CLUSTER"):
+            monkeypatch.delenv(name, raising=False)
+        runner = CliRunner()
+        runner.invoke(main, ["app", "create", "testapp", "--predictor", f"{PREDICTORS}:Echo"])
+        shown = runner.invoke(main, ["alerts", "testapp"])
+        assert shown.exit_code == 0 and shown.stdout.splitlines()[1].split()[:4] == [
+            "page", "testapp-dev", "availability", "KanriAvailabilityBudgetBurn"]
         messages = wait_until(lambda: [m for m in webhook.received if "page" in m.get("channel", "")], 20,
                               "a Slack message at the webhook")
     assert failing.outcomes["ok"] == 0 and sum(failing.outcomes.values()) > 0
@@ -116,6 +130,17 @@ def test_an_unreachable_alert_api_is_reported_not_raised() -> None:
     answer = source.firing()
     source.close()
     assert isinstance(answer, TelemetryUnavailable) and answer.reason.startswith("Alertmanager at http://127.0.0.1:9")
+
+
+def test_watching_alerts_tells_each_one_once_when_it_fires_and_when_it_resolves() -> None:
+    told: list[str] = []
+    watch = AlertWatch("http://127.0.0.1:9/hook", notify=lambda text, url: told.append(text))
+    page = FiringAlert("KanriAvailabilityBudgetBurn", "page", "a", "s", "availability", "a/s burns", "", None)
+    ticket = FiringAlert("KanriLatencyBudgetBurn", "ticket", "a", "s", "latency", "a/s is slow", "", None)
+    assert watch.look([page]) == ([page], [])
+    assert watch.look([page, ticket]) == ([ticket], [])
+    assert watch.look([ticket]) == ([], [page])
+    assert told == ["[FIRING] page: a/s burns", "[FIRING] ticket: a/s is slow", "[RESOLVED] page: a/s burns"]
 
 
 def test_a_notification_that_cannot_be_delivered_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
