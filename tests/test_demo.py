@@ -3,7 +3,8 @@
 One flow, because setting the demo up is the expensive part: an interrupted
 run is completed, traffic flows at every level without a failure, a second
 run adds nothing, production switches to v2 under traffic without a failed
-request, and `--down` leaves neither a process nor a file.
+request, and `--down` leaves neither a process nor a file, even when the
+supervisor was stopped before and left the replicas serving.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def test_demo_up_traffic_again_switch_and_down(demo_home: Path, tmp_path: Path) 
     finally:
         ctx.registry.close()
 
+    kanri("local", "down", "--keep-serving", "--home", str(demo_home))  # replicas and routers left on their own
     down = kanri("demo", "--down")
     stopped = re.search(r"stopped the demo's local cluster: its supervisor, (\d+) replica\(s\) and 3 router\(s\)",
                         down.stdout)
