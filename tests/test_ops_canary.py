@@ -120,6 +120,14 @@ def test_stopping_or_closing_the_canary_puts_the_starting_weights_back(echo: Con
     assert [e.action for e in audit.audit_trail(echo)[:2]] == ["canary.cancel", "route.weights"]
 
 
+def test_closing_the_canary_after_its_last_event_keeps_the_outcome(echo: Context,
+                                                                   memory_backend: MemoryBackend) -> None:
+    events = run_canary(echo, ScriptedMetrics({"echo-old": HEALTHY, "echo-new": HEALTHY}), PLAN)
+    assert next(e for e in events if e.kind == "promoted")
+    events.close()  # a console that stops reading once it has the outcome
+    assert _weights(memory_backend)["echo-new"] == 100 and audit.audit_trail(echo)[0].action == "canary.promote"
+
+
 def test_a_plan_that_cannot_work_is_refused_before_any_weight_moves(echo: Context,
                                                                      memory_backend: MemoryBackend) -> None:
     for plan, error, message in [

@@ -65,61 +65,76 @@ def run_canary(ctx: Context, source: MetricsSource, plan: CanaryPlan, *, webhook
                stop: threading.Event | None = None,
                notify: Callable[[str, str], Any] = post) -> Iterator[CanaryEvent]:
     """Move traffic to `plan.canary` step by step; see the module's docstring."""
-    stop = stop or threading.Event()
     start = routes.show_route(ctx, plan.app, plan.level)
     _check(plan, start.weights)
-    baseline = {name: weight for name, weight in start.weights.items() if name != plan.canary and weight}
-    objective = _objective(ctx, plan)
+    run = _Run(ctx, source, plan, start, _objective(ctx, plan), stop or threading.Event(),
+               lambda text: notify(text, webhook_url))
     _record(ctx, "canary.start", plan, start.weights, {"canary": plan.canary, "steps": list(plan.steps),
                                                        "interval_seconds": plan.interval_seconds})
     yield CanaryEvent("started", start.weights, f"canary of {plan.canary} at {plan.target}: steps "
                       f"{', '.join(map(str, plan.steps))} % every {plan.interval_seconds:g} s"
-                      + ("" if objective else " (it has no SLO: judged against the baseline only)"))
-    weights = start.weights
+                      + ("" if run.objective else " (it has no SLO: judged against the baseline only)"))
     try:
-        for percent in plan.steps:
-            weights = _set(ctx, plan, start, _split(baseline, plan.canary, percent))
-            yield CanaryEvent("step", weights, f"{plan.canary} takes {percent} %")
-            verdict = yield from _judge_step(source, plan, objective, max(baseline, key=baseline.get), weights, stop)
-            if verdict is not None:
-                back = _set(ctx, plan, start, _split(baseline, plan.canary, 0))
-                _record(ctx, "canary.rollback", plan, weights, back, result="rolled-back", error=verdict.message)
-                notify(f"kanri: canary of {plan.canary} at {plan.target} rolled back at {percent} %: "
-                       f"{verdict.message}", webhook_url)
-                yield CanaryEvent("rolled-back", back, verdict.message, verdict.canary, verdict.baseline)
-                return
-        _record(ctx, "canary.promote", plan, start.weights, weights)
-        yield CanaryEvent("promoted", weights, f"{plan.canary} passed every step and takes {plan.steps[-1]} %")
+        final = yield from run.steps()
     except (_Cancelled, KeyboardInterrupt, GeneratorExit) as exc:
         _set(ctx, plan, start, start.weights)
-        _record(ctx, "canary.cancel", plan, weights, start.weights, result="cancelled")
+        _record(ctx, "canary.cancel", plan, run.weights, start.weights, result="cancelled")
         if isinstance(exc, GeneratorExit):
             raise
-        yield CanaryEvent("cancelled", start.weights, "cancelled; the starting weights are back")
+        final = CanaryEvent("cancelled", start.weights, "cancelled; the starting weights are back")
+    yield final  # outside the try: closing the generator after its last event must not undo it
 
 
-def _judge_step(source: MetricsSource, plan: CanaryPlan, objective: Objective | None, baseline: str,
-                weights: dict[str, int], stop: threading.Event) -> Generator[CanaryEvent, None, CanaryEvent | None]:
-    """Wait an interval and judge, until a verdict: None when the canary passed, else the breach (an event)."""
-    for check in range(1, plan.silent_checks + 1):
-        if stop.wait(plan.interval_seconds):
-            raise _Cancelled
-        snapshot = source.snapshot(plan.app)
-        if isinstance(snapshot, TelemetryUnavailable):
-            problem = f"metrics unavailable: {snapshot.reason}"
-            canary = base = None
-        else:
-            canary, base = _figures(snapshot, plan.canary), _figures(snapshot, baseline)
-            problem = breach(plan, objective, canary, base)
-            if problem == "":
-                yield CanaryEvent("passed", weights, _describe(canary), canary, base)
-                return None
-            if problem is not None:
-                return CanaryEvent("breach", weights, problem, canary, base)
-            problem = f"no calls reached {plan.canary} yet"
-        if check < plan.silent_checks:
-            yield CanaryEvent("waiting", weights, f"{problem}; checking again", canary, base)
-    return CanaryEvent("breach", weights, f"{problem} after {plan.silent_checks} checks", canary, base)
+class _Run:
+    """One canary in progress: the weights it set last, and how it judges each step."""
+
+    def __init__(self, ctx: Context, source: MetricsSource, plan: CanaryPlan, start: RouteView,
+                 objective: Objective | None, stop: threading.Event, notify: Callable[[str], Any]) -> None:
+        self.ctx, self.source, self.plan, self.start = ctx, source, plan, start
+        self.objective, self.stop, self.notify = objective, stop, notify
+        self.baseline = {name: weight for name, weight in start.weights.items() if name != plan.canary and weight}
+        self.weights = start.weights
+
+    def steps(self) -> Generator[CanaryEvent, None, CanaryEvent]:
+        """Each step, judged; returns the final event (promoted or rolled back), recorded and notified."""
+        plan = self.plan
+        for percent in plan.steps:
+            self.weights = _set(self.ctx, plan, self.start, _split(self.baseline, plan.canary, percent))
+            yield CanaryEvent("step", self.weights, f"{plan.canary} takes {percent} %")
+            verdict = yield from self.judge()
+            if verdict is not None:
+                before, self.weights = self.weights, _set(self.ctx, plan, self.start,
+                                                          _split(self.baseline, plan.canary, 0))
+                _record(self.ctx, "canary.rollback", plan, before, self.weights, result="rolled-back",
+                        error=verdict.message)
+                self.notify(f"kanri: canary of {plan.canary} at {plan.target} rolled back at {percent} %: "
+                            f"{verdict.message}")
+                return CanaryEvent("rolled-back", self.weights, verdict.message, verdict.canary, verdict.baseline)
+        _record(self.ctx, "canary.promote", plan, self.start.weights, self.weights)
+        return CanaryEvent("promoted", self.weights, f"{plan.canary} passed every step and takes {plan.steps[-1]} %")
+
+    def judge(self) -> Generator[CanaryEvent, None, CanaryEvent | None]:
+        """Wait an interval and judge, until a verdict: None when the canary passed, else the breach (an event)."""
+        plan, baseline = self.plan, max(self.baseline, key=self.baseline.get)
+        for check in range(1, plan.silent_checks + 1):
+            if self.stop.wait(plan.interval_seconds):
+                raise _Cancelled
+            snapshot = self.source.snapshot(plan.app)
+            if isinstance(snapshot, TelemetryUnavailable):
+                problem = f"metrics unavailable: {snapshot.reason}"
+                canary = base = None
+            else:
+                canary, base = _figures(snapshot, plan.canary), _figures(snapshot, baseline)
+                problem = breach(plan, self.objective, canary, base)
+                if problem == "":
+                    yield CanaryEvent("passed", self.weights, _describe(canary), canary, base)
+                    return None
+                if problem is not None:
+                    return CanaryEvent("breach", self.weights, problem, canary, base)
+                problem = f"no calls reached {plan.canary} yet"
+            if check < plan.silent_checks:
+                yield CanaryEvent("waiting", self.weights, f"{problem}; checking again", canary, base)
+        return CanaryEvent("breach", self.weights, f"{problem} after {plan.silent_checks} checks", canary, base)
 
 
 def breach(plan: CanaryPlan, objective: Objective | None, canary: Figures | None,
