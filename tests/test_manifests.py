@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from console.cli import main
 from console.cluster.base import ModelRef, Resources, RouteSpec, ServiceSpec
-from console.cluster.kubernetes import KubernetesBackend, objects, render_service_yaml
+from console.cluster.kubernetes import KubernetesBackend, pod, render_service_yaml
 from console.config import load
 from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LogQuery
 from console.wiring import object_options
@@ -153,8 +153,8 @@ def _normalized(obj: dict) -> dict:
     """Environment variables by name: their order means nothing to kanri (none refers to another)."""
     obj = json.loads(json.dumps(obj))
     if obj["kind"] == "Deployment":
-        pod = obj["spec"]["template"]["spec"]
-        for container in pod["containers"] + pod.get("initContainers", []):
+        template = obj["spec"]["template"]["spec"]
+        for container in template["containers"] + template.get("initContainers", []):
             container["env"] = sorted(container.get("env", []), key=lambda e: e["name"])
     return obj
 
@@ -180,11 +180,11 @@ def test_levels_differ_as_they_should_and_never_share_nodes() -> None:
                    for level in LEVELS}
     assert [len(a) for a in autoscalers.values()] == [0, 1, 1]
     assert autoscalers["production"][0]["spec"]["minReplicas"] > autoscalers["staging"][0]["spec"]["minReplicas"]
-    for level, pod in pods.items():
-        [required] = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    for level, spec in pods.items():
+        [required] = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         assert {"key": "kanri.io/service-level", "operator": "NotIn", "values": [level]} in \
             required["labelSelector"]["matchExpressions"] and required["namespaceSelector"] == {}
-        assert [t["value"] for t in pod["tolerations"] if t["key"] == "kanri.io/service-level"] == [level]
+        assert [t["value"] for t in spec["tolerations"] if t["key"] == "kanri.io/service-level"] == [level]
 
 
 # The console's Roles: exactly what the code does, on the wire.
@@ -251,7 +251,7 @@ def test_images_run_as_a_non_root_user_with_their_entrypoint(image: str, entrypo
     base = next(args for name, args in instructions if name == "FROM")
     assert re.fullmatch(r"python:3\.1[1-9]-slim(-\w+)?", base), base
     user = [args for name, args in instructions if name == "USER"][-1].split(":")[0]
-    assert user not in ("root", "0") and int(user) == objects.RUNTIME_UID  # the pods' runAsUser
+    assert user not in ("root", "0") and int(user) == pod.RUNTIME_UID  # the pods' runAsUser
     [final] = [args for name, args in instructions if name == "ENTRYPOINT"]
     assert json.loads(final) == entrypoint
     assert any(name == "RUN" and re.match(r'pip install --no-cache-dir "?\.', args) for name, args in instructions)
@@ -355,9 +355,9 @@ def test_the_index_template_maps_runtime_lines_that_the_console_finds(elasticsea
         "service": "main-production", "service_level": "production", "pod": "digits-main-production-7d9f-x2x",
         "pid": 7, "model_version": "1", "request_id": "r-1", "method": "Predict", "latency_ms": 500.2,
         "code": "DEADLINE_EXCEEDED"}))
-    pod = {"namespace_name": "kanri", "pod_name": "digits-main-production-7d9f-x2x", "container_name": "kanri"}
+    origin = {"namespace_name": "kanri", "pod_name": "digits-main-production-7d9f-x2x", "container_name": "kanri"}
     shipped = json.loads(line) | {"log_id": "0f5e", "shipped_at": "2026-12-01T21:00:01Z", "stream": "stdout",
-                                  "kubernetes": pod}
+                                  "kubernetes": origin}
     client = Elasticsearch(elasticsearch.url)
     client.index(index="kanri-logs-2026.12.01", document=shipped, refresh=True)
     mapping = client.indices.get_mapping(index="kanri-logs-2026.12.01")["kanri-logs-2026.12.01"]["mappings"]

@@ -1,10 +1,10 @@
 """The Kubernetes cluster backend: services as Deployments, routes as Istio VirtualServices, on one or more clusters.
 
 Modules: labels (names and labels), objects and routing (ServiceSpec and
-RouteSpec as Kubernetes objects), render (them as YAML), connection (API
-clients, timeouts, errors), kinds (API calls per kind), apply (create or
-replace), status and readback (objects back into the contract's terms),
-backend (the ClusterBackend).
+RouteSpec as Kubernetes objects), pod (what the pods carry besides the runtime
+container), render (them as YAML), connection (API clients, timeouts, errors),
+kinds (API calls per kind), apply (create or replace), status and readback
+(objects back into the contract's terms), backend (the ClusterBackend).
 """
 
 from .backend import KubernetesBackend

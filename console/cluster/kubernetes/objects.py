@@ -1,9 +1,8 @@
 """A service as Kubernetes objects: Deployment, Service, PodDisruptionBudget and, when autoscaled, an HPA.
 
 Pure functions of a ServiceSpec, so that what `kanri render` prints is exactly
-what the backend applies. The pods expect what manifests/base installs in the
-namespace: the ServiceAccount, and optionally the model store's credentials
-Secret, its ReadWriteMany claim and an application's predictor source ConfigMap.
+what the backend applies; what the pods carry besides the runtime container is
+in pod.py.
 """
 
 from __future__ import annotations
@@ -13,18 +12,11 @@ from dataclasses import dataclass
 from serving import __version__
 
 from ..base import ServiceSpec
-from . import labels
+from . import labels, pod
 
 METRICS_PORT = 9102
-GPU = "nvidia.com/gpu"
 DRAIN_SECONDS = 5  # the runtime answers this long after SIGTERM while endpoints and Istio stop sending
 GRACE_SECONDS = 20  # then in-flight calls get this long to finish
-RUNTIME_ACCOUNT = "kanri-runtime"
-RUNTIME_UID = 10001  # the user docker/serving.Dockerfile creates
-PREDICTOR_DIR = "/srv/predictor"  # predictor code: baked into a derived image, or cloned here by the init container
-STORE_SECRET = "kanri-model-store"  # object-store credentials (AWS_*, GOOGLE_*, ...) as fsspec reads them
-STORE_CLAIM = "kanri-model-store"  # the ReadWriteMany volume, when the model store is a path
-GIT_SECRET = "kanri-git"  # GIT_USERNAME and GIT_PASSWORD (a token) for private predictor repositories
 
 
 @dataclass(frozen=True)
@@ -55,67 +47,9 @@ def _env(spec: ServiceSpec) -> list[dict]:
 def _resources(spec: ServiceSpec) -> dict:
     r = spec.resources
     requests = {"cpu": r.cpu_request, "memory": r.memory_request}
-    limits = {"cpu": r.cpu_limit, "memory": r.memory_limit, GPU: str(r.gpus) if r.gpus else ""}
+    limits = {"cpu": r.cpu_limit, "memory": r.memory_limit, pod.GPU: str(r.gpus) if r.gpus else ""}
     return {kind: {k: v for k, v in values.items() if v} for kind, values in
             (("requests", requests), ("limits", limits)) if any(values.values())}
-
-
-def source_config(app: str) -> str:
-    """The ConfigMap naming an application's predictor repository (GIT_URL, GIT_BRANCH), when it has one."""
-    return f"kanri-source-{app}"
-
-
-def _affinity(spec: ServiceSpec) -> dict:
-    """Replicas of a service spread over nodes where they can; different levels never share a node,
-    in any namespace (a production pod never sits beside a development one); a level's own node pool
-    (nodes labelled, and tainted, kanri.io/service-level=LEVEL) is preferred when there is one."""
-    same_service = {"matchLabels": labels.pod_selector(spec.app, spec.name)}
-    spread = {"weight": 100,
-              "podAffinityTerm": {"labelSelector": same_service, "topologyKey": "kubernetes.io/hostname"}}
-    other_levels = {"labelSelector": {"matchExpressions": [{"key": labels.LEVEL, "operator": "Exists"},
-                                                           {"key": labels.LEVEL, "operator": "NotIn",
-                                                            "values": [spec.level]}]},
-                    "namespaceSelector": {}, "topologyKey": "kubernetes.io/hostname"}
-    own_pool = {"weight": 100, "preference": {"matchExpressions": [{"key": labels.LEVEL, "operator": "In",
-                                                                    "values": [spec.level]}]}}
-    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [own_pool]},
-            "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [spread],
-                                "requiredDuringSchedulingIgnoredDuringExecution": [other_levels]}}
-
-
-def _tolerations(spec: ServiceSpec) -> list[dict]:
-    """GPU nodes are tainted; so may be each level's node pool, which then takes only that level's pods."""
-    gpu = [{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}] if spec.resources.gpus else []
-    return [*gpu, {"key": labels.LEVEL, "operator": "Equal", "value": spec.level, "effect": "NoSchedule"}]
-
-
-def _store_on_volume(spec: ServiceSpec) -> bool:
-    """A model store given as a path lives on the shared volume, mounted at that same path everywhere."""
-    return spec.model_store.startswith("/")
-
-
-def _volumes(spec: ServiceSpec) -> list[dict]:
-    store = [{"name": "model-store", "persistentVolumeClaim": {"claimName": STORE_CLAIM, "readOnly": True}}]
-    return [{"name": "predictor", "emptyDir": {}}, *(store if _store_on_volume(spec) else [])]
-
-
-def _restricted() -> dict:
-    """The container security context Kubernetes' restricted Pod Security Standard asks for."""
-    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-
-
-def _predictor_fetch(spec: ServiceSpec, image: str) -> dict:
-    """Clones the application's predictor repository when its source ConfigMap names one, else does nothing:
-    data scientists push code instead of building images (credentials from the optional kanri-git Secret)."""
-    return {
-        "name": "fetch-predictor",
-        "image": spec.image or image,
-        "command": ["kanri-fetch-predictor", PREDICTOR_DIR],
-        "envFrom": [{"configMapRef": {"name": source_config(spec.app), "optional": True}},
-                    {"secretRef": {"name": GIT_SECRET, "optional": True}}],
-        "volumeMounts": [{"name": "predictor", "mountPath": PREDICTOR_DIR}],
-        "securityContext": _restricted(),
-    }
 
 
 def _container(spec: ServiceSpec, image: str) -> dict:
@@ -124,18 +58,16 @@ def _container(spec: ServiceSpec, image: str) -> dict:
         "name": "kanri",
         "image": spec.image or image,
         "command": ["kanri", "serve"],
-        "env": [*_env(spec), {"name": "PYTHONPATH", "value": PREDICTOR_DIR}],
-        "envFrom": [{"secretRef": {"name": STORE_SECRET, "optional": True}}],
+        "env": [*_env(spec), {"name": "PYTHONPATH", "value": pod.PREDICTOR_DIR}],
+        "envFrom": [{"secretRef": {"name": pod.STORE_SECRET, "optional": True}}],
         "ports": [{"name": "grpc", "containerPort": spec.port, "protocol": "TCP"},
                   {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         # Loading a large model may take minutes: the startup probe holds liveness off until it is served.
         "startupProbe": grpc_probe | {"periodSeconds": 5, "failureThreshold": 120},
         "readinessProbe": grpc_probe | {"periodSeconds": 5, "failureThreshold": 2},
         "livenessProbe": grpc_probe | {"periodSeconds": 10, "failureThreshold": 3},
-        "volumeMounts": [{"name": "predictor", "mountPath": PREDICTOR_DIR, "readOnly": True},
-                         *([{"name": "model-store", "mountPath": spec.model_store, "readOnly": True}]
-                           if _store_on_volume(spec) else [])],
-        "securityContext": _restricted(),
+        "volumeMounts": pod.mounts(spec),
+        "securityContext": pod.restricted(),
     }
     return container | ({"resources": resources} if (resources := _resources(spec)) else {})
 
@@ -148,13 +80,11 @@ def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions) -> dic
     scrape = {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT), "prometheus.io/path": "/metrics"}
     bounds = {labels.MIN_REPLICAS: str(spec.min_replicas), labels.MAX_REPLICAS: str(spec.max_replicas),
               labels.CPU_THRESHOLD: str(spec.cpu_threshold)}
-    pod_spec = {"serviceAccountName": RUNTIME_ACCOUNT, "automountServiceAccountToken": False,
-                "securityContext": {"runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
-                                    "fsGroup": RUNTIME_UID, "seccompProfile": {"type": "RuntimeDefault"}},
-                "initContainers": [_predictor_fetch(spec, options.image)],
-                "containers": [_container(spec, options.image)], "volumes": _volumes(spec),
-                "affinity": _affinity(spec), "tolerations": _tolerations(spec),
-                "terminationGracePeriodSeconds": DRAIN_SECONDS + GRACE_SECONDS + 5}
+    pod_spec = pod.identity_and_security() | {
+        "initContainers": [pod.predictor_fetch(spec, spec.image or options.image)],
+        "containers": [_container(spec, options.image)], "volumes": pod.volumes(spec),
+        "affinity": pod.affinity(spec), "tolerations": pod.tolerations(spec),
+        "terminationGracePeriodSeconds": DRAIN_SECONDS + GRACE_SECONDS + 5}
     identity = labels.identity(spec.app, spec.name, spec.level)
     return {
         "apiVersion": "apps/v1",

@@ -1,0 +1,88 @@
+"""What a service's pods carry besides the runtime container: who they run as, where they may run, their
+volumes, and the init container that fetches predictor code.
+
+The pods expect what manifests/base installs in the namespace: the
+ServiceAccount kanri-runtime, and optionally the model store's credentials
+Secret, its ReadWriteMany claim, an application's predictor source ConfigMap
+and the git credentials Secret.
+"""
+
+from __future__ import annotations
+
+from ..base import ServiceSpec
+from . import labels
+
+GPU = "nvidia.com/gpu"
+RUNTIME_ACCOUNT = "kanri-runtime"
+RUNTIME_UID = 10001  # the user docker/serving.Dockerfile creates
+PREDICTOR_DIR = "/srv/predictor"  # predictor code: baked into a derived image, or cloned here by the init container
+STORE_SECRET = "kanri-model-store"  # object-store credentials (AWS_*, GOOGLE_*, ...) as fsspec reads them
+STORE_CLAIM = "kanri-model-store"  # the ReadWriteMany volume, when the model store is a path
+GIT_SECRET = "kanri-git"  # GIT_USERNAME and GIT_PASSWORD (a token) for private predictor repositories
+
+
+def identity_and_security() -> dict:
+    """The runtime never calls the Kubernetes API (no token), and runs as the image's non-root user."""
+    return {"serviceAccountName": RUNTIME_ACCOUNT, "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
+                                "fsGroup": RUNTIME_UID, "seccompProfile": {"type": "RuntimeDefault"}}}
+
+
+def restricted() -> dict:
+    """The container security context Kubernetes' restricted Pod Security Standard asks for."""
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def affinity(spec: ServiceSpec) -> dict:
+    """Replicas of a service spread over nodes where they can; different levels never share a node,
+    in any namespace (a production pod never sits beside a development one); a level's own node pool
+    (nodes labelled, and tainted, kanri.io/service-level=LEVEL) is preferred when there is one."""
+    same_service = {"matchLabels": labels.pod_selector(spec.app, spec.name)}
+    spread = {"weight": 100,
+              "podAffinityTerm": {"labelSelector": same_service, "topologyKey": "kubernetes.io/hostname"}}
+    other_levels = {"labelSelector": {"matchExpressions": [{"key": labels.LEVEL, "operator": "Exists"},
+                                                           {"key": labels.LEVEL, "operator": "NotIn",
+                                                            "values": [spec.level]}]},
+                    "namespaceSelector": {}, "topologyKey": "kubernetes.io/hostname"}
+    own_pool = {"weight": 100, "preference": {"matchExpressions": [{"key": labels.LEVEL, "operator": "In",
+                                                                    "values": [spec.level]}]}}
+    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [own_pool]},
+            "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [spread],
+                                "requiredDuringSchedulingIgnoredDuringExecution": [other_levels]}}
+
+
+def tolerations(spec: ServiceSpec) -> list[dict]:
+    """GPU nodes are tainted; so may be each level's node pool, which then takes only that level's pods."""
+    gpu = [{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}] if spec.resources.gpus else []
+    return [*gpu, {"key": labels.LEVEL, "operator": "Equal", "value": spec.level, "effect": "NoSchedule"}]
+
+
+def _store_on_volume(spec: ServiceSpec) -> bool:
+    """A model store given as a path lives on the shared volume, mounted at that same path everywhere."""
+    return spec.model_store.startswith("/")
+
+
+def volumes(spec: ServiceSpec) -> list[dict]:
+    store = [{"name": "model-store", "persistentVolumeClaim": {"claimName": STORE_CLAIM, "readOnly": True}}]
+    return [{"name": "predictor", "emptyDir": {}}, *(store if _store_on_volume(spec) else [])]
+
+
+def mounts(spec: ServiceSpec) -> list[dict]:
+    """The runtime container's: the predictor code, and the model store when it is on the shared volume."""
+    store = [{"name": "model-store", "mountPath": spec.model_store, "readOnly": True}]
+    return [{"name": "predictor", "mountPath": PREDICTOR_DIR, "readOnly": True},
+            *(store if _store_on_volume(spec) else [])]
+
+
+def predictor_fetch(spec: ServiceSpec, image: str) -> dict:
+    """Clones the application's predictor repository when its ConfigMap kanri-source-APP names one (GIT_URL,
+    GIT_BRANCH), else does nothing: data scientists push code instead of building images."""
+    return {
+        "name": "fetch-predictor",
+        "image": image,
+        "command": ["kanri-fetch-predictor", PREDICTOR_DIR],
+        "envFrom": [{"configMapRef": {"name": f"kanri-source-{spec.app}", "optional": True}},
+                    {"secretRef": {"name": GIT_SECRET, "optional": True}}],
+        "volumeMounts": [{"name": "predictor", "mountPath": PREDICTOR_DIR}],
+        "securityContext": restricted(),
+    }
