@@ -12,7 +12,10 @@ from console.errors import Invalid, NotFound
 from console.ops import applications, audit, models, routes, services, slo
 from console.ops.canary import CanaryPlan, run_canary
 from console.ops.context import Context
+from console.registry.database import Registry
 from console.telemetry.types import Figures, MetricsSnapshot, ServiceFigures, TelemetryUnavailable
+from serving.models import ModelStore
+from tests.support.kube import fake_clusters
 from tests.support.memory_backend import MemoryBackend
 from tests.support.registry import database_url
 from tests.support.servers import PREDICTORS
@@ -126,6 +129,22 @@ def test_closing_the_canary_after_its_last_event_keeps_the_outcome(echo: Context
     assert next(e for e in events if e.kind == "promoted")
     events.close()  # a console that stops reading once it has the outcome
     assert _weights(memory_backend)["echo-new"] == 100 and audit.audit_trail(echo)[0].action == "canary.promote"
+
+
+def test_on_kubernetes_each_step_is_what_istio_is_told(registry_url: str, tmp_path: Path, echo_models: dict) -> None:
+    with fake_clusters(tmp_path) as clusters:
+        registry = Registry(registry_url, auto_upgrade=True)
+        ctx = Context(registry, ModelStore(str(tmp_path / "store")), clusters.backend, actor="alice")
+        applications.create_app(ctx, "echo", f"{PREDICTORS}:Echo")
+        models.upload_model(ctx, "echo", echo_models["v1"])
+        for name in ("echo-old", "echo-new"):
+            services.create_service(ctx, "echo", name, "production", 1)
+        told = [clusters.route_weights("echo", "production")["kind-kanri"]
+                for event in run_canary(ctx, ScriptedMetrics({"echo-old": HEALTHY, "echo-new": HEALTHY}), PLAN)
+                if event.kind in ("step", "promoted")]
+        registry.close()
+    assert told == [{"echo-old": 90, "echo-new": 10}, {"echo-old": 50, "echo-new": 50},
+                    {"echo-old": 0, "echo-new": 100}, {"echo-old": 0, "echo-new": 100}]
 
 
 def test_a_plan_that_cannot_work_is_refused_before_any_weight_moves(echo: Context,
