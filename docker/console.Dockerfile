@@ -12,6 +12,8 @@ WORKDIR /opt/kanri
 COPY pyproject.toml README.md ./
 COPY serving ./serving
 COPY console ./console
+# console/demo/digits links here: the example `kanri demo` trains and serves ships in the package.
+COPY examples/digits ./examples/digits
 # s3fs and gcsfs: uploads to a model store in object storage.
 RUN pip install --no-cache-dir . s3fs gcsfs
 

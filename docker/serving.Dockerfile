@@ -20,6 +20,8 @@ WORKDIR /opt/kanri
 COPY pyproject.toml README.md ./
 COPY serving ./serving
 COPY console ./console
+# console/demo/digits links here: the example `kanri demo` trains and serves ships in the package.
+COPY examples/digits ./examples/digits
 # [sklearn]: the runtime's own predictors of scikit-learn models; s3fs and gcsfs: model stores in object storage.
 RUN pip install --no-cache-dir ".[sklearn]" s3fs gcsfs
 
