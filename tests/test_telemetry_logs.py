@@ -12,8 +12,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch, helpers
 
+from console.cli import main
 from console.telemetry import (
     ElasticsearchLogs,
     LocalFileLogs,
@@ -269,3 +271,20 @@ def test_every_source_is_a_log_source(tmp_path: Path, fake_elasticsearch: FakeEl
     assert isinstance(ElasticsearchLogs(Elasticsearch(fake_elasticsearch.url)), LogSource)
     assert isinstance(pod_logs_store(fake_pod_logs).source, LogSource)
 
+
+
+def test_kanri_logs_refuses_an_unknown_application_or_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo is an error, as in `kanri top`, not an empty listing that looks like a quiet service."""
+    monkeypatch.setenv("KANRI_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_CLUSTER", "KANRI_ELASTICSEARCH_URL"):
+        monkeypatch.delenv(name, raising=False)
+    runner = CliRunner()
+    created = runner.invoke(main, ["app", "create", "digits", "--predictor", "tests.support.predictors:Echo"])
+    assert created.exit_code == 0, created.output
+    unknown_app = runner.invoke(main, ["logs", "digitz"])
+    assert unknown_app.exit_code == 1 and unknown_app.stderr.startswith("error: no application 'digitz'")
+    unknown_service = runner.invoke(main, ["logs", "digits", "web"])
+    assert unknown_service.exit_code == 1 and "has no service 'web'" in unknown_service.stderr
+    quiet = runner.invoke(main, ["logs", "digits"])
+    assert (quiet.exit_code, quiet.stdout) == (0, "")

@@ -13,7 +13,7 @@ from console.commands.admin import since_option_time
 from console.commands.output import emit_json, table
 from console.commands.state import State
 from console.errors import Invalid
-from console.ops import services
+from console.ops import applications, services
 from console.ops.views import to_json
 from console.telemetry import (
     Figures,
@@ -67,6 +67,9 @@ def top(state: State, app: str, service: str | None, once: bool, interval: float
                     click.echo(f"{app} at {datetime.fromtimestamp(snapshot.taken_at, UTC):%H:%M:%S} UTC "
                                f"(every {interval:g} s, Ctrl-C to stop)")
                 _print_snapshot(snapshot)
+                if not snapshot.services:
+                    click.echo(f"no figures for {service or app} yet: no pod runs, or none has been scraped "
+                               f"(kanri pods {app})", err=True)
             if once:
                 return
             time.sleep(interval)
@@ -104,6 +107,10 @@ def _print_line(line: LogLine, as_json: bool) -> None:
 def logs(state: State, app: str, service: str | None, following: bool, grep: str, level: str | None,
          service_level: str | None, pod: str | None, since: str | None, limit: int, as_json: bool) -> None:
     """Recent log lines of APP (or SERVICE), oldest first; with --follow, new ones as they arrive."""
+    if service:  # an unknown application or service is an error, not an empty listing
+        services.show_service(state.context, app, service)
+    else:
+        applications.show_app(state.context, app)
     query = LogQuery(app, service=service, service_level=service_level, pod=pod,
                      levels=levels_at_least(level) if level else frozenset(), text=grep,
                      since=since_option_time(since), limit=limit)
