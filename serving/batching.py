@@ -23,6 +23,8 @@ log = logging.getLogger("kanri.batching")
 
 # Under load, keep collecting until no request arrived for this long; when idle, go at once.
 IDLE_GAP_S = 0.001
+# Under load, look at the queue this often while collecting; a loop turn each time would busy-wait.
+POLL_S = 0.0002
 # Load counts as gone after this many batches in a row held a single request.
 LONE_BATCHES_TO_IDLE = 8
 Item = tuple[LoadedModel, Any, dict[str, Any], asyncio.Future]
@@ -75,11 +77,12 @@ class Batcher:
     async def _collect(self, deadline: float, loop: asyncio.AbstractEventLoop) -> None:
         """Yield to the loop while requests keep arriving: stop when the batch is full,
         at the deadline, or once no request arrived for the idle gap."""
-        idle_gap = IDLE_GAP_S if self._lone_batches < LONE_BATCHES_TO_IDLE else 0.0
+        loaded = self._lone_batches < LONE_BATCHES_TO_IDLE
+        idle_gap, poll = (IDLE_GAP_S, POLL_S) if loaded else (0.0, 0.0)
         last_growth = loop.time()
         size = len(self._queue)
         while size < self.max_size:
-            await asyncio.sleep(0)
+            await asyncio.sleep(poll)
             now = loop.time()
             if len(self._queue) > size:
                 size, last_growth = len(self._queue), now
@@ -113,7 +116,7 @@ class Batcher:
                 raise PredictorFailed(f"batch runner returned {len(outcomes)} outcomes for {len(batch)} inputs")
         except Exception as exc:
             outcomes = [exc] * len(batch)
-        for (*_, future), outcome in zip(batch, outcomes, strict=True):
+        for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
             if isinstance(outcome, BaseException):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -12,7 +13,6 @@ from .predictor import type_name
 
 # Value oneof field → the predictor type name it carries.
 KIND_TYPES = {"str": "str", "bytes": "bytes", "ints": "list[int]", "floats": "list[float]", "strs": "list[str]"}
-TYPE_KINDS = {name: kind for kind, name in KIND_TYPES.items()}
 
 
 def from_value(value: pb.Value, expected: Any, what: str = "input") -> Any:
@@ -21,11 +21,10 @@ def from_value(value: pb.Value, expected: Any, what: str = "input") -> Any:
     expected_name = type_name(expected)
     if kind is None:
         raise InvalidInput(f"{what} is missing: expected {expected_name}")
-    if kind in ("str", "bytes"):
-        decoded: Any = getattr(value, kind)
-    else:
-        decoded = list(getattr(value, kind).values)
-    if KIND_TYPES[kind] == expected_name or (decoded == [] and expected_name.startswith("list[")):
+    decoded: Any = getattr(value, kind)
+    if kind != "str" and kind != "bytes":
+        decoded = list(decoded.values)
+    if KIND_TYPES[kind] == expected_name or (not decoded and expected_name.startswith("list[")):
         return decoded
     if kind == "ints" and expected_name == "list[float]":
         return [float(v) for v in decoded]
@@ -34,16 +33,16 @@ def from_value(value: pb.Value, expected: Any, what: str = "input") -> Any:
 
 def to_value(data: Any, value_type: Any) -> pb.Value:
     """Encode data already checked against value_type (see predictor.check_value)."""
-    kind = TYPE_KINDS[type_name(value_type)]
-    if kind == "str":
-        return pb.Value(str=data)
-    if kind == "bytes":
-        return pb.Value(bytes=data)
-    if kind == "ints":
-        return pb.Value(ints=pb.IntList(values=data))
-    if kind == "floats":
-        return pb.Value(floats=pb.FloatList(values=data))
-    return pb.Value(strs=pb.StringList(values=data))
+    return _ENCODERS[type_name(value_type)](data)
+
+
+_ENCODERS: dict[str, Callable[[Any], pb.Value]] = {
+    "str": lambda data: pb.Value(str=data),
+    "bytes": lambda data: pb.Value(bytes=data),
+    "list[int]": lambda data: pb.Value(ints=pb.IntList(values=data)),
+    "list[float]": lambda data: pb.Value(floats=pb.FloatList(values=data)),
+    "list[str]": lambda data: pb.Value(strs=pb.StringList(values=data)),
+}
 
 
 def label_key(data: Any) -> str:

@@ -2,7 +2,8 @@
 
 The model's name is the application's name and its version the live model
 version. Request parameters become the predictor's option dict; a string
-parameter "option" holding JSON gives an option of any depth.
+parameter "option" holding JSON gives an option of any depth. Answers carry
+the predictor's option dict back the same way (see _set_parameters).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import grpc
 from . import __version__
 from ._pb import open_inference_pb2 as oip
 from ._pb import open_inference_pb2_grpc as oip_grpc
-from .errors import InvalidInput, ModelNotFound
-from .predictor import type_name
+from .errors import InvalidInput, ModelNotFound, PredictorFailed
+from .predictor import INT64_MAX, INT64_MIN, type_name
 from .rpc import Runtime, rpc
 from .tensors import DATATYPE, decode_input, encode_output, input_shape
 
@@ -101,6 +102,7 @@ class InferenceService(oip_grpc.GRPCInferenceServiceServicer):
             tensor, raw_out = encode_output(name, *columns[name])
             response.outputs.append(tensor)
             response.raw_output_contents.append(raw_out)
+        _set_parameters(response.parameters, [r.option for r, _ in answers])
         return response
 
 
@@ -119,3 +121,36 @@ def _option(parameters: Any) -> dict[str, Any]:
             raise InvalidInput("parameter 'option' must be a JSON object")
         option.update(nested)
     return option
+
+
+def _set_parameters(parameters: Any, options: list[dict[str, Any] | None]) -> None:
+    """The predictor's option dict as answer parameters, mirroring _option: bool, int, float
+    and str entries as typed parameters, anything deeper as JSON in "option". When the inputs
+    of one request got different options, "options" holds them all, in input order, as a JSON list."""
+    first = options[0]
+    if any(option != first for option in options[1:]):
+        parameters["options"].string_param = _json([option or {} for option in options])
+        return
+    nested = {}
+    for key, value in (first or {}).items():
+        if key == "option":  # a str here would be read back as JSON
+            nested[key] = value
+        elif isinstance(value, bool):
+            parameters[key].bool_param = value
+        elif isinstance(value, int) and INT64_MIN <= value <= INT64_MAX:
+            parameters[key].int64_param = value
+        elif isinstance(value, float):
+            parameters[key].double_param = value
+        elif isinstance(value, str):
+            parameters[key].string_param = value
+        else:
+            nested[key] = value
+    if nested:
+        parameters["option"].string_param = _json(nested)
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise PredictorFailed(f"the predictor's option must be JSON-like to travel as parameters: {exc}") from None

@@ -47,13 +47,15 @@ VALUE_TYPES: dict[str, Any] = {
 
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Looked up on every request: a dict, not a scan comparing generic aliases.
+_TYPE_NAMES: dict[Any, str] = {known: name for name, known in VALUE_TYPES.items()}
 
 
 def type_name(value_type: Any) -> str:
-    for name, known in VALUE_TYPES.items():
-        if value_type == known:
-            return name
-    raise TypeError(f"unsupported value type {value_type!r}; use one of {', '.join(VALUE_TYPES)}")
+    try:
+        return _TYPE_NAMES[value_type]
+    except (KeyError, TypeError):  # TypeError: an unhashable value_type
+        raise TypeError(f"unsupported value type {value_type!r}; use one of {', '.join(VALUE_TYPES)}") from None
 
 
 @dataclass(slots=True)
@@ -67,7 +69,10 @@ class PredictResult:
 
     @property
     def scores(self) -> list[float]:
-        return [float(self.score)] if isinstance(self.score, numbers.Real) else [float(s) for s in self.score]
+        score = self.score
+        if type(score) is list:  # the common case, checked before the slower ABC test
+            return list(map(float, score))
+        return [float(score)] if isinstance(score, numbers.Real) else list(map(float, score))
 
 
 class PredictInterface:

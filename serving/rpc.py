@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 
 from .dataplane import DataPlane
 from .errors import ServingError, Unauthenticated
@@ -86,7 +87,7 @@ def rpc(method: str, admin: bool = False) -> Callable[[Handler], Handler]:
                     runtime.authorize(context)
                 if isinstance(request, Undecodable):
                     raise request.refuse()
-                if hasattr(request, "__aiter__"):
+                if not isinstance(request, Message):  # a client stream
                     request = refuse_undecodable(request)
                 response = await fn(self, request, context)
                 version = getattr(response, "model_version", "")

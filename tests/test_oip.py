@@ -34,7 +34,8 @@ from serving.predictor import PredictInterface, PredictResult
 
 
 class OptionLabel(PredictInterface):
-    """str -> str: the label is the option dict the predictor received, as JSON."""
+    """str -> str: the label is the option dict the predictor received, as JSON; the answer's
+    option names the input, so the inputs of one request get different options."""
 
     input_type = str
     output_type = str
@@ -43,7 +44,7 @@ class OptionLabel(PredictInterface):
         pass
 
     def predict(self, input: str, option: dict) -> PredictResult:
-        return PredictResult(json.dumps(option, sort_keys=True), [1.0])
+        return PredictResult(json.dumps(option, sort_keys=True), [1.0], {"input": input})
 '''
 
 
@@ -350,3 +351,22 @@ def test_request_parameters_become_the_option(typed_servers: dict[str, ServeProc
     assert "JSON object" in error(not_object, "INVALID_ARGUMENT")
     assert "JSON object" in error(huge_int, "INVALID_ARGUMENT")
     assert json.loads(texts(ok(none)["outputs"]["label"])[0]) == {}
+
+
+def test_answers_carry_the_predictors_option_as_parameters(echo_server: ServeProcess,
+                                                           typed_servers: dict[str, ServeProcess]) -> None:
+    nested = {"deep": {"k": [1, 2.5, None, "s"]}}
+    sent = {"who": "kanri", "flag": True, "n": -3}  # tritonclient sends no float parameters: that one is in JSON
+    word = [tensor("BYTES", [1], ["x"])]
+    one, batch, plain = triton(
+        echo_server.target,
+        infer("testapp", word, parameters={**sent, "option": json.dumps({**nested, "r": 0.5})}),
+        infer("testapp", [tensor("BYTES", [2], ["a", "b"])], parameters={"who": "kanri"}),
+        infer("testapp", word))
+    echoed = ok(one)["parameters"]
+    assert json.loads(echoed.pop("option")) == nested
+    assert echoed == {**sent, "r": 0.5}
+    assert ok(batch)["parameters"] == {"who": "kanri"}
+    assert ok(plain)["parameters"] == {}
+    (different,) = triton(typed_servers["OptionLabel"].target, infer("testapp", [tensor("BYTES", [2], ["a", "b"])]))
+    assert json.loads(ok(different)["parameters"]["options"]) == [{"input": "a"}, {"input": "b"}]
