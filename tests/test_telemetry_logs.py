@@ -12,10 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from elasticsearch import Elasticsearch, helpers
 
-from console.cli import main
 from console.telemetry import (
     ElasticsearchLogs,
     LocalFileLogs,
@@ -30,7 +28,16 @@ from console.telemetry import (
 from console.telemetry.loglines import parse_timestamp
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.pod_logs import FakePodLogs
-from tests.support.telemetry_fleet import APP, Fleet, LogStore, Replica, Shipper, pod_logs_store
+from tests.support.telemetry_fleet import (
+    APP,
+    Fleet,
+    LogStore,
+    Replica,
+    Shipper,
+    elasticsearch_store,
+    kanri_cli,
+    pod_logs_store,
+)
 
 pytest_plugins = ["tests.support.telemetry_fixtures"]
 
@@ -273,18 +280,28 @@ def test_every_source_is_a_log_source(tmp_path: Path, fake_elasticsearch: FakeEl
 
 
 
+def test_kanri_logs_prints_the_lines_elasticsearch_holds(fake_elasticsearch: FakeElasticsearch, shipper: Shipper,
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = elasticsearch_store(fake_elasticsearch)
+    shipped = set(ship(store, shipper, at_least=10))
+    kanri = kanri_cli(tmp_path, monkeypatch, KANRI_ELASTICSEARCH_URL=fake_elasticsearch.url,
+                      KANRI_ELASTICSEARCH_INDEX=store.source.index)
+    result = kanri("logs", APP, "--pod", "testapp-batch-a", "--limit", "5", "--json")
+    assert result.exit_code == 0, result.output
+    printed = [json.loads(text) for text in result.stdout.splitlines()]
+    assert len(printed) == 5 and {line["pod"] for line in printed} == {"testapp-batch-a"}
+    assert {(line["pod"], parse_timestamp(line["@timestamp"]), line["message"], line.get("latency_ms"))
+            for line in printed} <= shipped
+    plain = kanri("logs", APP, "--limit", "3")
+    assert plain.exit_code == 0 and len(plain.stdout.splitlines()) == 3 and APP in plain.stdout
+
+
 def test_kanri_logs_refuses_an_unknown_application_or_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A typo is an error, as in `kanri top`, not an empty listing that looks like a quiet service."""
-    monkeypatch.setenv("KANRI_HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_CLUSTER", "KANRI_ELASTICSEARCH_URL"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-    created = runner.invoke(main, ["app", "create", "digits", "--predictor", "tests.support.predictors:Echo"])
-    assert created.exit_code == 0, created.output
-    unknown_app = runner.invoke(main, ["logs", "digitz"])
+    kanri = kanri_cli(tmp_path, monkeypatch)
+    unknown_app = kanri("logs", "digitz")
     assert unknown_app.exit_code == 1 and unknown_app.stderr.startswith("error: no application 'digitz'")
-    unknown_service = runner.invoke(main, ["logs", "digits", "web"])
+    unknown_service = kanri("logs", APP, "web")
     assert unknown_service.exit_code == 1 and "has no service 'web'" in unknown_service.stderr
-    quiet = runner.invoke(main, ["logs", "digits"])
+    quiet = kanri("logs", APP)
     assert (quiet.exit_code, quiet.stdout) == (0, "")

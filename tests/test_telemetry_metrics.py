@@ -4,9 +4,11 @@ each adapter adds."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import psutil
 import pytest
@@ -23,7 +25,7 @@ from console.telemetry import (
 )
 from tests.support.prometheus import Prometheus, wait_until
 from tests.support.servers import free_port
-from tests.support.telemetry_fleet import APP, CLUSTER_FIGURES, FAULT_SHARE, RATE_WINDOW, Fleet
+from tests.support.telemetry_fleet import APP, CLUSTER_FIGURES, FAULT_SHARE, RATE_WINDOW, Fleet, kanri_cli
 
 pytest_plugins = ["tests.support.telemetry_fixtures"]
 
@@ -190,6 +192,22 @@ def test_prometheus_finds_the_recording_rules_or_falls_back(prometheus: Promethe
     finally:
         found.close()
         absent.close()
+
+
+def test_kanri_top_prints_what_prometheus_holds(prometheus: Prometheus, prometheus_metrics: PrometheusMetrics,
+                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kanri = kanri_cli(tmp_path, monkeypatch, KANRI_PROMETHEUS_URL=prometheus.url)
+    result = kanri("top", APP, "--once", "--json")
+    assert result.exit_code == 0, result.output
+    services = {s["service"]: s for s in json.loads(result.stdout)["services"]}
+    assert set(services) == {WEB, BATCH}
+    assert {p["pod"] for p in services[WEB]["pods"]} == {"testapp-web-a", "testapp-web-b"}
+    web = services[WEB]["figures"]
+    assert web["requests_per_second"] > 5 and 0 < web["p99_seconds"] < 1
+    # kanri top rates over 1m, longer than this Prometheus has run: rates are low until then, gauges exact.
+    assert web["cpu_cores"] > 0 and web["memory_bytes"] == 300 << 20 and web["gpu_memory_bytes"] == 3 << 30
+    table = kanri("top", APP, "--once")
+    assert table.exit_code == 0 and "testapp-batch-a" in table.stdout
 
 
 def test_prometheus_killed_then_restarted(prometheus: Prometheus, prometheus_metrics: PrometheusMetrics) -> None:

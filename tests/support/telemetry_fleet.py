@@ -20,10 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import yaml
+from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch, helpers
 from kubernetes import client as k8s
 
+from console.cli import main
 from console.cluster.base import Pod
 from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LocalFileLogs, LogSource, PodLabels
 from console.telemetry.promql import Labels, Queries
@@ -47,6 +50,26 @@ CLUSTER_FIGURES = {
                       "gpu_memory": 1 << 30, "restarts": 2},
     "testapp-batch-a": {"cpu_cores": 0.1, "cpu_limit": 0.5, "memory": 300 << 20, "gpu": None, "restarts": 1},
 }
+
+def kanri_cli(home: Path, monkeypatch: pytest.MonkeyPatch, **settings: str) -> Callable[..., Result]:
+    """`kanri ARGS` in-process as a new user runs it: a fresh KANRI_HOME where APP is registered, the embedded
+    cluster, and these KANRI_* settings (e.g. KANRI_PROMETHEUS_URL)."""
+    monkeypatch.setenv("KANRI_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_CLUSTER", "KANRI_PROMETHEUS_URL",
+                 "KANRI_ELASTICSEARCH_URL", "KANRI_ELASTICSEARCH_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+
+    def kanri(*args: str) -> Result:
+        return runner.invoke(main, list(args), prog_name="kanri")
+
+    created = kanri("app", "create", APP, "--predictor", "tests.support.predictors:Echo")
+    assert created.exit_code == 0, created.output
+    return kanri
+
 
 def latency_rules_config(folder: Path, rate_window: str, interval: str) -> str:
     """Prometheus configuration loading the console's latency recording rules, written into `folder`."""
@@ -98,8 +121,10 @@ class Shipper:
     """Ships the fleet's new output lines into a log store, as fluent-bit would: whole lines, in order."""
 
     def __init__(self, fleet: Fleet) -> None:
+        """Ships what the fleet writes from now on: a test's store holds the same few lines however long the
+        fleet has run (a pod-log read, for one, is bounded by its scan_lines)."""
         self.fleet = fleet
-        self.offsets = {r.name: 0 for r in fleet.replicas}
+        self.offsets = {r.name: _whole_lines(r.server.log_path.read_bytes()) for r in fleet.replicas}
 
     def new_lines(self, at_least: int = 1, timeout: float = 10.0) -> dict[Replica, list[str]]:
         """Lines written since the last call, per replica; waits until each replica wrote `at_least`."""
@@ -107,13 +132,18 @@ class Shipper:
             found = {}
             for r in self.fleet.replicas:
                 data = r.server.log_path.read_bytes()[self.offsets[r.name]:]
-                found[r] = data[:data.rfind(b"\n") + 1].decode().splitlines()
+                found[r] = data[:_whole_lines(data)].decode().splitlines()
             return found if all(len(lines) >= at_least for lines in found.values()) else None
 
         found = wait_until(collect, timeout, f"{at_least} new log lines from each replica")
         for r, lines in found.items():
             self.offsets[r.name] += sum(len(line.encode()) + 1 for line in lines)
         return found
+
+
+def _whole_lines(data: bytes) -> int:
+    """How many bytes of `data` are whole lines: a line still being written waits for its end."""
+    return data.rfind(b"\n") + 1
 
 
 @dataclass
