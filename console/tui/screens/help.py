@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
@@ -14,8 +14,10 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
     """(key, what it does) for every enabled binding with a description, once per action."""
     rows: list[tuple[str, str]] = []
     seen: set[str] = set()
-    for (_, binding, enabled, _tooltip) in screen.active_bindings.values():
-        if binding.description and enabled and binding.action not in seen:
+    for (owner, binding, enabled, _tooltip) in screen.active_bindings.values():
+        # The screen's and the app's keys, and a widget's own additions, not every widget's cursor keys.
+        own = isinstance(owner, Screen | App) or binding in type(owner).__dict__.get("BINDINGS", ())
+        if own and binding.description and enabled and binding.action not in seen:
             seen.add(binding.action)
             rows.append((binding.key_display or screen.app.get_key_display(binding), binding.description))
     rows.append(("ctrl+p", "Command palette: every action and application by name"))

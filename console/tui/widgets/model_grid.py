@@ -95,7 +95,7 @@ class ModelGrid(DataTable):
         self.clear(columns=True)
         self._cells = {}
         for key in FIXED:
-            self.add_column(key, key=key, width=16 if key == "description" else None)
+            self.add_column(key, key=key, width=14 if key == "description" else None)
         for column in grid.columns:
             self.add_column(header(column), key=column.key)
         for version in shape[0]:
