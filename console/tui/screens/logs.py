@@ -100,6 +100,7 @@ class LogsScreen(Screen):
         self.unavailable = ""
         self._held: deque[str] = deque(maxlen=max_lines)  # lines that arrived while not following
         self._input_mode = ""  # "search" or "back" while the input is open
+        self._status = ""
         self._wake = threading.Event()
         self._highlighter = LineHighlighter()
         # (generation, query), replaced as a whole so the worker reads a consistent pair.
@@ -159,10 +160,10 @@ class LogsScreen(Screen):
             self.unavailable = message.page.reason
         else:
             self.unavailable = ""
-            if message.fresh:
+            if message.fresh:  # a new query's answer: shown up to its newest line, following or not
                 self.tail.clear()
                 self._held.clear()
-                self.tail.write_lines(message.lines, scroll_end=self.following)
+                self.tail.write_lines(message.lines, scroll_end=True)
             elif self.following:
                 self.tail.write_lines(message.lines)
             else:
@@ -191,7 +192,10 @@ class LogsScreen(Screen):
         parts.append(f"{self.tail.line_count} lines")
         if self.unavailable:
             parts.append(f"unavailable: {self.unavailable}")
-        self.query_one("#logs-status", Static).update(Text("  │  ".join(parts)))
+        text = "  │  ".join(parts)
+        if text != self._status:  # an update lays the screen out again: only when it says something new
+            self._status = text
+            self.query_one("#logs-status", Static).update(Text(text))
 
     def _set_level(self, level: str | None) -> None:
         self.min_level = level
@@ -205,7 +209,7 @@ class LogsScreen(Screen):
 
     def action_toggle_follow(self) -> None:
         if self.current_query.until is not None:  # looking back: following means going live again
-            self.following = True
+            self.following = self.tail.auto_scroll = True
             self._requery(until=None)
             return
         self.following = not self.following
