@@ -7,7 +7,9 @@ One scikit-learn digits model (trained here, dumped as .skops for kanri and
             Python gRPC ceiling of one process on this machine);
 * mlserver  MLServer 1.7.1 + mlserver-sklearn, Open Inference Protocol gRPC,
             in its own virtual environment (created on first run);
-* kanri     ``python -m serving serve`` with adaptive batching off, then on.
+* kanri     ``python -m serving serve`` with adaptive batching off, then on;
+            with --tracing also batching on with every span exported over
+            OTLP to a sink in this process (the cost of tracing when on).
 
 Every server is checked with a real gRPC call (the answer must decode and
 match the model's own prediction), then driven by h2load (nghttp2-client) with
@@ -19,6 +21,7 @@ found from the DATA bytes received, since an error answer carries none.
     python bench/serving.py            # ~3 minutes
     python bench/serving.py --quick    # smoke run, ~30 s
     python bench/serving.py --json results.json
+    python bench/serving.py --tracing  # adds kanri with OpenTelemetry tracing on
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ import numpy as np  # noqa: E402
 
 HOST = "127.0.0.1"
 KANRI_METHOD = "/kanri.serving.v1.PredictionService/Predict"
+TRACING_KEY = "kanri-tracing"
 OIP_METHOD = "/inference.GRPCInferenceService/ModelInfer"
 MLSERVER_VERSION = "1.7.1"
 MLSERVER_VENV = BENCH_DIR / ".venv-mlserver"
@@ -89,6 +93,7 @@ class Settings:
     loadgen_cpus: str | None
     oip_encoding: str
     sample: int
+    tracing: bool = False
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -116,6 +121,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="raw",
         help="MLServer request tensor: raw_input_contents (default, MLServer's faster path) or int64_contents",
     )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="also measure kanri (batching on) exporting every span over OTLP (needs kanri[tracing])",
+    )
     parser.add_argument("--sample", type=int, default=0, help="index of the digits image sent (default 0)")
     parser.add_argument("--mlserver-venv", type=Path, default=MLSERVER_VENV, help=f"default {MLSERVER_VENV}")
     return parser.parse_args(argv)
@@ -142,6 +152,7 @@ def make_settings(args: argparse.Namespace) -> Settings:
         loadgen_cpus=loadgen_cpus,
         oip_encoding=args.oip_encoding,
         sample=args.sample,
+        tracing=args.tracing,
     )
 
 
@@ -362,14 +373,22 @@ def start_echo(stack: contextlib.ExitStack, settings: Settings, model: Model, wo
     return server
 
 
-def start_kanri(stack: contextlib.ExitStack, settings: Settings, model: Model, workdir: Path, batching: bool) -> Server:
-    """`python -m serving serve` on the digits predictor, batching on or off."""
+def start_kanri(
+    stack: contextlib.ExitStack,
+    settings: Settings,
+    model: Model,
+    workdir: Path,
+    batching: bool,
+    otlp_endpoint: str = "",
+) -> Server:
+    """`python -m serving serve` on the digits predictor, batching on or off, tracing to otlp_endpoint if given."""
     from serving._pb import serving_pb2 as pb
 
     if not (ROOT / PREDICTOR.split(":")[0]).is_file():
         raise BenchError(f"kanri: predictor {PREDICTOR} not found under {ROOT}")
     port, metrics_port = free_port(), free_port()
     mode = "on" if batching else "off"
+    key, label = f"kanri-batching-{mode}", f"kanri (batching {mode})"
     cmd = [
         sys.executable, "-m", "serving", "serve",
         "--predictor", PREDICTOR, "--model", str(model.skops_path),
@@ -379,13 +398,10 @@ def start_kanri(stack: contextlib.ExitStack, settings: Settings, model: Model, w
     ]  # fmt: skip
     if not batching:
         cmd.append("--no-batching")
-    proc = spawn(
-        stack,
-        f"kanri (batching {mode})",
-        pinned(cmd, settings.server_cpus),
-        workdir / f"kanri-{mode}.log",
-        env=server_env(),
-    )
+    if otlp_endpoint:
+        cmd += ["--otlp-endpoint", otlp_endpoint]
+        key, label = TRACING_KEY, "kanri (tracing on)"
+    proc = spawn(stack, label, pinned(cmd, settings.server_cpus), workdir / f"{key}.log", env=server_env())
 
     def check(answer: bytes) -> None:
         reply = pb.PredictResponse.FromString(answer)
@@ -394,11 +410,34 @@ def start_kanri(stack: contextlib.ExitStack, settings: Settings, model: Model, w
         if len(reply.scores) != len(model.estimator.classes_):
             raise BenchError(f"kanri: expected {len(model.estimator.classes_)} scores, got {len(reply.scores)}")
 
-    server = Server(
-        f"kanri-batching-{mode}", f"kanri (batching {mode})", port, KANRI_METHOD, kanri_request(model), check, proc
-    )
+    server = Server(key, label, port, KANRI_METHOD, kanri_request(model), check, proc)
     wait_ready(proc, lambda: health_serving(server.target), fatal=KANRI_ERROR_MARK)
     return server
+
+
+class SpanSink:
+    """An OTLP/gRPC trace endpoint in this process that takes every export and keeps only counts,
+    so the tracing round measures what tracing costs the runtime, not a collector's work."""
+
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.exports = self.bytes = 0
+        server = grpc.server(ThreadPoolExecutor(max_workers=2))
+        handler = grpc.method_handlers_generic_handler(
+            "opentelemetry.proto.collector.trace.v1.TraceService",
+            {"Export": grpc.unary_unary_rpc_method_handler(self._export)},
+        )
+        server.add_generic_rpc_handlers((handler,))
+        self.endpoint = f"http://{HOST}:{server.add_insecure_port(f'{HOST}:0')}"
+        server.start()
+        stack.callback(server.stop, 0)
+        stack.callback(lambda: log(f"span sink: {self.exports} OTLP exports, {self.bytes / 1e6:.1f} MB of spans"))
+
+    def _export(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        self.exports += 1
+        self.bytes += len(request)
+        return b""  # an empty ExportTraceServiceResponse: everything accepted
 
 
 def health_serving(target: str) -> bool:
@@ -684,12 +723,14 @@ class Result:
 
 
 def ratios(results: dict[str, Result]) -> dict[str, dict[str, float]]:
-    """kanri over each baseline present: throughput ratio and p99 ratio, from the medians."""
+    """kanri over each baseline present: throughput ratio and p99 ratio, from the medians;
+    kanri with tracing also over kanri without it (batching on in both)."""
     out = {}
     for key, result in results.items():
         if not key.startswith("kanri"):
             continue
-        for base in ("mlserver", "echo"):
+        bases = ("mlserver", "echo", "kanri-batching-on") if key == TRACING_KEY else ("mlserver", "echo")
+        for base in bases:
             if base in results:
                 b = results[base]
                 out[f"{key}/{base}"] = {
@@ -736,6 +777,11 @@ def settings_text(settings: Settings, env: dict[str, str]) -> str:
             f"mlserver request: {settings.oip_encoding} INT64 tensor, output `predict`; kanri request: IntList, "
             "answer label + 10 probabilities; echo returns kanri's request bytes",
             "errors: h2load failures, non-200 answers and non-OK grpc-status (from DATA bytes)",
+            *(
+                ["kanri (tracing on): batching on, 4 spans per call exported over OTLP/gRPC to a sink in the benchmark"]
+                if settings.tracing
+                else []
+            ),
             f"model: {env['model']}; 1-min load average before the run: {env['loadavg_at_start']} "
             "(other work on the machine makes figures noisier)",
             f"versions: python {env['python']}, grpcio {env['grpcio']}, scikit-learn {env['sklearn']}, {env['h2load']}",
@@ -792,6 +838,11 @@ def start_servers(
     if "kanri" in settings.servers:
         starters.append(("kanri", lambda: start_kanri(stack, settings, model, workdir, batching=False)))
         starters.append(("kanri", lambda: start_kanri(stack, settings, model, workdir, batching=True)))
+    if "kanri" in settings.servers and settings.tracing:
+        sink = SpanSink(stack)
+        starters.append(
+            ("kanri", lambda: start_kanri(stack, settings, model, workdir, batching=True, otlp_endpoint=sink.endpoint))
+        )
     servers = []
     for _, start in starters:
         server = start()

@@ -16,6 +16,10 @@ def _env(name: str) -> str:
     return f"KANRI_{name}"
 
 
+# OpenTelemetry's standard variables, read after KANRI_OTLP_ENDPOINT.
+OTEL_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
 @click.command()
 @click.option("--predictor", required=True, envvar=_env("PREDICTOR"),
               help="Predictor class: path/to/file.py:Class or package.module:Class.")
@@ -55,6 +59,9 @@ def _env(name: str) -> str:
                    "balancers stop sending first.")
 @click.option("--model-store", default="", envvar=_env("MODEL_STORE"),
               help="fsspec URL of the content-addressed model store (default: the kanri data folder).")
+@click.option("--otlp-endpoint", default="", envvar=[_env("OTLP_ENDPOINT"), *OTEL_ENDPOINT_VARIABLES],
+              help="Export traces to this OTLP/gRPC collector (e.g. http://127.0.0.1:4317); also read from "
+                   "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT. Needs kanri[tracing].")
 def serve(**options: object) -> None:
     """Serve a predictor over gRPC (kanri API, Open Inference Protocol, health, reflection).
 
@@ -68,6 +75,8 @@ def serve(**options: object) -> None:
     from . import logs
     from .predictor import load_predictor_class
 
+    if settings.otlp_endpoint:
+        _require_tracing()
     logs.configure(settings.app, settings.service_name, settings.service_level, settings.log_level)
     try:
         predictor_cls = load_predictor_class(settings.predictor)
@@ -83,6 +92,15 @@ def serve(**options: object) -> None:
         asyncio.run(run_server(settings, predictor_cls))
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _require_tracing() -> None:
+    try:
+        from . import tracing  # noqa: F401  (it imports every OpenTelemetry module tracing needs)
+    except ImportError as exc:
+        raise click.ClickException(f"tracing to an OTLP endpoint needs OpenTelemetry ({exc}): "
+                                   "pip install 'kanri[tracing]', or unset --otlp-endpoint / "
+                                   "KANRI_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT") from None
 
 
 @click.command()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -137,6 +138,18 @@ def _error(exc: grpc.RpcError) -> ServingError:
     return ServingError(details or code.name, code)
 
 
+def trace_context() -> tuple[tuple[str, str], ...]:
+    """The current span's context as metadata (traceparent, ...), propagated with OpenTelemetry's
+    configured propagator; nothing when no span is current or OpenTelemetry is not installed."""
+    if "opentelemetry.context" not in sys.modules:  # no OpenTelemetry loaded, so no span can be current
+        return ()
+    from opentelemetry.propagate import inject
+
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    return tuple(carrier.items())
+
+
 def local_route(app: str, service_level: str) -> str:
     """The router address of app at service_level in the embedded cluster, from its routes file."""
     routes_file = data_dir() / "local" / "routes.json"
@@ -171,6 +184,10 @@ class _Settings:
         routing += [("x-kanri-service-level", service_level)] if service_level else []
         self.metadata = tuple(routing + ([("authorization", f"Bearer {token}")] if token else []))
         self.admin_metadata = tuple(routing + ([("authorization", f"Bearer {admin_token}")] if admin_token else []))
+
+    def call_metadata(self, admin: bool = False) -> tuple[tuple[str, str], ...]:
+        """The metadata of one call: routing and token, plus the current trace context if any."""
+        return (self.admin_metadata if admin else self.metadata) + trace_context()
 
     def retry_wait(self, exc: grpc.RpcError, attempt: int, deadline: float | None) -> float:
         """Seconds to wait before retrying exc, or the ServingError to raise when it is not retried."""
@@ -209,8 +226,7 @@ class Client:
         for attempt in range(self._s.retries + 1):
             remaining = deadline - time.monotonic() if deadline else None
             try:
-                return method(make_request(), timeout=remaining,
-                              metadata=self._s.admin_metadata if admin else self._s.metadata)
+                return method(make_request(), timeout=remaining, metadata=self._s.call_metadata(admin))
             except grpc.RpcError as exc:
                 time.sleep(self._s.retry_wait(exc, attempt, deadline))
         raise AssertionError("unreachable")
@@ -223,7 +239,8 @@ class Client:
         """Answers in input order; the stream is not retried (it may have been partly answered)."""
         requests = (predict_request(data, option) for data in inputs)
         try:
-            for response in self._predict.PredictStream(requests, timeout=self._s.timeout, metadata=self._s.metadata):
+            for response in self._predict.PredictStream(requests, timeout=self._s.timeout,
+                                                        metadata=self._s.call_metadata()):
                 yield prediction(response)
         except grpc.RpcError as exc:
             raise _error(exc) from None
@@ -276,8 +293,7 @@ class AsyncClient:
         for attempt in range(self._s.retries + 1):
             remaining = deadline - time.monotonic() if deadline else None
             try:
-                return await method(make_request(), timeout=remaining,
-                                    metadata=self._s.admin_metadata if admin else self._s.metadata)
+                return await method(make_request(), timeout=remaining, metadata=self._s.call_metadata(admin))
             except grpc.RpcError as exc:
                 await asyncio.sleep(self._s.retry_wait(exc, attempt, deadline))
         raise AssertionError("unreachable")
@@ -298,7 +314,7 @@ class AsyncClient:
 
         try:
             async for response in self._predict.PredictStream(requests(), timeout=self._s.timeout,
-                                                              metadata=self._s.metadata):
+                                                              metadata=self._s.call_metadata()):
                 yield prediction(response)
         except grpc.RpcError as exc:
             raise _error(exc) from None

@@ -45,6 +45,8 @@ class ServerSettings:
     grace_seconds: float = 20.0
     drain_delay_seconds: float = 0.0
     model_store: str = ""
+    # OTLP/gRPC collector for traces (e.g. http://127.0.0.1:4317); empty: no tracing at all.
+    otlp_endpoint: str = ""
     # Read from KANRI_ADMIN_TOKEN only, so it never shows in a process list.
     admin_token: str = ""
 

@@ -29,10 +29,14 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         self.dp = runtime.dataplane
 
     async def _predict(self, request: pb.PredictRequest) -> pb.PredictResponse:
-        value = from_value(request.input, self.dp.input_type)
-        option = struct_to_dict(request.option) if request.HasField("option") else {}
+        """Decode, predict, encode: the phases serving.tracing wraps in spans."""
+        value, option = self._decode(request)
         result, model = await self.dp.predict(value, option)
         return self._answer(result, model, request.request_id)
+
+    def _decode(self, request: pb.PredictRequest) -> tuple[Any, dict[str, Any]]:
+        value = from_value(request.input, self.dp.input_type)
+        return value, struct_to_dict(request.option) if request.HasField("option") else {}
 
     def _answer(self, result: PredictResult, model: LoadedModel, request_id: str) -> pb.PredictResponse:
         return pb.PredictResponse(output=to_value(result.label, self.dp.output_type), scores=result.score,

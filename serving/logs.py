@@ -2,6 +2,8 @@
 
 Every line carries the service's identity; request lines add the request's
 id, method, latency and status code. Request lines can be sampled or turned off.
+With tracing on, a line written during a call carries its trace_id and span_id,
+so a log line leads to its trace.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import os
 import random
 import socket
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 _IDENTITY: dict[str, str | int] = {}
+# Set by serving.tracing when tracing is on: the current span's ids, or {} outside a span.
+_trace_fields: Callable[[], dict[str, str]] | None = None
 # LogRecord attributes that are not user fields.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
@@ -29,6 +34,8 @@ class JsonFormatter(logging.Formatter):
             **_IDENTITY,
             "message": record.getMessage(),
         }
+        if _trace_fields is not None:
+            line.update(_trace_fields())
         for key, value in vars(record).items():
             if key not in _STANDARD:
                 line[key] = value
@@ -52,6 +59,11 @@ def configure(app: str, service: str, service_level: str, level: str = "info",
 
 def set_model_version(version: str) -> None:
     _IDENTITY["model_version"] = version
+
+
+def set_trace_fields(source: Callable[[], dict[str, str]] | None) -> None:
+    global _trace_fields
+    _trace_fields = source
 
 
 class RequestLog:

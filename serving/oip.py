@@ -18,7 +18,8 @@ from . import __version__
 from ._pb import open_inference_pb2 as oip
 from ._pb import open_inference_pb2_grpc as oip_grpc
 from .errors import InvalidInput, ModelNotFound, PredictorFailed
-from .predictor import INT64_MAX, INT64_MIN, type_name
+from .models import LoadedModel
+from .predictor import INT64_MAX, INT64_MIN, PredictResult, type_name
 from .rpc import Runtime, rpc
 from .tensors import DATATYPE, decode_input, encode_output, input_shape
 
@@ -79,6 +80,16 @@ class InferenceService(oip_grpc.GRPCInferenceServiceServicer):
     @rpc("ModelInfer")
     async def ModelInfer(self, request: oip.ModelInferRequest,
                          context: grpc.aio.ServicerContext) -> oip.ModelInferResponse:
+        return await self._infer(request)
+
+    async def _infer(self, request: oip.ModelInferRequest) -> oip.ModelInferResponse:
+        """Decode, predict, encode: the phases serving.tracing wraps in spans."""
+        values, option, requested = self._decode(request)
+        answers = await self._predict(values, option)
+        return self._encode(request, requested, answers)
+
+    def _decode(self, request: oip.ModelInferRequest) -> tuple[list[Any], dict[str, Any], list[str]]:
+        """The inputs, the option and the names of the outputs asked for."""
         self._check_model(request.model_name, request.model_version)
         if len(request.inputs) != 1:
             raise InvalidInput(f"this model takes exactly one input tensor, got {len(request.inputs)}")
@@ -92,8 +103,13 @@ class InferenceService(oip_grpc.GRPCInferenceServiceServicer):
         unknown = set(requested) - set(OUTPUTS)
         if unknown:
             raise InvalidInput(f"unknown output(s) {sorted(unknown)}; this model answers {list(OUTPUTS)}")
-        option = _option(request.parameters)
-        answers = await asyncio.gather(*(self.dp.predict(v, option) for v in values))
+        return values, _option(request.parameters), requested
+
+    async def _predict(self, values: list[Any], option: dict[str, Any]) -> list[tuple[PredictResult, LoadedModel]]:
+        return await asyncio.gather(*(self.dp.predict(v, option) for v in values))
+
+    def _encode(self, request: oip.ModelInferRequest, requested: list[str],
+                answers: list[tuple[PredictResult, LoadedModel]]) -> oip.ModelInferResponse:
         version = answers[-1][1].version
         response = oip.ModelInferResponse(model_name=request.model_name, model_version=version, id=request.id)
         columns = {"label": ([r.label for r, _ in answers], type_name(self.dp.output_type)),

@@ -1,7 +1,8 @@
-"""What every RPC shares: status mapping, admin authorisation, metrics and request logs.
+"""What every RPC shares: status mapping, admin authorisation, metrics, request logs and traces.
 
 ``@rpc(method)`` wraps a servicer method; it is the one place where a
-ServingError becomes a gRPC status and where each call is measured and logged.
+ServingError becomes a gRPC status and where each call is measured, logged
+and, when tracing is on, given its server span.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.message import Message
@@ -22,17 +23,22 @@ from .errors import ServingError, Unauthenticated
 from .logs import RequestLog
 from .registration import Undecodable
 
+if TYPE_CHECKING:  # imported for real only when tracing is on: it imports OpenTelemetry
+    from .tracing import Tracing
+
 log = logging.getLogger("kanri.rpc")
 
 
 class Runtime:
     """The state the servicers share."""
 
-    def __init__(self, dataplane: DataPlane, request_log: RequestLog, admin_token: str = "") -> None:
+    def __init__(self, dataplane: DataPlane, request_log: RequestLog, admin_token: str = "",
+                 tracing: Tracing | None = None) -> None:
         self.dataplane = dataplane
         self.metrics = dataplane.metrics
         self.request_log = request_log
         self.admin_token = admin_token
+        self.tracing = tracing
 
     def live_version(self) -> str:
         return self.dataplane.holder.current.version if self.dataplane.holder.loaded else ""
@@ -80,6 +86,8 @@ def rpc(method: str, admin: bool = False) -> Callable[[Handler], Handler]:
         async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
             runtime: Runtime = self.runtime
             started = time.perf_counter()
+            # Without tracing, this test is all a call pays for it.
+            call_span = runtime.tracing.start_call(method, context) if runtime.tracing is not None else None
             runtime.metrics.in_flight.inc()
             code, error, version = grpc.StatusCode.OK, "", ""
             try:
@@ -99,8 +107,10 @@ def rpc(method: str, admin: bool = False) -> Callable[[Handler], Handler]:
                 code, error = failure(exc)
             finally:
                 runtime.metrics.in_flight.dec()
-                runtime.record(method, started, code, version or runtime.live_version(),
-                               getattr(request, "request_id", ""), error)
+                version = version or runtime.live_version()
+                runtime.record(method, started, code, version, getattr(request, "request_id", ""), error)
+                if call_span is not None:
+                    runtime.tracing.end_call(call_span, code, version, error)
             await context.abort(code, error)
 
         return handler

@@ -13,6 +13,7 @@ import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -32,6 +33,9 @@ from .oip import InferenceService
 from .predictor import PredictInterface, load_predictor_class
 from .registration import add_service
 from .rpc import Runtime
+
+if TYPE_CHECKING:
+    from .tracing import Tracing
 
 log = logging.getLogger("kanri.server")
 
@@ -61,7 +65,8 @@ class ServingServer:
         self.holder = ModelHolder(predictor_cls, self.store, on_swap=self._on_swap)
         self.dataplane = DataPlane(identity, self.holder, self.metrics, settings.batch_max_size,
                                    settings.batch_max_wait_ms / 1000.0, settings.batching)
-        self.runtime = Runtime(self.dataplane, logs.RequestLog(settings.request_log_sample), settings.admin_token)
+        self.runtime = Runtime(self.dataplane, logs.RequestLog(settings.request_log_sample), settings.admin_token,
+                               _start_tracing(settings))
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(options=grpc_options(settings))
         self.port = 0
@@ -87,8 +92,12 @@ class ServingServer:
 
     async def start(self) -> int:
         s = self.settings
-        servicers = (PredictionService(self.runtime), AdminService(self.runtime, self.store),
-                     InferenceService(self.runtime))
+        prediction, inference = PredictionService, InferenceService
+        if self.runtime.tracing is not None:
+            from .tracing import TracedInferenceService, TracedPredictionService
+
+            prediction, inference = TracedPredictionService, TracedInferenceService
+        servicers = (prediction(self.runtime), AdminService(self.runtime, self.store), inference(self.runtime))
         for servicer, service in zip(servicers, SERVICES, strict=True):
             add_service(self.server, servicer, service)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -135,11 +144,23 @@ class ServingServer:
         log.info("draining: in-flight calls have %.0fs to finish", self.settings.grace_seconds)
         await self.server.stop(self.settings.grace_seconds)
         await self.dataplane.stop()
+        if self.runtime.tracing is not None:
+            await asyncio.to_thread(self.runtime.tracing.shutdown)
         log.info("stopped")
         self._stopped.set()
 
     async def wait(self) -> None:
         await self._stopped.wait()
+
+
+def _start_tracing(settings: ServerSettings) -> Tracing | None:
+    """Tracing when an OTLP endpoint is set; without one, OpenTelemetry is never imported."""
+    if not settings.otlp_endpoint:
+        return None
+    from .tracing import start_tracing
+
+    log.info("exporting traces to %s", settings.otlp_endpoint)
+    return start_tracing(settings)
 
 
 def start_metrics_server(settings: ServerSettings) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import grpc
 import pytest
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from serving._pb import serving_pb2 as pb
 from serving.client import AsyncClient, Client, ServingError, encode_value
@@ -63,6 +65,18 @@ async def test_retries_give_up_with_the_last_status(flaky: tuple[FlakyPrediction
     assert error.value.code == grpc.StatusCode.UNAVAILABLE
     assert error.value.message == "warming up"
     assert fake.calls == 2
+
+
+async def test_the_current_span_travels_as_traceparent(flaky: tuple[FlakyPrediction, str]) -> None:
+    fake, target = flaky
+    fake.failures = 0
+    caller = SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    async with AsyncClient(target) as client:
+        await client.predict("outside a span")
+        with trace.use_span(NonRecordingSpan(caller)):
+            await client.predict("inside")
+    assert "traceparent" not in fake.metadata[0]
+    assert fake.metadata[1]["traceparent"] == f"00-{0xABC:032x}-{0xDEF:016x}-01"
 
 
 def test_app_and_level_address_the_ingress_host() -> None:
