@@ -9,6 +9,7 @@ import pytest
 from console.ops.context import Context
 from console.registry.database import Registry
 from serving.models import ModelStore
+from tests.support.demo import demo_home  # noqa: F401  (a fixture for the tests that run `kanri demo`)
 from tests.support.memory_backend import MemoryBackend
 from tests.support.registry import BACKENDS, database_url
 from tests.support.servers import PREDICTORS, ServeProcess, start_serve

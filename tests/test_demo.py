@@ -9,11 +9,9 @@ supervisor was stopped before and left the replicas serving.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -21,35 +19,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from console.cli import main
-from console.cluster.local.paths import LocalPaths
 from console.cluster.local.processes import free_port
 from console.demo.artifacts import ensure_trained, held_out_images
 from console.demo.plan import APP, LEVELS, MODELS, PREDICTOR, demo_settings
 from console.demo.traffic import Traffic
 from console.ops import applications, models, routes, services
 from console.wiring import open_context
-from tests.support.backends import FAST, kill_leftovers
 
 pytestmark = pytest.mark.timeout(150)
-DEMO_TIMINGS = dataclasses.replace(FAST, startup_seconds=30.0)
-"""Quick ticks and drains, but the default start-up allowance: five digits replicas importing scikit-learn at
-once on two busy cores can take longer than FAST's 5 s to answer their first health check."""
-
-
-@pytest.fixture
-def demo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The demo's home under a fresh XDG data folder; the user's own KANRI_HOME beside it must stay untouched."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("KANRI_HOME", str(tmp_path / "users-home"))
-    for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_CLUSTER", "KANRI_MODEL_STORE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in DEMO_TIMINGS.to_env().items():  # the supervisor the demo starts inherits them
-        monkeypatch.setenv(name, value)
-    home = tmp_path / "data" / "kanri-demo"
-    yield home
-    CliRunner().invoke(main, ["demo", "--down"], prog_name="kanri")
-    kill_leftovers(LocalPaths(home))
 
 
 def kanri(*args: str) -> Result:

@@ -107,9 +107,10 @@ async def test_the_grid_shows_models_services_weights_and_pods(data: ConsoleData
         assert str(grid.get_cell("1", "echo-prod")) == "● 90%"
         assert str(grid.get_cell("2", "echo-prod-b")) == "● 10%"
         assert str(grid.get_cell("2", "echo-prod")) == ""
-        status = str(pilot.app.screen.query_one("#grid-status", Static).render())
-        assert "production: echo-prod 90% / echo-prod-b 10%" in status
+        status = pilot.app.screen.query_one("#grid-status", Static)
+        assert "development: echo-dev 100%" in str(status.render())
         await to_column(pilot, "echo-prod")
+        assert "production: echo-prod 90% / echo-prod-b 10%" in str(status.render())
         pods = pilot.app.screen.query_one("#pods-table", DataTable)
         await until(pilot, lambda: pods.row_count == 2)
         assert {str(pods.get_row_at(i)[0]) for i in range(2)} == {"echo-prod-0", "echo-prod-1"}

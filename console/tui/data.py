@@ -100,7 +100,8 @@ class ConsoleData:
         self._pods_seen = pods
         columns = []
         for service in listed:
-            mine = [p for p in pods if p.service == service.name]
+            # Terminating pods are draining, no longer part of the service (as `kubectl rollout status` counts).
+            mine = [p for p in pods if p.service == service.name and p.phase != "Terminating"]
             columns.append(ServiceColumn(service, len(mine), sum(p.ready for p in mine),
                                          sum(p.model_version == service.model_version for p in mine)))
         return AppGrid(app, tuple(models.list_models(self.ctx, app)), tuple(columns),

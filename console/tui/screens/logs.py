@@ -30,6 +30,7 @@ from console.telemetry import LogLine, LogPage, LogQuery, TelemetryUnavailable, 
 from console.tui.data import ConsoleData
 
 MAX_LINES = 5000
+BUSY_POLL = 0.25  # seconds between polls while the last poll brought lines
 LEVEL_CYCLE = (None, "info", "warning", "error")  # None: every level
 TIME_WIDTH = len("00:00:00.000")
 LEVEL_WIDTH = 8
@@ -150,7 +151,8 @@ class LogsScreen(Screen):
                 lines = [format_line(line) for line in page.lines[-self.max_lines:]]
             self.post_message(LogsArrived(generation, page, lines, fresh))
             if not (isinstance(page, LogPage) and page.more):
-                self._wake.wait(self.refresh_seconds)
+                # While lines flow, poll sooner: small pages cost the UI thread short pauses, not one long one.
+                self._wake.wait(min(self.refresh_seconds, BUSY_POLL) if lines else self.refresh_seconds)
 
     @on(LogsArrived)
     def _arrived(self, message: LogsArrived) -> None:

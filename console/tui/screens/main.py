@@ -160,7 +160,7 @@ class MainScreen(Screen):
             return
         self.grid_data = grid
         self.grid.show(grid)
-        self._status(self._route_line(grid))
+        self._status(self._route_line())
         self._show_pods()
 
     def _show_snapshot(self, app: str, snapshot: MetricsSnapshot | TelemetryUnavailable) -> None:
@@ -179,10 +179,13 @@ class MainScreen(Screen):
     def _status(self, text: str | Text) -> None:
         self.query_one("#grid-status", Static).update(text)
 
-    @staticmethod
-    def _route_line(grid: AppGrid) -> Text:
+    def _route_line(self) -> Text:
+        """The application and its selected level's traffic split (other levels show theirs in the grid)."""
+        grid = self.grid_data
         line = Text.assemble((grid.app, "bold"))
-        for route in grid.routes:
+        column = self.grid.selected_column
+        route = next((r for r in grid.routes if column and r.level == column.service.level), None)
+        if route is not None:
             weights = " / ".join(f"{name} {weight}%" for name, weight in route.weights.items())
             line.append(f"   {route.level}: {weights}")
             if route.mirror:
@@ -204,6 +207,8 @@ class MainScreen(Screen):
 
     @on(DataTable.CellHighlighted, "#grid")
     def _cell_highlighted(self) -> None:
+        if self.grid_data is not None:
+            self._status(self._route_line())
         self._show_pods()
         service = self._selected_service_name()
         if self.selected_app and service:

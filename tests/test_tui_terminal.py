@@ -1,0 +1,145 @@
+"""The real `kanri demo` in a real terminal (tmux), operated by keys alone, as issue 7's new user does it.
+
+Switch production to the other model and watch the rollout finish with no
+failed request in the demo's traffic, set the weights to 50/50, scale up,
+tail the logs filtered to errors, quit. The screen is read with
+capture-pane; the registry and the traffic counts (printed as JSON when the
+demo quits) must show every change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.demo.plan import APP, demo_settings
+from console.ops import routes, services
+from console.wiring import open_context
+
+pytestmark = pytest.mark.timeout(240)
+SESSION = "kanri-test-demo"
+PASSED_ENV = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "KANRI_HOME", "PATH")
+
+
+def ensure_tmux() -> str:
+    """Debian's tmux, installed when missing (as the test setup does for Prometheus)."""
+    if shutil.which("tmux") is None:
+        done = subprocess.run(["apt-get", "install", "-y", "tmux"], capture_output=True, text=True)
+        assert done.returncode == 0 and shutil.which("tmux"), f"cannot install tmux: {done.stderr[-500:]}"
+    return shutil.which("tmux") or "tmux"
+
+
+class Terminal:
+    def __init__(self, tmux: str) -> None:
+        self.tmux = tmux
+
+    def screen(self) -> str:
+        return subprocess.run([self.tmux, "capture-pane", "-p", "-t", SESSION], capture_output=True,
+                              text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            subprocess.run([self.tmux, "send-keys", "-t", SESSION, key], check=True)
+            time.sleep(0.15)
+
+    def text(self, text: str) -> None:
+        subprocess.run([self.tmux, "send-keys", "-t", SESSION, "-l", text], check=True)
+        time.sleep(0.2)
+
+    def wait_for(self, needle: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if needle in shown:
+                return shown
+            time.sleep(0.25)
+        raise AssertionError(f"{needle!r} never appeared; the screen shows:\n{self.screen()}")
+
+    def running(self) -> bool:
+        return subprocess.run([self.tmux, "has-session", "-t", SESSION], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def terminal(demo_home: Path, tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
+    """`kanri demo --json` running in a 120x40 tmux session; its stdout (the traffic counts) goes to a file."""
+    tmux = ensure_tmux()
+    env = " ".join(f"{name}={shlex.quote(value)}" for name, value in os.environ.items()
+                   if name in PASSED_ENV or name.startswith("KANRI_"))
+    out = tmp_path / "demo.json"
+    kanri = Path(sys.executable).with_name("kanri")
+    command = f"env {env} TERM=xterm-256color {kanri} demo --rate 30 --json > {out}"
+    subprocess.run([tmux, "kill-session", "-t", SESSION], capture_output=True)
+    subprocess.run([tmux, "new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command], check=True)
+    try:
+        yield Terminal(tmux), out
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", SESSION], capture_output=True)
+
+
+def test_a_new_user_operates_the_demo_by_keys(terminal: tuple[Terminal, Path], demo_home: Path) -> None:
+    term, out = terminal
+    term.wait_for("development: digits-dev 100%", timeout=150)
+    term.wait_for("ok · 0 failed")  # the demo's traffic, live in the header
+
+    term.keys("Right", "Right")  # from digits-dev to digits-prod, on the newest model (v2)
+    term.wait_for("production: digits-prod 90% / digits-prod-b 10%")
+    term.wait_for("pods of digits-prod")
+    term.keys("Enter")
+    term.wait_for("Switch digits/digits-prod to v2?")
+    term.text("digits-prod")
+    term.keys("Enter")
+    term.wait_for("rollout complete", timeout=90)
+    term.keys("Escape")
+
+    term.keys("w")
+    term.wait_for("Route weights of digits at production")
+    term.keys("BSpace", "BSpace")
+    term.text("50")
+    time.sleep(0.5)
+    term.keys("Enter")
+    term.wait_for("digits-prod 90→50%")
+    term.text("digits-prod")
+    term.keys("Enter")
+    term.wait_for("production: digits-prod 50% / digits-prod-b 50%")
+
+    term.keys("+")
+    term.wait_for("Scale digits/digits-prod to 3?")
+    term.text("digits-prod")
+    term.keys("Enter")
+    term.wait_for("rollout complete", timeout=90)
+    term.keys("Escape")
+
+    term.keys("l")
+    term.wait_for("following")
+    term.wait_for("model 2 (sha256")  # the rollout's replicas said their model is live
+    term.keys("e")
+    term.wait_for("level ≥ error")
+    term.keys("Escape")
+    term.wait_for("pods of digits-prod")
+    shown = term.screen()
+    assert "0 failed" in shown, shown
+
+    term.keys("q")
+    deadline = time.monotonic() + 30
+    while term.running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    seen = json.loads(out.read_text())["levels"]
+    assert all(level["failed"] == 0 for level in seen.values()), seen
+    assert seen["production"]["versions"].get("2", 0) > 0  # answers from the model switched to, under traffic
+
+    ctx = open_context(demo_settings(demo_home))
+    try:
+        prod = services.show_service(ctx, APP, "digits-prod")
+        assert (prod.model_version, prod.replicas) == (2, 3)
+        assert routes.show_route(ctx, APP, "production").weights == {"digits-prod": 50, "digits-prod-b": 50}
+    finally:
+        ctx.registry.close()
