@@ -8,6 +8,7 @@ the grace period, exit 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -82,6 +83,7 @@ class ServingServer:
             self._set_health(health_pb2.HealthCheckResponse.SERVING)
         for callback in self.on_model_change:
             callback(new)
+        settle_heap()
 
     def _set_health(self, status: int) -> None:
         """Called from sync code on the loop: the update runs as a task, kept until done."""
@@ -151,6 +153,19 @@ class ServingServer:
 
     async def wait(self) -> None:
         await self._stopped.wait()
+
+
+def settle_heap() -> None:
+    """Put what is loaded now (modules, the live model) out of the garbage collector's sight.
+
+    Full collections then scan only what requests allocate: with scikit-learn loaded each one
+    scanned ~130,000 objects and took ~60 ms, the benchmark's p99. Frozen objects are still freed
+    by reference counting; collecting before freezing frees the cycles of models replaced since
+    the last switch, so nothing stays frozen for good.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _start_tracing(settings: ServerSettings) -> Tracing | None:
