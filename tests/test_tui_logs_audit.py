@@ -132,6 +132,24 @@ async def test_lines_appear_and_level_keys_narrow_them(data: ConsoleData) -> Non
     await drive(screen, keys)
 
 
+async def test_a_burst_of_lines_reaches_the_log_in_one_update_and_old_lines_go(data: ConsoleData) -> None:
+    write(data, ("info", "first"))
+    screen = LogsScreen(data, APP, refresh=POLL, max_lines=100)
+
+    async def keys(pilot: Pilot) -> None:
+        await until(pilot, lambda: len(shown_lines(screen)) == 1)
+        writes = []
+        original = screen.tail.write_lines
+        screen.tail.write_lines = lambda lines, *args, **kwargs: (writes.append(len(lines)),
+                                                                  original(lines, *args, **kwargs))[1]
+        write(data, *[("info", f"burst {n}") for n in range(2000)])
+        await until(pilot, lambda: shown_lines(screen)[-1].endswith("burst 1999"))
+        assert len(shown_lines(screen)) == 100 and shown_lines(screen)[0].endswith("burst 1900")
+        assert 1 <= len(writes) <= 3, writes  # one update per poll, never one per line
+
+    await drive(screen, keys)
+
+
 async def test_search_narrows_the_lines_and_highlights_the_words(data: ConsoleData) -> None:
     write(data, *LINES)
     screen = LogsScreen(data, APP, refresh=POLL)
