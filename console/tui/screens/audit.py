@@ -51,7 +51,7 @@ class RefreshedTable(Screen):
     """
 
     COLUMNS: tuple[str, ...] = ()
-    BINDINGS = [Binding("r", "reload", "Refresh"), Binding("escape", "close", "Back")]
+    BINDINGS = [Binding("r", "reload", "Refresh"), Binding("escape", "close", "Close")]
 
     def __init__(self, data: ConsoleData, refresh: float = 2.0) -> None:
         super().__init__()
@@ -137,7 +137,7 @@ class RefreshedTable(Screen):
 
 class AuditScreen(RefreshedTable):
     COLUMNS = ("#", "time", "actor", "action", "target", "result", "change", "error")
-    BINDINGS = [Binding("slash", "filter", "Filter target"), Binding("h", "history", "Service history")]
+    BINDINGS = [Binding("slash", "filter", "Filter target"), Binding("h", "history", "History")]
 
     def __init__(self, data: ConsoleData, refresh: float = 2.0, limit: int = 500) -> None:
         super().__init__(data, refresh)

@@ -83,11 +83,11 @@ class LogsScreen(Screen):
 
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow"),
-        Binding("e", "toggle_errors", "Errors only"),
+        Binding("e", "toggle_errors", "Errors"),
         Binding("l", "cycle_level", "Level"),
         Binding("slash", "search", "Search"),
-        Binding("b", "back_in_time", "Back in time"),
-        Binding("escape", "close", "Back"),
+        Binding("b", "back_in_time", "Jump back"),
+        Binding("escape", "close", "Close"),
     ]
 
     def __init__(self, data: ConsoleData, app: str, service: str | None = None, pod: str | None = None,
@@ -191,7 +191,8 @@ class LogsScreen(Screen):
             parts.append(f"search {q.text!r}")
         if q.until:
             parts.append(f"until {q.until:%Y-%m-%d %H:%M:%S %Z}")
-        parts.append(f"{self.tail.line_count} lines")
+        count = self.tail.line_count
+        parts.append(f"{count} line" + ("" if count == 1 else "s"))
         if self.unavailable:
             parts.append(f"unavailable: {self.unavailable}")
         text = "  │  ".join(parts)
