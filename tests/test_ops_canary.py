@@ -13,31 +13,16 @@ from console.ops import applications, audit, models, routes, services, slo
 from console.ops.canary import CanaryPlan, run_canary
 from console.ops.context import Context
 from console.registry.database import Registry
-from console.telemetry.types import Figures, MetricsSnapshot, ServiceFigures, TelemetryUnavailable
+from console.telemetry.types import Figures, TelemetryUnavailable
 from serving.models import ModelStore
 from tests.support.kube import fake_clusters
 from tests.support.memory_backend import MemoryBackend
+from tests.support.metrics import ScriptedMetrics
 from tests.support.registry import database_url
 from tests.support.servers import PREDICTORS
 
 HEALTHY = Figures(requests_per_second=50.0, error_ratio=0.0, p99_seconds=0.004)
 PLAN = CanaryPlan("echo", "production", "echo-new", steps=(10, 50, 100), interval_seconds=0.01)
-
-
-class ScriptedMetrics:
-    """A MetricsSource double: each snapshot answers the next prepared figures per service (the last repeats)."""
-
-    def __init__(self, *answers: dict[str, Figures] | TelemetryUnavailable) -> None:
-        self.answers = list(answers)
-
-    def snapshot(self, app: str, service: str | None = None) -> MetricsSnapshot | TelemetryUnavailable:
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, TelemetryUnavailable):
-            return answer
-        return MetricsSnapshot(app, 0.0, tuple(ServiceFigures(name, f, ()) for name, f in answer.items()))
-
-    def history(self, *args: object, **kwargs: object) -> TelemetryUnavailable:
-        return TelemetryUnavailable("no history here")
 
 
 @pytest.fixture

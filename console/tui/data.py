@@ -8,19 +8,24 @@ same way; in read-only mode every change is refused here, whatever the UI shows.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from console.cluster.base import ClusterError, Pod, RolloutStatus
 from console.config import Settings
 from console.errors import KanriError
-from console.ops import audit, evaluate, models, overview, routes, services, sync
+from console.ops import audit, evaluate, models, overview, routes, services, slo, sync
+from console.ops.canary import CanaryEvent, CanaryPlan, run_canary
 from console.ops.context import Context
 from console.ops.views import AuditView, EvaluationView, ModelView, RouteView, ServiceView
+from console.slo.alerts import AlertSource, FiringAlert
+from console.slo.status import SloStatus, burn_alerts
 from console.telemetry import LogPage, LogQuery, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
 from console.wiring import log_source, metrics_source, open_context
 
 LEVEL_ORDER = ("development", "staging", "production")
+SLO_HISTORY_SECONDS = 86400.0
 
 
 class ReadOnly(KanriError):
@@ -77,9 +82,11 @@ class ConsoleData:
         # Scraping needs the pods; the grid refresh just listed them, so the metrics reuse that list.
         self.metrics = metrics_source(settings, lambda: list(self._pods_seen))
         self.logs = log_source(settings)
+        self._alert_source = (AlertSource(settings.prometheus_url, timeout=settings.telemetry_timeout)
+                              if settings.prometheus_url else None)
 
     def close(self) -> None:
-        for source in (self.metrics, self.logs):
+        for source in (self.metrics, self.logs, self._alert_source):
             close = getattr(source, "close", None)
             if close is not None:
                 close()
@@ -119,6 +126,21 @@ class ConsoleData:
     def service(self, app: str, service: str) -> ServiceView:
         """The service as the registry holds it now (with the version a change is checked against)."""
         return services.show_service(self.ctx, app, service)
+
+    def slo(self, app: str) -> list[SloStatus] | TelemetryUnavailable:
+        """Each service's SLO standing; the budget over at most a day of history (a 28-day range query per
+        refresh is more than a console should ask of Prometheus)."""
+        return slo.slo_overview(self.ctx, self.metrics, app, max_history_seconds=SLO_HISTORY_SECONDS)
+
+    def alerts(self, app: str, statuses: list[SloStatus]) -> list[FiringAlert] | TelemetryUnavailable:
+        """Firing alerts from Prometheus when there is one; embedded, judged from the burn rates now."""
+        if self._alert_source is not None:
+            return self._alert_source.firing(app)
+        return burn_alerts(statuses)
+
+    def canary(self, plan: CanaryPlan, stop: threading.Event) -> Iterator[CanaryEvent]:
+        self._allowed()
+        return run_canary(self.ctx, self.metrics, plan, stop=stop)
 
     def search_logs(self, query: LogQuery) -> LogPage | TelemetryUnavailable:
         return self.logs.search(query)

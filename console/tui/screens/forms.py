@@ -35,6 +35,17 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def percent_steps(text: str) -> list[int]:
+    """"5,25,50,100": rising percentages ending at 100."""
+    try:
+        steps = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a list of whole percentages like 5,25,50,100") from None
+    if not steps or steps != sorted(set(steps)) or steps[0] < 1 or steps[-1] != 100:
+        raise ValueError("steps must rise from at least 1 and end at 100")
+    return steps
+
+
 class FormScreen(ModalScreen[dict[str, Any] | None]):
     """Enter on the last field (or the OK button) submits; escape cancels with None."""
 

@@ -18,28 +18,42 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from console.ops.canary import CanaryPlan
 from console.ops.overview import AppHealth
 from console.ops.views import ServiceView
+from console.slo.alerts import FiringAlert
+from console.slo.status import SloStatus
 from console.telemetry import MetricsHistory, MetricsSnapshot, TelemetryUnavailable
 from console.tui.data import AppGrid, ConsoleData, ServiceColumn
 from console.tui.guard import attempt
+from console.tui.screens.canary import CanaryScreen
 from console.tui.screens.confirm import ConfirmScreen
 from console.tui.screens.drift import DriftScreen
 from console.tui.screens.evaluation import EvaluationScreen
-from console.tui.screens.forms import Field, FormScreen, whole_number
+from console.tui.screens.forms import Field, FormScreen, percent_steps, whole_number
 from console.tui.screens.pick_file import PickFileScreen
 from console.tui.screens.rollout import RolloutScreen
 from console.tui.screens.weights import WeightsScreen
 from console.tui.widgets.app_list import AppList
-from console.tui.widgets.model_grid import ModelGrid
+from console.tui.widgets.model_grid import FIXED, ModelGrid
 from console.tui.widgets.pods_panel import PodsPanel
 
 # Actions that change something: hidden and refused in read-only mode.
 CHANGES = frozenset({"switch", "rollback", "scale_up", "scale_down", "scale_to", "autoscale", "weights", "upload",
-                     "evaluate"})
+                     "evaluate", "canary"})
+SLO_SECONDS = 10.0
 # `:` views, as k9s has them.
 VIEWS = {"apps": "filter", "audit": "audit", "logs": "logs", "history": "history", "drift": "sync", "sync": "sync",
          "help": "app.help", "quit": "app.quit", "q": "app.quit"}
+
+
+def alerts_line(alerts: list[FiringAlert]) -> Text:
+    first = alerts[0]
+    line = Text.assemble(("⚠ ", "bold red"), (f"{len(alerts)} firing: ", "bold"),
+                         (f"{first.severity} ", "bold red" if first.severity == "page" else "yellow"),
+                         f"{first.service or first.app}: {first.summary}")
+    line.append("   ! goes to it", style="dim")
+    return line
 
 
 class MainScreen(Screen):
@@ -58,6 +72,8 @@ class MainScreen(Screen):
         Binding("h", "history", "Service history", show=False),
         Binding("A", "audit", "Audit log", show=False),
         Binding("r", "reload", "Refresh now", show=False),
+        Binding("exclamation_mark", "to_alert", "Go to the alerting service", key_display="!", show=False),
+        Binding("C", "canary", "Canary to this service", show=False),
         Binding("/", "filter", "Filter apps", show=False),
         Binding("colon", "command_line", "Jump to view", key_display=":", show=False),
     ]
@@ -68,6 +84,7 @@ class MainScreen(Screen):
         self.refresh_seconds = refresh_seconds
         self.traffic = traffic
         self.selected_app: str | None = None
+        self.alerts: list[FiringAlert] = []
         self.grid_data: AppGrid | None = None
         self.snapshot: MetricsSnapshot | TelemetryUnavailable | None = None
 
@@ -77,6 +94,7 @@ class MainScreen(Screen):
             yield AppList(id="apps")
             with Vertical(id="centre"):
                 yield Static("", id="grid-status")
+                yield Static("", id="alerts")
                 yield ModelGrid(id="grid")
                 yield PodsPanel(id="pods")
         yield Input(placeholder=":view  (apps, audit, logs, history, drift, help, app NAME)", id="command-line")
@@ -91,8 +109,10 @@ class MainScreen(Screen):
         self.sub_title = self._cluster_line()
         self.query_one("#command-line", Input).display = False
         self.grid.focus()
+        self.query_one("#alerts", Static).display = False
         self.action_reload()
         self.set_interval(self.refresh_seconds, self.action_reload)
+        self.set_interval(max(self.refresh_seconds, SLO_SECONDS), self._reload_slo)
 
     def _cluster_line(self) -> str:
         settings = self.data.settings
@@ -147,6 +167,34 @@ class MainScreen(Screen):
         self._post(self._show_snapshot, app, snapshot)
         if service:
             self._post(self._show_history, app, service, self.data.history(app, service))
+
+    def _reload_slo(self) -> None:
+        if self.selected_app:
+            self.load_slo(self.selected_app)
+
+    @work(thread=True, exclusive=True, group="slo")
+    def load_slo(self, app: str) -> None:
+        """SLO standing and firing alerts, on a slower clock than the pods: they need history."""
+        statuses, error = attempt(lambda: self.data.slo(app))
+        if statuses is None:
+            statuses = TelemetryUnavailable(error)
+        alerts = self.data.alerts(app, statuses if isinstance(statuses, list) else [])
+        self._post(self._show_slo, app, statuses, alerts)
+
+    def _show_slo(self, app: str, statuses: list[SloStatus] | TelemetryUnavailable,
+                  alerts: list[FiringAlert] | TelemetryUnavailable) -> None:
+        if app != self.selected_app:
+            return
+        if isinstance(statuses, list):
+            self.grid.show_slo({s.objective.service: s for s in statuses})
+        line = self.query_one("#alerts", Static)
+        if isinstance(alerts, TelemetryUnavailable):
+            self.alerts = []
+            line.update(Text(f"alerts unavailable: {alerts.reason}", style="yellow"))
+        else:
+            self.alerts = alerts
+            line.update(alerts_line(alerts) if alerts else "")
+        line.display = bool(self.alerts) or isinstance(alerts, TelemetryUnavailable)
 
     @work(thread=True, exclusive=True, group="history")
     def load_history(self, app: str, service: str) -> None:
@@ -203,7 +251,9 @@ class MainScreen(Screen):
         self.selected_app = event.app
         self.grid_data, self.snapshot = None, None
         self._status(f"{event.app}: loading…")
+        self.grid.slo = {}
         self.load_app(event.app, None)
+        self.load_slo(event.app)
 
     @on(DataTable.CellHighlighted, "#grid")
     def _cell_highlighted(self) -> None:
@@ -367,6 +417,30 @@ class MainScreen(Screen):
 
         self.app.push_screen(WeightsScreen(app, level, before), chosen)
 
+    def action_canary(self) -> None:
+        selection = self._selection()
+        if selection is None or self.grid_data is None:
+            return
+        app, column = selection
+        canary, level = column.service, column.service.level
+        if len(self.grid_data.level_services(level)) < 2:
+            self.notify(f"a canary needs another service at {level} to take traffic from", severity="warning")
+            return
+
+        def chosen(values: dict | None) -> None:
+            if not values:
+                return
+            plan = CanaryPlan(app, level, canary.name, tuple(values["steps"]), float(values["interval"]))
+            self._confirm(canary, f"Canary {app}'s {level} traffic to {canary.name}?",
+                          f"Moves {canary.name}'s weight through {', '.join(f'{s}%' for s in plan.steps)}, "
+                          f"one step every {plan.interval_seconds:g}s while its errors and p99 stay within its "
+                          "SLO and near the baseline's; on a breach its weight goes back to 0.",
+                          lambda: self.app.push_screen(CanaryScreen(self.data, plan)))
+
+        self.app.push_screen(FormScreen(f"Canary to {canary.name}", [
+            Field("steps", "steps (% of traffic)", "5,25,50,100", percent_steps),
+            Field("interval", "seconds between steps", "60", whole_number(1, 86400))]), chosen)
+
     def action_upload(self) -> None:
         app = self.selected_app
         if app is None:
@@ -415,6 +489,17 @@ class MainScreen(Screen):
         self._post(self.action_reload)
 
     # views
+
+    def action_to_alert(self) -> None:
+        """The first firing alert's service, one key away."""
+        if not self.alerts:
+            self.notify("no alert is firing")
+            return
+        alert = self.alerts[0]
+        names = [c.key for c in self.grid_data.columns] if self.grid_data else []
+        if alert.service in names:
+            self.grid.move_cursor(column=len(FIXED) + names.index(alert.service))
+            self.grid.focus()
 
     def action_sync(self) -> None:
         self.app.push_screen(DriftScreen(self.data))

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from console.ops.views import ModelView
+from console.slo.status import SloStatus
 from console.tui import marks
 from console.tui.data import AppGrid, ServiceColumn, age
 
@@ -23,13 +24,15 @@ FIXED = ("version", "age", "description", "eval")
 SHORT_LEVEL = {"development": "dev", "staging": "stg", "production": "prod"}
 
 
-def header(column: ServiceColumn) -> Text:
+def header(column: ServiceColumn, slo: SloStatus | None) -> Text:
+    """Three lines: level and name; ready/desired and whether it rolls; its SLO standing."""
     service = column.service
     level = SHORT_LEVEL.get(service.level, service.level)
     state = f"{column.ready}/{service.replicas}" + (f" {marks.ROLLING}" if column.rolling else "")
     if service.cluster_error:
         state += " ✖"
-    return Text.assemble((f"{level} ", marks.level_style(service.level)), service.name, "\n", state)
+    return Text.assemble((f"{level} ", marks.level_style(service.level)), service.name, "\n", state, "\n",
+                         marks.slo(slo))
 
 
 def cell(model: ModelView, column: ServiceColumn) -> Text | str:
@@ -48,8 +51,9 @@ class ModelGrid(DataTable):
     BINDINGS = [Binding("enter", "select_cursor", "Switch to this model")]
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="cell", header_height=2, fixed_columns=1, zebra_stripes=True, **kwargs)
+        super().__init__(cursor_type="cell", header_height=3, fixed_columns=1, zebra_stripes=True, **kwargs)
         self.grid_data: AppGrid | None = None
+        self.slo: dict[str, SloStatus] = {}
         self._shape: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._cells: dict[tuple[str, str], object] = {}
 
@@ -67,6 +71,11 @@ class ModelGrid(DataTable):
             return None
         return self.grid_data.models[-1 - min(self.cursor_row, len(self.grid_data.models) - 1)]
 
+    def show_slo(self, statuses: dict[str, SloStatus]) -> None:
+        self.slo = statuses
+        if self.grid_data is not None:
+            self.show(self.grid_data)
+
     def show(self, grid: AppGrid) -> None:
         self.grid_data = grid
         at = now()
@@ -76,7 +85,7 @@ class ModelGrid(DataTable):
             self._rebuild(grid, shape)
         else:
             for column in grid.columns:
-                label = header(column)
+                label = header(column, self.slo.get(column.key))
                 if self.columns[column.key].label != label:
                     self.columns[column.key].label = label
                     self.refresh()
@@ -97,7 +106,7 @@ class ModelGrid(DataTable):
         for key in FIXED:
             self.add_column(key, key=key, width=14 if key == "description" else None)
         for column in grid.columns:
-            self.add_column(header(column), key=column.key)
+            self.add_column(header(column, self.slo.get(column.key)), key=column.key)
         for version in shape[0]:
             self.add_row(*([""] * (len(FIXED) + len(grid.columns))), key=version)
         self._shape = shape
