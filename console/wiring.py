@@ -46,29 +46,34 @@ def open_context(settings: Settings) -> Context:
 
 def metrics_source(settings: Settings, pods: Callable[[], list[Pod]]) -> MetricsSource:
     """Prometheus when one is configured; otherwise each replica's /metrics, scraped directly."""
-    from console.telemetry import PrometheusMetrics, ScrapeMetrics
-
+    # Each adapter is imported only where it is chosen: their clients take a long time to import.
     if settings.prometheus_url:
+        from console.telemetry.prometheus import PrometheusMetrics
+
         namespace = settings.kubernetes_namespace if settings.cluster == "kubernetes" else None
         return PrometheusMetrics(settings.prometheus_url, namespace=namespace, timeout=settings.telemetry_timeout)
+    from console.telemetry.scrape import ScrapeMetrics
+
     return ScrapeMetrics(pods, timeout=settings.telemetry_timeout)
 
 
 def log_source(settings: Settings) -> LogSource:
     """Elasticsearch when configured; else the pods' logs through the Kubernetes API; embedded, the log files."""
-    from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LocalFileLogs
-
     if settings.elasticsearch_url:
         from elasticsearch import Elasticsearch
+
+        from console.telemetry.elasticsearch import ElasticsearchLogs
 
         client = Elasticsearch(settings.elasticsearch_url, request_timeout=settings.telemetry_timeout)
         return ElasticsearchLogs(client, index=settings.elasticsearch_index, timeout=settings.telemetry_timeout)
     if settings.cluster == "kubernetes":
         from console.cluster.kubernetes.connection import connect
+        from console.telemetry.pod_logs import KubernetesPodLogs
 
         # The first configured cluster: pod logs are a fallback, and Elasticsearch is the way to see them all.
         first = connect(list(settings.kubernetes_contexts[:1]) or None, settings.kubeconfig or None)[0]
         return KubernetesPodLogs(first.api, settings.kubernetes_namespace, timeout=settings.telemetry_timeout)
     from console.cluster.local.paths import LocalPaths
+    from console.telemetry.local_files import LocalFileLogs
 
     return LocalFileLogs(LocalPaths(settings.home).logs, timeout=settings.telemetry_timeout)
