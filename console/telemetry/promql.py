@@ -75,12 +75,14 @@ class Queries:
         of pods and services: one query instead of four histogram_quantile ones,
         yet still a refresh's most expensive (it rates every bucket series).
         """
-        parts = self._parts(app, service, self.by("pod"))
         n = self.labels
-        # The largest answer (a series per pod and bucket): no namespace label, to keep it small.
-        latency = ({f"{level}_quantiles": self.recorded(level) + self._runtime(app, service)
-                    for level in ("pod", "service")} if recorded
-                   else {"latency_buckets": f"sum by ({n.pod}, {n.service}, le) ({parts['buckets']})"})
+        # Answers carry only the labels the snapshot keys on: a refresh's cost is mostly answers to encode and read.
+        pod = f"{n.pod}, {n.service}"
+        parts = self._parts(app, service, pod)
+        runtime = self._runtime(app, service)
+        latency = ({"pod_quantiles": f"max by ({pod}, quantile) ({self.recorded('pod')}{runtime})",
+                    "service_quantiles": f"max by ({n.service}, quantile) ({self.recorded('service')}{runtime})"}
+                   if recorded else {"latency_buckets": f"sum by ({pod}, le) ({parts['buckets']})"})
         return {
             "requests_per_second": parts["requests"],
             "faults_per_second": parts["faults"],
