@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("metrics", "logs"), help="run only the metrics or only the log benchmarks")
     args = parser.parse_args(argv)
     rounds, lines, latency_seconds = (10, 20_000, 4.0) if args.quick else (40, 100_000, 15.0)
-    es_lines = 20_000  # the fake's search slows with its size (100,000 documents: ~1,500 lines/s, bare client too)
+    es_lines = 20_000  # a search costs the fake more the more it stores, and about the same whatever the page size
     metrics: dict = {}
     tails: dict = {}
     latencies: dict = {}
