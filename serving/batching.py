@@ -25,7 +25,10 @@ log = logging.getLogger("kanri.batching")
 IDLE_GAP_S = 0.001
 # Under load, look at the queue this often while collecting; a loop turn each time would busy-wait.
 POLL_S = 0.0002
-# Load counts as gone after this many batches in a row held a single request.
+# Load counts as gone after this many batches in a row held a single request. While lone batches
+# follow each other within the idle gap, every so many of them one waits as under load anyway:
+# when each call takes several loop turns to reach the batcher (tracing on, say), requests would
+# never meet otherwise, and batching would not resume under load.
 LONE_BATCHES_TO_IDLE = 8
 Item = tuple[LoadedModel, Any, dict[str, Any], asyncio.Future]
 # Runs one batch of one model; returns a result or an exception per input.
@@ -45,6 +48,7 @@ class Batcher:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._lone_batches = LONE_BATCHES_TO_IDLE
+        self._last_batch_at = float("-inf")
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="kanri-batcher")
@@ -71,15 +75,18 @@ class Batcher:
             while self._queue:
                 await self._collect(loop.time() + self.max_wait_s, loop)
                 self._dispatch(self._take())
+                self._last_batch_at = loop.time()
                 # Let handlers whose requests arrived during the batch enqueue.
                 await asyncio.sleep(0)
 
     async def _collect(self, deadline: float, loop: asyncio.AbstractEventLoop) -> None:
         """Yield to the loop while requests keep arriving: stop when the batch is full,
         at the deadline, or once no request arrived for the idle gap."""
-        loaded = self._lone_batches < LONE_BATCHES_TO_IDLE
-        idle_gap, poll = (IDLE_GAP_S, POLL_S) if loaded else (0.0, 0.0)
         last_growth = loop.time()
+        busy = last_growth - self._last_batch_at < IDLE_GAP_S
+        lone = self._lone_batches
+        loaded = lone < LONE_BATCHES_TO_IDLE or (busy and lone % LONE_BATCHES_TO_IDLE == 0)
+        idle_gap, poll = (IDLE_GAP_S, POLL_S) if loaded else (0.0, 0.0)
         size = len(self._queue)
         while size < self.max_size:
             await asyncio.sleep(poll)

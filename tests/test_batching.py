@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from serving import batching
 from serving.batching import Batcher
 from serving.dataplane import _run_batch
 from serving.errors import InvalidInput, PredictorFailed
@@ -77,6 +78,19 @@ async def test_a_lone_submit_runs_at_once(make_batcher: Callable[..., Batcher]) 
     result = await asyncio.wait_for(batcher.submit(loaded(), "alone", {}), timeout=2.0)
     assert result.label == "1:alone"
     assert [values for _, values in runner.batches] == [["alone"]]
+
+
+async def test_back_to_back_lone_batches_wait_now_and_then_so_batching_can_resume(
+        make_batcher: Callable[..., Batcher], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batching, "IDLE_GAP_S", 0.5)  # a batch that waits, waits for "joins"
+    model, runner = loaded(), Recorder()
+    batcher = make_batcher(runner, max_size=8, max_wait_s=30.0)
+    for i in range(batching.LONE_BATCHES_TO_IDLE):
+        await asyncio.wait_for(batcher.submit(model, i, {}), timeout=2.0)  # idle: each goes at once
+    probe = asyncio.ensure_future(batcher.submit(model, "probe", {}))
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(asyncio.gather(probe, batcher.submit(model, "joins", {})), timeout=2.0)
+    assert [len(values) for _, values in runner.batches] == [1] * batching.LONE_BATCHES_TO_IDLE + [2]
 
 
 async def test_different_models_never_share_a_batch(make_batcher: Callable[..., Batcher]) -> None:
