@@ -5,6 +5,10 @@ runtimes; then what each adapter must cope with on its own."""
 from __future__ import annotations
 
 import json
+import queue
+import signal
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -48,9 +52,12 @@ def key(line: LogLine) -> tuple:
     return line.pod, line.timestamp, line.message, line.fields.get("latency_ms")
 
 
+def record_key(record: dict) -> tuple:
+    return record["pod"], parse_timestamp(record["@timestamp"]), record["message"], record.get("latency_ms")
+
+
 def written_key(replica: Replica, text: str) -> tuple:
-    record = json.loads(text)
-    return replica.name, parse_timestamp(record["@timestamp"]), record["message"], record.get("latency_ms")
+    return record_key({**json.loads(text), "pod": replica.name})
 
 
 def ship(store: LogStore, shipper: Shipper, at_least: int = 1) -> list[tuple]:
@@ -290,10 +297,42 @@ def test_kanri_logs_prints_the_lines_elasticsearch_holds(fake_elasticsearch: Fak
     assert result.exit_code == 0, result.output
     printed = [json.loads(text) for text in result.stdout.splitlines()]
     assert len(printed) == 5 and {line["pod"] for line in printed} == {"testapp-batch-a"}
-    assert {(line["pod"], parse_timestamp(line["@timestamp"]), line["message"], line.get("latency_ms"))
-            for line in printed} <= shipped
+    assert {record_key(line) for line in printed} <= shipped
     plain = kanri("logs", APP, "--limit", "3")
     assert plain.exit_code == 0 and len(plain.stdout.splitlines()) == 3 and APP in plain.stdout
+
+
+def test_kanri_logs_follow_prints_each_new_line_once_until_ctrl_c(fake_elasticsearch: FakeElasticsearch,
+                                                                 shipper: Shipper, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real command in its own process, as in a terminal: lines shipped while it follows appear, once."""
+    store = elasticsearch_store(fake_elasticsearch)
+    kanri_cli(tmp_path, monkeypatch, KANRI_ELASTICSEARCH_URL=fake_elasticsearch.url,
+              KANRI_ELASTICSEARCH_INDEX=store.source.index)
+    follower = subprocess.Popen([sys.executable, "-c", "from console.cli import main; main()", "logs", APP,
+                                 "--follow", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    printed: queue.Queue[tuple] = queue.Queue()
+
+    def read() -> None:
+        for text in follower.stdout:
+            printed.put(record_key(json.loads(text)))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    seen: list[tuple] = []
+    try:
+        for _ in range(2):  # lines there before it asked, then lines that came while it followed
+            shipped = set(ship(store, shipper, at_least=2))
+            while not shipped <= set(seen):
+                seen.append(printed.get(timeout=20))
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(10) == 0, follower.stderr.read()
+    finally:
+        follower.kill()
+        reader.join(10)
+    while not printed.empty():
+        seen.append(printed.get())
+    assert len(seen) == len(set(seen)), "a line printed twice"
 
 
 def test_kanri_logs_refuses_an_unknown_application_or_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
