@@ -14,8 +14,8 @@ written during a call carry the trace and span ids (logs.set_trace_fields).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 
 import grpc
 from opentelemetry import context as otel_context
@@ -66,11 +66,9 @@ class Tracing:
         span.end()
         otel_context.detach(token)
 
-    @contextmanager
-    def phase(self, name: str) -> Iterator[Span]:
+    def phase(self, name: str) -> AbstractContextManager[Span]:
         """A child span of the current one for one phase of a call (decode, predict, encode)."""
-        with self._tracer.start_as_current_span(name) as span:
-            yield span
+        return self._tracer.start_as_current_span(name)
 
     def shutdown(self) -> None:
         """Export what is still queued."""
