@@ -20,15 +20,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from console.cluster.local.paths import LocalPaths
-from console.config import ENVIRONMENT, load
 from console.ops import applications, models, services
-from console.ops.context import Context
-from console.registry.database import Registry
 from console.tui.data import ConsoleData
 from console.tui.screens.audit import AuditScreen, HistoryScreen
 from console.tui.screens.logs import LogsScreen
 from serving.logs import JsonFormatter
-from serving.models import ModelStore
+from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend
 from tests.support.servers import PREDICTORS
 
@@ -50,19 +47,8 @@ class Host(App):
 @pytest.fixture
 def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsoleData]:
     """ConsoleData over a fresh KANRI_HOME (SQLite registry, local log folder) and an in-memory cluster."""
-    for variable in ENVIRONMENT.values():
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.delenv("KANRI_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("KANRI_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
-    settings = load()
-    backend = MemoryBackend()
-    ctx = Context(Registry(settings.database_url, auto_upgrade=True), ModelStore(settings.model_store),
-                  lambda: backend, actor="alice")
-    console_data = ConsoleData(settings, context=ctx)
-    yield console_data
-    console_data.close()
+    with console_data(tmp_path, monkeypatch, MemoryBackend()) as console:
+        yield console
 
 
 def pod_log(data: ConsoleData, pod: str = POD) -> Path:
