@@ -238,7 +238,8 @@ def test_controller_rolls_out_within_max_surge_and_max_unavailable(fake: FakeKub
         ready = sum(any(c.type == "Ready" and c.status == "True" for c in p.status.conditions) for p in pods)
         seen.append((len(pods), ready))
         status = apps.read_namespaced_deployment("web", NS).status
-        return status.updated_replicas == 3 and status.replicas == 3 and status.available_replicas == 3
+        return (status.observed_generation == 2 and status.updated_replicas == 3 and status.replicas == 3
+                and status.available_replicas == 3)  # counts of generation 1 would look converged too
 
     wait_for(converged)
     assert max(total for total, _ in seen) <= 4, "never more than replicas + maxSurge pods"

@@ -64,6 +64,15 @@ class Terminal:
             time.sleep(0.25)
         raise AssertionError(f"{needle!r} never appeared; the screen shows:\n{self.screen()}")
 
+    def escape_from(self, dialog: str, timeout: float = 20.0) -> None:
+        """Escape, then wait until the dialog is gone: a key sent right after a lone ESC byte would arrive
+        as alt+key on a busy machine."""
+        self.keys("Escape")
+        deadline = time.monotonic() + timeout
+        while dialog in self.screen():
+            assert time.monotonic() < deadline, f"{dialog!r} did not close:\n{self.screen()}"
+            time.sleep(0.2)
+
     def running(self) -> bool:
         return subprocess.run([self.tmux, "has-session", "-t", SESSION], capture_output=True).returncode == 0
 
@@ -98,7 +107,7 @@ def test_a_new_user_operates_the_demo_by_keys(terminal: tuple[Terminal, Path], d
     term.text("digits-prod")
     term.keys("Enter")
     term.wait_for("rollout complete", timeout=90)
-    term.keys("Escape")
+    term.escape_from("Rollout of digits/digits-prod")
 
     term.keys("w")
     term.wait_for("Route weights of digits at production")
@@ -116,14 +125,14 @@ def test_a_new_user_operates_the_demo_by_keys(terminal: tuple[Terminal, Path], d
     term.text("digits-prod")
     term.keys("Enter")
     term.wait_for("rollout complete", timeout=90)
-    term.keys("Escape")
+    term.escape_from("Rollout of digits/digits-prod")
 
     term.keys("l")
     term.wait_for("following")
     term.wait_for("model 2 (sha256")  # the rollout's replicas said their model is live
     term.keys("e")
     term.wait_for("level ≥ error")
-    term.keys("Escape")
+    term.escape_from("level ≥ error")
     term.wait_for("pods of digits-prod")
     shown = term.screen()
     assert "0 failed" in shown, shown
