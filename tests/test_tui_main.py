@@ -279,7 +279,7 @@ async def test_read_only_hides_and_refuses_every_change(tmp_path: Path, monkeypa
                 await pilot.press(key)
                 assert isinstance(pilot.app.screen, MainScreen), key
             footer_keys = {b.action for (_, b, enabled, _) in pilot.app.screen.active_bindings.values() if enabled}
-            assert not footer_keys & {"switch", "weights", "scale_up"}
+            assert not footer_keys & {"switch", "weights", "scale_up", "select_cursor"}
             assert "READ-ONLY" in pilot.app.screen.sub_title
         with pytest.raises(Exception, match="read-only"):
             data.scale(APP, service(data, "echo-dev"), 3)

@@ -108,6 +108,7 @@ class MainScreen(Screen):
         self.title = "kanri"
         self.sub_title = self._cluster_line()
         self.query_one("#command-line", Input).display = False
+        self.grid.read_only = self.data.read_only
         self.grid.focus()
         self.query_one("#alerts", Static).display = False
         self.action_reload()

@@ -54,8 +54,12 @@ class ModelGrid(DataTable):
         super().__init__(cursor_type="cell", header_height=3, fixed_columns=1, zebra_stripes=True, **kwargs)
         self.grid_data: AppGrid | None = None
         self.slo: dict[str, SloStatus] = {}
+        self.read_only = False  # enter switches models: hidden and inert when the console only watches
         self._shape: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._cells: dict[tuple[str, str], object] = {}
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (self.read_only and action == "select_cursor")
 
     @property
     def selected_column(self) -> ServiceColumn | None:
