@@ -207,6 +207,7 @@ async def test_a_failing_source_says_unavailable_and_recovers_while_the_keys_kee
         assert "unavailable" not in status(screen, "#logs-status")
         await pilot.press("escape")
         await until(pilot, lambda: pilot.app.screen is not screen)
+        await until(pilot, lambda: not [w for w in pilot.app.workers if w.is_running])  # the tail stopped with it
 
     await drive(screen, keys)
 
