@@ -15,7 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from console.ops.canary import CanaryPlan
@@ -85,6 +85,7 @@ class MainScreen(Screen):
         self.traffic = traffic
         self.selected_app: str | None = None
         self.alerts: list[FiringAlert] = []
+        self._slo_app: str | None = None
         self.grid_data: AppGrid | None = None
         self.snapshot: MetricsSnapshot | TelemetryUnavailable | None = None
 
@@ -137,6 +138,8 @@ class MainScreen(Screen):
             self.app.call_from_thread(guarded)
 
     def action_reload(self) -> None:
+        if self.app.screen is not self and not isinstance(self.app.screen, ModalScreen):
+            return  # a full screen (logs, audit) covers this one: its refresh would only cost that screen time
         self.sub_title = self._cluster_line()
         self.load_apps()
         if self.selected_app:
@@ -145,21 +148,29 @@ class MainScreen(Screen):
     @work(thread=True, exclusive=True, group="apps")
     def load_apps(self) -> None:
         apps, error = attempt(self.data.applications)
-        self._post(self._show_apps, apps or [], error)
+        first = apps[0].name if apps and self.selected_app is None else None
+        self._post(self._show_apps, apps or [], error, first)
+        if first is not None:  # the first screen: the first application's grid in the same trip
+            self._fetch_app(first, None)
 
-    def _show_apps(self, apps: list[AppHealth], error: str) -> None:
+    def _show_apps(self, apps: list[AppHealth], error: str, first: str | None) -> None:
         if error:
             self._status(Text(f"registry unavailable: {error}", style="red"))
             return
         app_list = self.query_one(AppList)
         app_list.show(apps)
-        if self.selected_app is None and apps:
-            app_list.select(apps[0].name)
+        if first is not None and self.selected_app is None:
+            self.selected_app = first
+            app_list.select(first)
         elif not apps:
             self._status("no applications yet: create one with `kanri app create` (or run `kanri demo`)")
 
     @work(thread=True, exclusive=True, group="app")
     def load_app(self, app: str, service: str | None) -> None:
+        self._fetch_app(app, service)
+
+    def _fetch_app(self, app: str, service: str | None) -> None:
+        """In a worker: the grid first (it is what the operator looks at), then figures, then sparklines."""
         grid, error = attempt(lambda: self.data.grid(app))
         self._post(self._show_grid, app, grid, error)
         if grid is None:
@@ -209,6 +220,9 @@ class MainScreen(Screen):
             return
         self.grid_data = grid
         self.grid.show(grid)
+        if self._slo_app != app:  # after the first grid, not beside it: SLOs need history and can wait
+            self._slo_app = app
+            self.load_slo(app)
         self._status(self._route_line())
         self._show_pods()
 
@@ -254,7 +268,6 @@ class MainScreen(Screen):
         self._status(f"{event.app}: loading…")
         self.grid.slo = {}
         self.load_app(event.app, None)
-        self.load_slo(event.app)
 
     @on(DataTable.CellHighlighted, "#grid")
     def _cell_highlighted(self) -> None:
@@ -509,19 +522,21 @@ class MainScreen(Screen):
         from console.tui.screens.logs import LogsScreen
 
         if self.selected_app:
-            self.app.push_screen(LogsScreen(self.data, self.selected_app, self._selected_service_name()))
+            self.app.push_screen(LogsScreen(self.data, self.selected_app, self._selected_service_name(),
+                                            refresh=self.refresh_seconds))
 
     def action_history(self) -> None:
         from console.tui.screens.audit import HistoryScreen
 
         selection = self._selection()
         if selection is not None:
-            self.app.push_screen(HistoryScreen(self.data, selection[0], selection[1].service.name))
+            self.app.push_screen(HistoryScreen(self.data, selection[0], selection[1].service.name,
+                                               refresh=self.refresh_seconds))
 
     def action_audit(self) -> None:
         from console.tui.screens.audit import AuditScreen
 
-        self.app.push_screen(AuditScreen(self.data))
+        self.app.push_screen(AuditScreen(self.data, refresh=self.refresh_seconds))
 
     def action_filter(self) -> None:
         self.query_one(AppList).focus_filter()
