@@ -1,18 +1,24 @@
 """The automated canary end to end on the embedded local cluster, from the `kanri` CLI, with real traffic:
 a good version promotes itself to 100 %, a broken one rolls itself back, says why and notifies; then the
-promoted service, switched to the broken version, pages through `kanri alerts` and the webhook."""
+promoted service, switched to the broken version, pages through `kanri alerts`, the webhook and the console."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from textual.widgets import Static
 
 from console.cli import main
 from console.cluster.local.paths import LocalPaths
+from console.config import load
+from console.tui.app import KanriApp
+from console.tui.data import ConsoleData
+from console.tui.screens.main import MainScreen
 from serving.client import Client
 from tests.support.alertmanager import Webhook
 from tests.support.backends import kill_leftovers
@@ -69,6 +75,7 @@ def test_a_good_version_promotes_itself_and_a_broken_one_rolls_back(kanri: Kanri
         kanri("switch", "echo", "echo-b", "3")
         paging = wait_until(lambda: _paging(kanri("alerts", "echo", "--webhook", webhook.url, "--json")[1]), 15,
                             "a page for echo-b judged from the scraped metrics")
+        console_alerts, standing = asyncio.run(_what_the_console_shows())
     webhook.stop()
 
     assert code == 0 and [e["kind"] for e in good if e["kind"] in ("step", "promoted")] == ["step"] * 4 + ["promoted"]
@@ -83,6 +90,8 @@ def test_a_good_version_promotes_itself_and_a_broken_one_rolls_back(kanri: Kanri
     assert traffic.outcomes["ok"] > 100 and traffic.outcomes["ServingError"] > 0, traffic.outcomes
 
     assert paging[0]["summary"].startswith("echo/echo-b is burning its availability error budget")
+    assert console_alerts[0][:2] == ("page", "echo-b") and "page echo-b" in console_alerts[0][2]
+    assert standing == "critical"
     rollback, page, *_ = webhook.received
     assert rollback["text"].startswith("kanri: canary of echo-c at echo/production rolled back at 10 %: error ratio")
     assert page["text"].startswith("[FIRING] page: echo/echo-b is burning its availability error budget")
@@ -96,3 +105,21 @@ def test_a_good_version_promotes_itself_and_a_broken_one_rolls_back(kanri: Kanri
 
 def _paging(out: str) -> list[dict]:
     return [a for a in json.loads(out) if a["severity"] == "page" and a["service"] == "echo-b"]
+
+
+async def _what_the_console_shows() -> tuple[list[tuple[str, str, str]], str]:
+    """The console opened on the same embedded home: its alerts line and echo-b's SLO standing, from the
+    replicas' own metrics, as an operator would see them arrive."""
+    data = ConsoleData(load())
+    try:
+        async with KanriApp(data, refresh_seconds=1.0).run_test(size=(120, 40)) as pilot:
+            screen = next(s for s in pilot.app.screen_stack if isinstance(s, MainScreen))
+            line = screen.query_one("#alerts", Static)
+            for _ in range(300):
+                if screen.alerts and "page echo-b" in str(line.render()):
+                    break
+                await pilot.pause(0.1)
+            return ([(a.severity, a.service, str(line.render())) for a in screen.alerts],
+                    screen.grid.slo["echo-b"].state)
+    finally:
+        data.close()
