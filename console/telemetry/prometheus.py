@@ -3,9 +3,9 @@
 A snapshot runs one query per figure for all pods at once, all at the same
 time on the source's threads, and rolls pods up into services itself: a
 refresh costs the same 10 queries (11 with recorded latency) whatever the
-number of pods. History asks
-Prometheus for each figure's series per pod and per service (quantiles of
-services cannot be rolled up from series of pods' quantiles).
+number of pods. History asks Prometheus for each figure's series per pod and
+per service (quantiles of services cannot be rolled up from series of pods'
+quantiles).
 
 Latency is the expensive figure: its raw form rates every bucket series. Where
 Prometheus runs kanri's recording rules (`kanri render latency-rules`), both read
