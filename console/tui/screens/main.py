@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from console.ops.canary import CanaryPlan
 from console.ops.overview import AppHealth
@@ -269,7 +269,7 @@ class MainScreen(Screen):
         self.grid.slo = {}
         self.load_app(event.app, None)
 
-    @on(DataTable.CellHighlighted, "#grid")
+    @on(ModelGrid.CellHighlighted, "#grid")
     def _cell_highlighted(self) -> None:
         if self.grid_data is not None:
             self._status(self._route_line())
@@ -278,7 +278,7 @@ class MainScreen(Screen):
         if self.selected_app and service:
             self.load_history(self.selected_app, service)
 
-    @on(DataTable.CellSelected, "#grid")
+    @on(ModelGrid.CellSelected, "#grid")
     async def _cell_selected(self) -> None:
         await self.run_action("switch")
 

@@ -3,7 +3,8 @@
 Rows are model versions, newest first; columns are services grouped by
 service level. A cell shows ● where the service runs that model, with its
 route weight. Refreshes update only the cells that changed, so the cursor
-stays where the operator left it.
+stays where the operator left it and a refresh of 10,000 cells repaints only
+what is on screen (console/tui/widgets/cell_grid.py).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import time
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
 
 from console.ops.views import ModelView
 from console.slo.status import SloStatus
 from console.tui import marks
 from console.tui.data import AppGrid, ServiceColumn, age
+from console.tui.widgets.cell_grid import CellGrid, Column
 
 now = time.time  # the clock ages are measured against; snapshot tests fix it
 FIXED = ("version", "age", "description", "eval")
@@ -35,28 +36,21 @@ def header(column: ServiceColumn, slo: SloStatus | None) -> Text:
                          marks.slo(slo))
 
 
-def cell(model: ModelView, column: ServiceColumn) -> Text | str:
-    service = column.service
-    if service.model_version != model.version:
-        return ""
-    return Text.assemble((marks.RUNS, "green"), f" {service.weight}%")
-
-
 def evaluation(model: ModelView) -> str:
     accuracy = (model.evaluation or {}).get("accuracy")
     return "" if accuracy is None else f"{accuracy:.3f}"
 
 
-class ModelGrid(DataTable):
+class ModelGrid(CellGrid):
     BINDINGS = [Binding("enter", "select_cursor", "Switch to this model")]
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="cell", header_height=3, fixed_columns=1, zebra_stripes=True, **kwargs)
+        super().__init__(header_height=3, fixed_columns=1, **kwargs)
         self.grid_data: AppGrid | None = None
         self.slo: dict[str, SloStatus] = {}
         self.read_only = False  # enter switches models: hidden and inert when the console only watches
-        self._shape: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
-        self._cells: dict[tuple[str, str], object] = {}
+        self._shape: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+        self._marked: dict[str, str] = {}  # service → the row whose cell shows it runs that model
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (self.read_only and action == "select_cursor")
@@ -81,40 +75,33 @@ class ModelGrid(DataTable):
             self.show(self.grid_data)
 
     def show(self, grid: AppGrid) -> None:
+        """Rebuild when the application, its models or its services changed; otherwise update what differs."""
+        models = grid.models[::-1]
+        shape = (grid.app, tuple(str(m.version) for m in models), tuple(c.key for c in grid.columns))
+        if shape != self._shape:
+            same_app = self._shape is not None and self._shape[0] == grid.app
+            self.reset([Column(key, key, 14, fit=False) if key == "description" else Column(key, key)
+                        for key in FIXED] + [Column(c.key, "") for c in grid.columns], list(shape[1]),
+                       (self.cursor_row, self.cursor_column) if same_app else (0, len(FIXED)))
+            self._shape, self._marked = shape, {}
         self.grid_data = grid
         at = now()
-        models = grid.models[::-1]
-        shape = (tuple(str(m.version) for m in models), tuple(c.key for c in grid.columns))
-        if shape != self._shape or self.grid_data.app != getattr(self, "_app", None):
-            self._rebuild(grid, shape)
-        else:
-            for column in grid.columns:
-                label = header(column, self.slo.get(column.key))
-                if self.columns[column.key].label != label:
-                    self.columns[column.key].label = label
-                    self.refresh()
         for model in models:
             row = str(model.version)
-            values = {"version": f"v{model.version}", "age": age(at - model.created_at.timestamp()),
-                      "description": model.description, "eval": evaluation(model)}
-            values.update({c.key: cell(model, c) for c in grid.columns})
-            for key, value in values.items():
-                if self._cells.get((row, key)) != value:
-                    self._cells[row, key] = value
-                    self.update_cell(row, key, value)
-
-    def _rebuild(self, grid: AppGrid, shape: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
-        keep = (self.cursor_row, self.cursor_column) if getattr(self, "_app", None) == grid.app else (0, len(FIXED))
-        self.clear(columns=True)
-        self._cells = {}
-        for key in FIXED:
-            self.add_column(key, key=key, width=14 if key == "description" else None)
+            for key, value in (("version", f"v{model.version}"), ("age", age(at - model.created_at.timestamp())),
+                               ("description", model.description), ("eval", evaluation(model))):
+                self.update_cell(row, key, value)
         for column in grid.columns:
-            self.add_column(header(column, self.slo.get(column.key)), key=column.key)
-        for version in shape[0]:
-            self.add_row(*([""] * (len(FIXED) + len(grid.columns))), key=version)
-        self._shape = shape
-        self._app = grid.app
-        if self.row_count:
-            self.move_cursor(row=min(keep[0], self.row_count - 1),
-                             column=min(max(keep[1], 0), len(self.columns) - 1), animate=False)
+            self.set_label(column.key, header(column, self.slo.get(column.key)))
+            self._mark(column)
+
+    def _mark(self, column: ServiceColumn) -> None:
+        """A service runs one model: blank the cell it ran before, if another, and show the one it runs."""
+        service = column.service
+        row = str(service.model_version)
+        before = self._marked.pop(column.key, None)
+        if before is not None and before != row:
+            self.update_cell(before, column.key, "")
+        if row in self._row_index:
+            self.update_cell(row, column.key, Text.assemble((marks.RUNS, "green"), f" {service.weight}%"))
+            self._marked[column.key] = row
