@@ -158,6 +158,9 @@ class CellGrid(ScrollView, can_focus=True):
         self.call_after_refresh(self._scroll_cursor_into_view)
         self.post_message(self.CellHighlighted(self, self.cursor_row, self.cursor_column))
 
+    def has_row(self, row_key: str) -> bool:
+        return row_key in self._row_index
+
     def get_cell(self, row_key: str, column_key: str) -> Cell:
         if row_key not in self._row_index or column_key not in self.columns:
             raise KeyError((row_key, column_key))

@@ -102,6 +102,6 @@ class ModelGrid(CellGrid):
         before = self._marked.pop(column.key, None)
         if before is not None and before != row:
             self.update_cell(before, column.key, "")
-        if row in self._row_index:
+        if self.has_row(row):
             self.update_cell(row, column.key, Text.assemble((marks.RUNS, "green"), f" {service.weight}%"))
             self._marked[column.key] = row
