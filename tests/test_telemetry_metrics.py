@@ -119,10 +119,15 @@ def test_one_service_or_an_unknown_app(metrics: MetricsSource) -> None:
 
 
 def test_history_gives_series_for_sparklines(metrics: MetricsSource) -> None:
-    metrics.snapshot(APP)  # ScrapeMetrics's history is made of its own snapshots
-    metrics.snapshot(APP)
-    history = metrics.history(APP, window_seconds=60, step_seconds=1)
-    assert isinstance(history, MetricsHistory)
+    def two_points() -> MetricsHistory | None:
+        """Prometheus needs two scrapes before a rate has a point; ScrapeMetrics makes its history of its own
+        snapshots. Either way: poll, not sleep."""
+        metrics.snapshot(APP)
+        history = metrics.history(APP, window_seconds=60, step_seconds=1)
+        web = history.services.get(WEB, {}) if isinstance(history, MetricsHistory) else {}
+        return history if "requests_per_second" in web and len(web["requests_per_second"].points) >= 2 else None
+
+    history = wait_until(two_points, 20, "two points of requests/s history")
     assert set(history.services) == {WEB, BATCH}
     assert set(history.pods) == set(CLUSTER_FIGURES)
     series = history.services[WEB]["requests_per_second"]

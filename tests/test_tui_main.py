@@ -8,6 +8,7 @@ drives the real local cluster).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: MemoryBackend
 
 async def until(pilot: Pilot, condition, timeout: float = 10.0) -> None:
     """Let workers run until the condition holds on the UI side."""
-    for _ in range(int(timeout / 0.05)):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if condition():
             return
         await pilot.pause(0.05)

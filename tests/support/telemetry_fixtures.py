@@ -28,7 +28,7 @@ from tests.support.telemetry_fleet import (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory, echo_models: dict[str, Path]) -> Iterator[Fleet]:
     folder = tmp_path_factory.mktemp("fleet")
     replicas = [Replica(name, service, start_serve(
@@ -51,7 +51,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, echo_models: dict[str, Path]
             r.server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def prometheus(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
     """A real Prometheus scraping the fleet (pod and namespace as target labels) and the exporter, running
     the console's latency recording rules for a RATE_WINDOW window."""
