@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from console.demo.artifacts import train_module
 from console.ops.context import Context
 from console.registry.database import Registry
 from serving.models import ModelStore
@@ -17,14 +17,11 @@ from tests.support.servers import PREDICTORS, ServeProcess, start_serve
 ROOT = Path(__file__).resolve().parents[1]
 
 
+
 @pytest.fixture(scope="session")
 def digits_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """digits-v1.skops, digits-v2.skops and digits-test.jsonl, trained once per run."""
-    spec = importlib.util.spec_from_file_location("digits_train", ROOT / "examples" / "digits" / "train.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {p.name: p for p in module.train(tmp_path_factory.mktemp("digits"))}
+    return {p.name: p for p in train_module().train(tmp_path_factory.mktemp("digits"))}
 
 
 @pytest.fixture(scope="session")

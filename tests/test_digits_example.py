@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import skops.io as sio
@@ -17,18 +15,9 @@ from serving.predictor import PredictInterface, check_result, load_predictor_cla
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits"
 
 
-def _train_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("digits_train", EXAMPLE / "train.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    paths = _train_module().train(tmp_path_factory.mktemp("digits"))
-    return {path.name: path for path in paths}
+def artifacts(digits_models: dict[str, Path]) -> dict[str, Path]:
+    return digits_models
 
 
 @pytest.fixture(scope="module")

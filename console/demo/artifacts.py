@@ -34,7 +34,7 @@ def ensure_trained(home: Path, progress: Progress) -> Path:
     try:
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):  # train() prints its accuracies; stdout is for the result
-            _train_module().train(scratch)
+            train_module().train(scratch)
         for line in printed.getvalue().splitlines():
             progress("  " + line.partition(" -> ")[0])
         shutil.rmtree(folder, ignore_errors=True)
@@ -44,7 +44,7 @@ def ensure_trained(home: Path, progress: Progress) -> Path:
     return folder
 
 
-def _train_module() -> ModuleType:
+def train_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("kanri_demo_digits_train", DIGITS / "train.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
