@@ -130,13 +130,18 @@ def _option(parameters: Any) -> dict[str, Any]:
             option[key] = getattr(param, kind)
     if isinstance(option.get("option"), str):
         try:
-            nested = json.loads(option.pop("option"))
+            nested = json.loads(option.pop("option"), parse_constant=_not_json)
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, too-long ints, too-deep nesting
             raise InvalidInput(f"parameter 'option' must be a JSON object: {exc}") from None
         if not isinstance(nested, dict):
             raise InvalidInput("parameter 'option' must be a JSON object")
         option.update(nested)
     return option
+
+
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity are Python's JSON, not JSON: an option holding them could not travel back."""
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _set_parameters(parameters: Any, options: list[dict[str, Any] | None]) -> None:

@@ -416,8 +416,13 @@ def infer_requests(draw: st.DrawFn, server: str) -> tuple[oip.ModelInferRequest,
 
 
 def _is_json_object(text: str) -> bool:
+    """Strict JSON: NaN and Infinity, which Python's json reads, are refused."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
     try:
-        return isinstance(json.loads(text), dict)
+        return isinstance(json.loads(text, parse_constant=refuse), dict)
     except (ValueError, RecursionError):
         return False
 
@@ -440,6 +445,7 @@ def test_random_model_infer_requests(servers: dict[str, ServeProcess], channels:
     @example(("digits", (oip.ModelInferRequest(model_name="digits"), False)))
     @example(("echo", (with_option("1" * 5000), False)))
     @example(("echo", (with_option("[" * 5000), False)))
+    @example(("echo", (with_option('{"": [Infinity]}'), False)))
     def prop(case: tuple[str, tuple[oip.ModelInferRequest, bool]]) -> None:
         server, (request, valid) = case
         code, details, raw = call(channels[server], INFER, request.SerializeToString())
