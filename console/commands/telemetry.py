@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from console.commands.admin import since_option_time
 from console.commands.output import emit_json, table
 from console.commands.state import State
 from console.errors import Invalid
+from console.moments import moment
 from console.ops import applications, services
 from console.ops.views import to_json
 from console.telemetry import (
@@ -113,7 +113,7 @@ def logs(state: State, app: str, service: str | None, following: bool, grep: str
         applications.show_app(state.context, app)
     query = LogQuery(app, service=service, service_level=service_level, pod=pod,
                      levels=levels_at_least(level) if level else frozenset(), text=grep,
-                     since=since_option_time(since), limit=limit)
+                     since=moment(since, "--since"), limit=limit)
     source = log_source(state.settings)
     try:
         if not following:

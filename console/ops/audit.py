@@ -55,3 +55,17 @@ def service_history(ctx: Context, app: str, service: str) -> list[Tenure]:
             tenures[-1] = Tenure(last.model_version, last.since, time, last.actor, last.action)
         tenures.append(Tenure(version, time, None, actor, action))
     return tenures[::-1]
+
+
+def change_summary(event: AuditView) -> str:
+    """What changed, short: "replicas 1→3", or "version=2" for what had no before."""
+    before, after = event.before or {}, event.after or {}
+
+    def short(value: object) -> str:
+        if isinstance(value, dict):
+            return "{" + " ".join(f"{k}={v}" for k, v in value.items()) + "}"
+        text = str(value)
+        return text if len(text) <= 16 else text[:15] + "…"
+
+    return ", ".join(f"{key} {short(before[key])}→{short(value)}" if key in before else f"{key}={short(value)}"
+                     for key, value in after.items() if before.get(key) != value)

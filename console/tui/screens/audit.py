@@ -17,8 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from console.commands.admin import _change as change_summary
-from console.ops.audit import Tenure
+from console.ops.audit import Tenure, change_summary
 from console.ops.views import AuditView
 from console.telemetry.bounded import describe
 from console.tui.data import ConsoleData, age

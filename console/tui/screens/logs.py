@@ -24,8 +24,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Log, Static
 from textual.worker import get_current_worker
 
-from console.commands.admin import since_option_time
 from console.errors import KanriError
+from console.moments import moment
 from console.telemetry import LogLine, LogPage, LogQuery, TelemetryUnavailable, levels_at_least
 from console.tui.data import ConsoleData
 
@@ -257,9 +257,9 @@ class LogsScreen(Screen):
             self._requery(text=value)
             return
         try:
-            until: datetime | None = since_option_time(value)
+            until: datetime | None = moment(value, "back in time to")
         except KanriError as exc:
-            self.notify(str(exc), title="back in time", severity="error")
+            self.notify(str(exc), severity="error")
             return
         self._close_input()
         self.following = until is None
