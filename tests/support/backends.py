@@ -20,10 +20,8 @@ import psutil
 
 from console.cluster.base import ClusterBackend
 from console.cluster.local import LocalBackend, SupervisorSettings
-from console.cluster.local.control import stop_supervisor
+from console.cluster.local.control import recorded_processes, stop_supervisor
 from console.cluster.local.paths import LocalPaths
-from console.cluster.local.processes import ProcessHandle
-from console.cluster.local.state import Observed
 from serving._pb import serving_pb2 as pb
 from serving._pb import serving_pb2_grpc as pb_grpc
 from serving.client import encode_value
@@ -84,12 +82,9 @@ def verify_split_through_router(backend: LocalBackend) -> Callable[[str, str, di
 def kill_leftovers(paths: LocalPaths) -> None:
     """The safety net after a failed test: SIGKILL the replicas and routers the supervisor recorded, and
     whatever else still runs with the home folder on its command line."""
-    observed = Observed.load(paths.observed)
-    recorded = [(p.pid, p.create_time) for s in observed.services.values() for p in s.pods]
-    recorded += [(r.pid, r.create_time) for r in observed.routers.values()]
-    for pid, create_time in recorded:
-        if handle := ProcessHandle.adopt(pid, create_time, ""):
-            handle.signal(signal.SIGKILL)
+    replicas, routers = recorded_processes(paths)
+    for handle in replicas + routers:
+        handle.signal(signal.SIGKILL)
     for process in psutil.process_iter(["cmdline"]):
         with contextlib.suppress(psutil.Error):
             if process.pid != os.getpid() and str(paths.home) in " ".join(process.info["cmdline"] or ()):

@@ -12,6 +12,7 @@ from .files import read_json
 from .paths import LocalPaths
 from .processes import ProcessHandle
 from .settings import SupervisorSettings
+from .state import Observed
 
 SUPERVISOR_MODULE = "console.cluster.local.supervisor"
 
@@ -56,3 +57,11 @@ def stop_supervisor(paths: LocalPaths, keep_serving: bool = False, timeout: floa
                                f"see {paths.supervisor_log}")
         time.sleep(0.05)
     return True
+
+
+def recorded_processes(paths: LocalPaths) -> tuple[list[ProcessHandle], list[ProcessHandle]]:
+    """The replicas and the routers the supervisor last recorded that still run, with or without it."""
+    observed = Observed.load(paths.observed)
+    replicas = [ProcessHandle.adopt(p.pid, p.create_time, "") for s in observed.services.values() for p in s.pods]
+    routers = [ProcessHandle.adopt(r.pid, r.create_time, "") for r in observed.routers.values()]
+    return [h for h in replicas if h is not None], [h for h in routers if h is not None]
