@@ -17,6 +17,7 @@ from serving._pb import open_inference_pb2 as oip
 from serving._pb import open_inference_pb2_grpc as oip_grpc
 from serving.client import Client
 from tests.support.otlp import TraceReceiver, trace_receiver
+from tests.support.prometheus import wait_until
 from tests.support.servers import PREDICTORS, ROOT, ServeProcess, start_serve
 
 CALLER = SpanContext(trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736, span_id=0x00F067AA0BA902B7, is_remote=False,
@@ -58,8 +59,7 @@ def test_a_call_continues_the_callers_trace_with_phase_spans_and_the_model_versi
     with trace.use_span(NonRecordingSpan(CALLER)), Client(traced_server.target) as client:
         assert client.predict("hi", request_id="traced-1").label == "one:hi"
     phases = {"decode", "predict", "encode"}
-    spans = in_caller_trace(receiver.wait_for(lambda s: bool(in_caller_trace(s, {"Predict", *phases}))),
-                            {"Predict", *phases})
+    spans = wait_until(lambda: in_caller_trace(receiver.spans(), {"Predict", *phases}), 10, "the Predict spans")
     (call,) = spans["Predict"]
     assert call.parent_span_id.hex() == f"{CALLER.span_id:016x}"
     assert call.kind == call.SPAN_KIND_SERVER
@@ -80,8 +80,8 @@ def test_open_inference_and_stream_calls_are_traced(traced_server: ServeProcess,
             timeout=10)
     with trace.use_span(NonRecordingSpan(CALLER)), Client(traced_server.target) as client:
         assert [p.label for p in client.predict_stream(["a", "b"])] == ["one:a", "one:b"]
-    spans = in_caller_trace(receiver.wait_for(lambda s: bool(in_caller_trace(s, {"ModelInfer", "PredictStream"}))),
-                            {"ModelInfer", "PredictStream"})
+    spans = wait_until(lambda: in_caller_trace(receiver.spans(), {"ModelInfer", "PredictStream"}), 10,
+                       "the ModelInfer and PredictStream spans")
     (infer,), (stream,) = spans["ModelInfer"], spans["PredictStream"]
     assert attributes(infer)["kanri.model_version"] == "1"
     children = [s for spans_of_name in spans.values() for s in spans_of_name]
@@ -124,7 +124,8 @@ def test_a_caller_that_samples_out_gets_no_spans_but_its_trace_id_in_the_logs(
         with trace.use_span(NonRecordingSpan(later)):
             client.predict("later")
     # Spans are exported in the order they end: once the later call's arrived, the quiet one's would have.
-    spans = receiver.wait_for(lambda s: any(span.trace_id.hex() == f"{0x6A:032x}" for span in s))
-    assert not [span for span in spans if span.trace_id.hex() == f"{0x5A:032x}"]
+    wait_until(lambda: any(span.trace_id.hex() == f"{0x6A:032x}" for span in receiver.spans()), 10,
+               "the later call's spans")
+    assert not [span for span in receiver.spans() if span.trace_id.hex() == f"{0x5A:032x}"]
     (line,) = [json.loads(line) for line in traced_server.logs().splitlines() if "sampled-out" in line]
     assert line["trace_id"] == f"{0x5A:032x}"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent import futures
 from contextlib import contextmanager
 
@@ -28,17 +27,10 @@ class TraceReceiver(trace_service_pb2_grpc.TraceServiceServicer):
                                for scope in resource.scope_spans for span in scope.spans)
         return trace_service_pb2.ExportTraceServiceResponse()
 
-    def wait_for(self, found: Callable[[list[Span]], bool], timeout: float = 10.0) -> list[Span]:
-        """The spans received, once found(spans) holds; AssertionError after timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                spans = list(self._spans)
-            if found(spans):
-                return spans
-            if time.monotonic() > deadline:
-                raise AssertionError(f"spans not received within {timeout}s; got {[s.name for s in spans]}")
-            time.sleep(0.05)
+    def spans(self) -> list[Span]:
+        """The spans received so far (poll with tests.support.prometheus.wait_until)."""
+        with self._lock:
+            return list(self._spans)
 
 
 @contextmanager
