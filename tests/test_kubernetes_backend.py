@@ -241,6 +241,19 @@ def test_an_ingress_gateway_adds_the_shared_host(clusters: FakeClusters) -> None
     assert backend.address("gateway", LEVEL) == "models.example.com:443"
 
 
+@pytest.mark.parametrize(("own_image", "expected"), [
+    ("", ObjectOptions().image),
+    ("registry.example.com/digits:7", "registry.example.com/digits:7"),
+])
+def test_the_init_container_runs_the_runtimes_image(own_image: str, expected: str) -> None:
+    """kanri-fetch-predictor comes with the runtime's image, so a service's own image carries it too."""
+    route = RouteSpec("image", LEVEL, {"a": 100})
+    [deployment, *_] = yaml.safe_load_all(render_service_yaml(make_spec("image", image=own_image), route, NAMESPACE,
+                                                              ObjectOptions()))
+    pod = deployment["spec"]["template"]["spec"]
+    assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == [expected, expected]
+
+
 def test_actual_state_shows_edits_made_behind_kanris_back(backend: KubernetesBackend,
                                                           api: client.ApiClient) -> None:
     backend.apply(make_spec("drift", replicas=2))

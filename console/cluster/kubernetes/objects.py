@@ -56,7 +56,7 @@ def _container(spec: ServiceSpec, image: str) -> dict:
     grpc_probe = {"grpc": {"port": spec.port}}
     container = {
         "name": "kanri",
-        "image": spec.image or image,
+        "image": image,
         "command": ["kanri", "serve"],
         "env": [*_env(spec), {"name": "PYTHONPATH", "value": pod.PREDICTOR_DIR}],
         "envFrom": [{"secretRef": {"name": pod.STORE_SECRET, "optional": True}}],
@@ -80,9 +80,10 @@ def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions) -> dic
     scrape = {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT), "prometheus.io/path": "/metrics"}
     bounds = {labels.MIN_REPLICAS: str(spec.min_replicas), labels.MAX_REPLICAS: str(spec.max_replicas),
               labels.CPU_THRESHOLD: str(spec.cpu_threshold)}
+    image = spec.image or options.image  # the init container runs the runtime's own image
     pod_spec = pod.identity_and_security() | {
-        "initContainers": [pod.predictor_fetch(spec, spec.image or options.image)],
-        "containers": [_container(spec, options.image)], "volumes": pod.volumes(spec),
+        "initContainers": [pod.predictor_fetch(spec, image)],
+        "containers": [_container(spec, image)], "volumes": pod.volumes(spec),
         "affinity": pod.affinity(spec), "tolerations": pod.tolerations(spec),
         "terminationGracePeriodSeconds": DRAIN_SECONDS + GRACE_SECONDS + 5}
     identity = labels.identity(spec.app, spec.name, spec.level)
