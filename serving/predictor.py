@@ -70,9 +70,9 @@ class PredictResult:
     @property
     def scores(self) -> list[float]:
         score = self.score
-        if type(score) is list:  # the common case, checked before the slower ABC test
-            return list(map(float, score))
-        return [float(score)] if isinstance(score, numbers.Real) else list(map(float, score))
+        if type(score) is not list and isinstance(score, numbers.Real):  # a list, the common case, skips the ABC test
+            return [float(score)]
+        return list(map(float, score))
 
 
 class PredictInterface:
