@@ -16,14 +16,14 @@ from textual.widgets import Static
 from console.cli import main
 from console.cluster.local.paths import LocalPaths
 from console.config import load
+from console.demo.traffic import Traffic
 from console.tui.app import KanriApp
 from console.tui.data import ConsoleData
 from console.tui.screens.main import MainScreen
-from serving.client import Client
+from serving.client import local_route
 from tests.support.alertmanager import Webhook
 from tests.support.backends import kill_leftovers
 from tests.support.prometheus import wait_until
-from tests.support.traffic import Traffic
 
 Kanri = Callable[..., tuple[int, str]]
 
@@ -64,7 +64,7 @@ def test_a_good_version_promotes_itself_and_a_broken_one_rolls_back(kanri: Kanri
     # Generous on latency: a busy 2-core machine must not fail the canary on p99 (tests/test_ops_canary.py does).
     kanri("slo", "echo", "echo-b", "--availability", "99", "--latency-ms", "1000")
     webhook = Webhook.start()
-    with Client(app="echo", service_level="production", retries=0) as client, Traffic(client) as traffic:
+    with Traffic("echo", {"production": local_route("echo", "production")}, ["hello"], rate=100) as traffic:
         code, out = kanri("canary", "echo", "production", "--to", "echo-b", "--steps", "5,25,50,100",
                           "--interval", "1s", "--latency-slack-ms", "500", "--json")
         good = _events(out)
@@ -87,7 +87,8 @@ def test_a_good_version_promotes_itself_and_a_broken_one_rolls_back(kanri: Kanri
     assert bad[-1]["weights"] == {"echo-a": 0, "echo-b": 100, "echo-c": 0}
     assert "error ratio 100.00% is more than 1.00% above the baseline's 0.00%" in bad[-1]["message"]
     assert [e["weights"]["echo-c"] for e in bad if e["kind"] == "step"] == [10]
-    assert traffic.outcomes["ok"] > 100 and traffic.outcomes["ServingError"] > 0, traffic.outcomes
+    seen = traffic.stats()["production"]
+    assert seen.ok > 100 and seen.failed > 0 and seen.last_error.startswith("ServingError"), seen
 
     assert paging[0]["summary"].startswith("echo/echo-b is burning its availability error budget")
     assert console_alerts[0][:2] == ("page", "echo-b") and "page echo-b" in console_alerts[0][2]

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from console.cli import main
 from console.cluster.base import Pod
+from console.demo.traffic import Traffic
 from console.slo.alertmanager import Timings, alertmanager_config
 from console.slo.alerts import AlertSource, FiringAlert
 from console.slo.notify import notify
@@ -20,11 +21,9 @@ from console.slo.rules import SRE_WORKBOOK, RuleSettings, rules_file, scaled
 from console.slo.status import SloStatus, burn_alerts, slo_status
 from console.slo.watch import AlertWatch
 from console.telemetry import PrometheusMetrics, ScrapeMetrics, TelemetryUnavailable
-from serving.client import Client
 from tests.support.alertmanager import Alertmanager, Webhook
 from tests.support.prometheus import Prometheus, wait_until
 from tests.support.servers import PREDICTORS, ServeProcess, start_serve
-from tests.support.traffic import Traffic
 
 OBJECTIVE = Objective("testapp", "testapp-dev", "development", 99.0, 100)
 FAST = Timings(group_wait="1s", group_interval="1s", page_repeat="1m", ticket_repeat="1m")
@@ -56,21 +55,20 @@ def _paging(source: AlertSource) -> list[FiringAlert]:
     return [a for a in alerts if a.severity == "page"]
 
 
-@pytest.fixture
-def client(stack: tuple) -> Iterator[Client]:
-    with Client(stack[3].target, retries=0) as client:
-        yield client
+def _traffic(server: ServeProcess, payload: str) -> Traffic:
+    """Calls of `payload` straight to the runtime, without retries, fast enough to fill a rate window."""
+    return Traffic(OBJECTIVE.app, {OBJECTIVE.level: server.target}, [payload], rate=100)
 
 
 def test_a_failing_runtime_pages_through_prometheus_and_alertmanager_to_the_webhook(
-        stack: tuple, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    prometheus, alertmanager, webhook, _ = stack
+        stack: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prometheus, alertmanager, webhook, server = stack
     from_prometheus = AlertSource(prometheus.url)
     from_alertmanager = AlertSource(alertmanager.url, "alertmanager")
-    with Traffic(client, "hello") as healthy:
-        wait_until(lambda: healthy.outcomes["ok"] > 50, 10, "healthy calls")
+    with _traffic(server, "hello") as healthy:
+        wait_until(lambda: healthy.stats()[OBJECTIVE.level].ok > 50, 10, "healthy calls")
     assert from_prometheus.firing() == []
-    with Traffic(client, "boom") as failing:  # the Echo predictor raises on "boom": INTERNAL, a server fault
+    with _traffic(server, "boom") as failing:  # the Echo predictor raises on "boom": INTERNAL, a server fault
         [alert] = wait_until(lambda: _paging(from_prometheus), 40, "a page from Prometheus")
         assert (alert.name, alert.app, alert.service, alert.slo) == (
             "KanriAvailabilityBudgetBurn", "testapp", "testapp-dev", "availability")
@@ -89,7 +87,8 @@ def test_a_failing_runtime_pages_through_prometheus_and_alertmanager_to_the_webh
             "page", "testapp-dev", "availability", "KanriAvailabilityBudgetBurn"]
         messages = wait_until(lambda: [m for m in webhook.received if "page" in m.get("channel", "")], 20,
                               "a Slack message at the webhook")
-    assert failing.outcomes["ok"] == 0 and sum(failing.outcomes.values()) > 0
+    failed = failing.stats()[OBJECTIVE.level]
+    assert failed.ok == 0 and failed.failed > 0, failed
     [attachment] = messages[0]["attachments"]
     assert attachment["title"] == ("[FIRING] page: testapp/testapp-dev is burning its availability "
                                    "error budget fast: page")
@@ -98,8 +97,7 @@ def test_a_failing_runtime_pages_through_prometheus_and_alertmanager_to_the_webh
     from_alertmanager.close()
 
 
-def test_burn_rate_and_budget_are_the_same_from_prometheus_and_from_embedded_scrapes(stack: tuple,
-                                                                                    client: Client) -> None:
+def test_burn_rate_and_budget_are_the_same_from_prometheus_and_from_embedded_scrapes(stack: tuple) -> None:
     prometheus, _, _, server = stack
     pod = Pod("testapp-dev-0", "testapp", "testapp-dev", "development", "Running", True, 0, 1.0, 1, "127.0.0.1",
               pid=server.process.pid, address=server.target, metrics_address=f"127.0.0.1:{server.metrics_port}")
@@ -114,7 +112,7 @@ def test_burn_rate_and_budget_are_the_same_from_prometheus_and_from_embedded_scr
                     for s in found.values())
         return {name: s[0] for name, s in found.items()} if ready else None
 
-    with Traffic(client, "boom"):
+    with _traffic(server, "boom"):
         found = wait_until(burning, 30, "a burn rate of 100 (every call failing against a 1 % budget)")
     for name, status in found.items():
         assert (status.error_ratio, status.latency_met, status.state) == (1.0, True, "critical"), name
