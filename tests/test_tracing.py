@@ -16,6 +16,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from serving._pb import open_inference_pb2 as oip
 from serving._pb import open_inference_pb2_grpc as oip_grpc
 from serving.client import Client
+from serving.errors import ServingError
 from tests.support.otlp import TraceReceiver, trace_receiver
 from tests.support.prometheus import wait_until
 from tests.support.servers import PREDICTORS, ROOT, ServeProcess, start_serve
@@ -88,6 +89,20 @@ def test_open_inference_and_stream_calls_are_traced(traced_server: ServeProcess,
     assert {s.name for s in children if s.parent_span_id == infer.span_id} == {"decode", "predict", "encode"}
     assert sorted(s.name for s in children if s.parent_span_id == stream.span_id) == [
         "decode", "decode", "encode", "encode", "predict", "predict"]
+
+
+def test_a_failed_stream_ends_its_span_with_the_streams_status(traced_server: ServeProcess,
+                                                                 receiver: TraceReceiver) -> None:
+    failing = SpanContext(trace_id=0x7A, span_id=0x7B, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    with (trace.use_span(NonRecordingSpan(failing)), Client(traced_server.target) as client,
+          pytest.raises(ServingError, match="not a word this model knows")):
+        list(client.predict_stream(["a", "bad"]))
+    (stream,) = wait_until(lambda: [s for s in receiver.spans()
+                                    if s.trace_id.hex() == f"{0x7A:032x}" and s.name == "PredictStream"], 10,
+                           "the failed stream's span")
+    assert attributes(stream)["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert stream.status.code == stream.status.STATUS_CODE_ERROR
+    assert "not a word this model knows" in stream.status.message
 
 
 def test_tracing_off_loads_no_opentelemetry() -> None:
