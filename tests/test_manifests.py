@@ -77,6 +77,11 @@ def rendered(spec: ServiceSpec, route: RouteSpec, settings: object) -> list[dict
     return list(yaml.safe_load_all(text))
 
 
+def rendered_level(level: str, store: str, settings: object) -> list[dict]:
+    """What `kanri render` prints for the level's service, taking all of the level's traffic (Deployment first)."""
+    return rendered(level_service(level, store), RouteSpec("digits", level, {f"main-{level}": 100}), settings)
+
+
 @pytest.mark.parametrize("folder", kustomizations(), ids=str)
 def test_every_kustomization_renders_and_validates(folder: Path) -> None:
     found = kustomize(folder)
@@ -142,9 +147,7 @@ def _broken(obj: dict, path: str, value: object) -> dict:
 def test_a_misspelt_field_is_refused(kind: str, path: str, value: object, expected: str,
                                      console_settings: object) -> None:
     """The validation has teeth, in built-in kinds (Kubernetes' schemas) and in Istio's (the CRD schemas)."""
-    [obj] = [o for o in rendered(level_service("staging", "s3://m"), RouteSpec("digits", "staging",
-                                                                                {"main-staging": 100}),
-                                 console_settings) if o["kind"] == kind]
+    [obj] = [o for o in rendered_level("staging", "s3://m", console_settings) if o["kind"] == kind]
     assert problems(obj) == []
     assert expected in "\n".join(problems(_broken(obj, path, value)))
 
@@ -161,9 +164,8 @@ def _normalized(obj: dict) -> dict:
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_each_level_overlay_is_what_kanri_render_prints(level: str, console_settings: object) -> None:
-    by_kanri = {(o["kind"], o["metadata"]["name"]): _normalized(o) for o in rendered(
-        level_service(level, console_settings.model_store), RouteSpec("digits", level, {f"main-{level}": 100}),
-        console_settings)}
+    by_kanri = {(o["kind"], o["metadata"]["name"]): _normalized(o)
+                for o in rendered_level(level, console_settings.model_store, console_settings)}
     by_kustomize = {(o["kind"], o["metadata"]["name"]): _normalized(o) for o in kustomize(Path("overlays", level))}
     assert sorted(by_kustomize) == sorted(by_kanri)
     for key, obj in by_kanri.items():
@@ -260,9 +262,7 @@ def test_images_run_as_a_non_root_user_with_their_entrypoint(image: str, entrypo
 
 
 def test_the_serving_image_carries_the_init_containers_fetch_command(console_settings: object) -> None:
-    deployment = rendered(level_service("development", "s3://m"), RouteSpec("digits", "development",
-                                                                              {"main-development": 100}),
-                          console_settings)[0]
+    deployment = rendered_level("development", "s3://m", console_settings)[0]
     [fetch] = deployment["spec"]["template"]["spec"]["initContainers"]
     copies = [a.split() for name, a in _instructions(REPO / "docker" / "serving.Dockerfile") if name == "COPY"]
     assert [f"docker/{fetch['command'][0]}", f"/usr/local/bin/{fetch['command'][0]}"] in copies
@@ -325,9 +325,7 @@ def test_fluent_bit_ships_the_runtime_lines_where_the_console_reads(console_sett
     [tail] = [s for name, s in sections if name == "INPUT"]
     [output] = [s for name, s in sections if name == "OUTPUT"]
     filters = {s["Name"]: s for name, s in sections if name == "FILTER"}
-    deployment = rendered(level_service("production", "s3://m"), RouteSpec("digits", "production",
-                                                                             {"main-production": 100}),
-                          console_settings)[0]
+    deployment = rendered_level("production", "s3://m", console_settings)[0]
     container = deployment["spec"]["template"]["spec"]["containers"][0]["name"]
     namespace = console_settings.kubernetes_namespace
     assert tail["Path"] == f"/var/log/containers/*_{namespace}_{container}-*.log"
