@@ -8,7 +8,7 @@ import click
 from console.commands.state import State
 from console.ops import services, slo
 from console.slo.alertmanager import alertmanager_config
-from console.slo.rules import RuleSettings, prometheus_rule, rules_file
+from console.slo.rules import RuleSettings, as_rules_file, prometheus_rule, rules_file
 from console.wiring import object_options
 
 
@@ -49,11 +49,9 @@ def render_service(state: State, app: str, service: str) -> None:
 @click.pass_obj
 def render_rules(state: State, app: str | None, as_object: bool) -> None:
     """Print the recording and burn-rate alerting rules of every SLO (of APP) for Prometheus' rule_files."""
-    settings = state.settings
-    namespace = settings.kubernetes_namespace if settings.cluster == "kubernetes" else None
-    objectives, where = slo.list_slos(state.context, app), RuleSettings(namespace=namespace)
+    objectives, where = slo.list_slos(state.context, app), RuleSettings(namespace=_rules_namespace(state))
     if as_object:
-        click.echo(prometheus_rule(objectives, where, namespace=settings.kubernetes_namespace), nl=False)
+        click.echo(prometheus_rule(objectives, where, namespace=state.settings.kubernetes_namespace), nl=False)
     else:
         click.echo(rules_file(objectives, where), nl=False)
 
@@ -68,14 +66,10 @@ def render_latency_rules(state: State, interval: str) -> None:
     quantiles instead of rating every latency bucket at each refresh (found by
     themselves, checked once a minute).
     """
-    import yaml
-
     from console.telemetry.promql import Labels, Queries
 
-    settings = state.settings
-    namespace = settings.kubernetes_namespace if settings.cluster == "kubernetes" else None
-    group = Queries(Labels(), namespace=namespace).latency_rules(interval)
-    click.echo(yaml.safe_dump({"groups": [group]}, sort_keys=False, width=1000), nl=False)
+    group = Queries(Labels(), namespace=_rules_namespace(state)).latency_rules(interval)
+    click.echo(as_rules_file([group]), nl=False)
 
 
 @render.command("alertmanager")
@@ -85,3 +79,9 @@ def render_latency_rules(state: State, interval: str) -> None:
 def render_alertmanager(webhook: str, ticket_webhook: str) -> None:
     """Print an Alertmanager configuration routing SLO pages and tickets to Slack-compatible webhooks."""
     click.echo(alertmanager_config(webhook, ticket_webhook), nl=False)
+
+
+def _rules_namespace(state: State) -> str | None:
+    """The namespace rules match series in: the cluster's on Kubernetes; any in the embedded cluster."""
+    settings = state.settings
+    return settings.kubernetes_namespace if settings.cluster == "kubernetes" else None

@@ -71,16 +71,29 @@ def rule_groups(objectives: Iterable[Objective], settings: RuleSettings = RuleSe
 
 def rules_file(objectives: Iterable[Objective], settings: RuleSettings = RuleSettings()) -> str:
     """A rules file for Prometheus' `rule_files`."""
-    return yaml.safe_dump({"groups": rule_groups(objectives, settings)}, sort_keys=False, width=1000)
+    return as_rules_file(rule_groups(objectives, settings))
 
 
 def prometheus_rule(objectives: Iterable[Objective], settings: RuleSettings = RuleSettings(),
                     name: str = "kanri-slos", namespace: str = "kanri") -> str:
     """The same rules as a PrometheusRule object, for Prometheus Operator users."""
-    document = {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
-                "metadata": {"name": name, "namespace": namespace,
-                             "labels": {"app.kubernetes.io/managed-by": "kanri"}},
-                "spec": {"groups": rule_groups(objectives, settings)}}
+    return as_prometheus_rule(rule_groups(objectives, settings), name, namespace)
+
+
+def as_rules_file(groups: list[dict[str, Any]]) -> str:
+    """Any rule groups (the SLO rules, the console's latency rules) as a file for Prometheus' `rule_files`."""
+    return _yaml({"groups": groups})
+
+
+def as_prometheus_rule(groups: list[dict[str, Any]], name: str, namespace: str) -> str:
+    """Any rule groups as a PrometheusRule object named `name` in `namespace`."""
+    return _yaml({"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+                  "metadata": {"name": name, "namespace": namespace,
+                               "labels": {"app.kubernetes.io/managed-by": "kanri"}},
+                  "spec": {"groups": groups}})
+
+
+def _yaml(document: dict[str, Any]) -> str:
     return yaml.safe_dump(document, sort_keys=False, width=1000)
 
 
