@@ -77,6 +77,10 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                 await pending.put(asyncio.ensure_future(refused(exc)))
             await pending.put(None)
 
+        tracing = self.runtime.tracing
+        # Started before the reader, so the predictions' tasks inherit the stream's span.
+        call_span = tracing.start_call("PredictStream", context) if tracing is not None else None
+        code, error = grpc.StatusCode.OK, ""
         reader = asyncio.ensure_future(read())
         self.runtime.metrics.in_flight.inc()
         try:
@@ -84,13 +88,19 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                 try:
                     yield await task
                 except Exception as exc:
-                    await context.abort(*failure(exc))
+                    code, error = failure(exc)
+                    await context.abort(code, error)
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
         finally:
             self.runtime.metrics.in_flight.dec()
             reader.cancel()
             while not pending.empty():
                 if (task := pending.get_nowait()) is not None:
                     task.cancel()
+            if call_span is not None:
+                tracing.end_call(call_span, code, self.runtime.live_version(), error)
 
     @rpc("GetServiceInfo")
     async def GetServiceInfo(self, request: pb.GetServiceInfoRequest,

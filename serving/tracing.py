@@ -13,8 +13,6 @@ written during a call carry the trace and span ids (logs.set_trace_fields).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager
 
 import grpc
@@ -97,7 +95,7 @@ def current_trace_fields() -> dict[str, str]:
 
 
 class TracedPredictionService(PredictionService):
-    """The kanri API with decode, predict and encode spans, and a server span per stream."""
+    """The kanri API with decode, predict and encode spans."""
 
     async def _predict(self, request: pb.PredictRequest) -> pb.PredictResponse:
         if not trace.get_current_span().is_recording():  # sampled out: no phase spans either
@@ -110,27 +108,6 @@ class TracedPredictionService(PredictionService):
             span.set_attribute(MODEL_VERSION, model.version)
         with tracing.phase("encode"):
             return self._answer(result, model, request.request_id)
-
-    async def PredictStream(self, request_iterator: AsyncIterator[pb.PredictRequest],
-                            context: grpc.aio.ServicerContext) -> AsyncIterator[pb.PredictResponse]:
-        tracing: Tracing = self.runtime.tracing  # type: ignore[assignment]
-        call = tracing.start_call("PredictStream", context)
-        code, error = grpc.StatusCode.OK, ""
-        try:
-            async for response in super().PredictStream(request_iterator, context):
-                yield response
-        except BaseException as exc:  # an abort (its status is on the context) or a cancellation
-            code, error = _stream_status(context, exc)
-            raise
-        finally:
-            tracing.end_call(call, code, self.runtime.live_version(), error)
-
-
-def _stream_status(context: grpc.aio.ServicerContext, exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    code = context.code()
-    if not isinstance(code, grpc.StatusCode):
-        code = grpc.StatusCode.CANCELLED if isinstance(exc, asyncio.CancelledError) else grpc.StatusCode.UNKNOWN
-    return code, context.details() or str(exc)
 
 
 class TracedInferenceService(InferenceService):
