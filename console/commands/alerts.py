@@ -31,6 +31,7 @@ from console.wiring import metrics_source
 def alerts(state: State, app: str, watch: bool, interval: str, webhook: str, as_json: bool) -> None:
     """SLO alerts firing for APP: from Prometheus when configured (its rules from `kanri render rules`), else
     judged here from the replicas' metrics by the burn rate now."""
+    pause = seconds(interval)  # a mistyped --interval fails before the first look, not after it
     look = _looker(state, app)
     # Without a webhook the command's own output says it all: no log lines besides.
     watcher = AlertWatch(webhook, notify=notify if webhook else lambda text, url: None)
@@ -51,7 +52,7 @@ def alerts(state: State, app: str, watch: bool, interval: str, webhook: str, as_
                 watcher.look(found)
                 _print(found, as_json)
                 return
-            time.sleep(seconds(interval))
+            time.sleep(pause)
     except KeyboardInterrupt:
         pass
 
