@@ -61,7 +61,7 @@ OTEL_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_
               help="fsspec URL of the content-addressed model store (default: the kanri data folder).")
 @click.option("--otlp-endpoint", default="", envvar=[_env("OTLP_ENDPOINT"), *OTEL_ENDPOINT_VARIABLES],
               help="Export traces to this OTLP/gRPC collector (e.g. http://127.0.0.1:4317); also read from "
-                   "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT. Needs kanri[tracing].")
+                   f"{' / '.join(OTEL_ENDPOINT_VARIABLES)}. Needs kanri[tracing].")
 def serve(**options: object) -> None:
     """Serve a predictor over gRPC (kanri API, Open Inference Protocol, health, reflection).
 
@@ -98,9 +98,9 @@ def _require_tracing() -> None:
     try:
         from . import tracing  # noqa: F401  (it imports every OpenTelemetry module tracing needs)
     except ImportError as exc:
+        sources = " / ".join(("--otlp-endpoint", _env("OTLP_ENDPOINT"), *OTEL_ENDPOINT_VARIABLES))
         raise click.ClickException(f"tracing to an OTLP endpoint needs OpenTelemetry ({exc}): "
-                                   "pip install 'kanri[tracing]', or unset --otlp-endpoint / "
-                                   "KANRI_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT") from None
+                                   f"pip install 'kanri[tracing]', or unset {sources}") from None
 
 
 @click.command()

@@ -126,7 +126,8 @@ def test_an_endpoint_without_the_tracing_extra_is_one_clear_error(tmp_path: Path
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "Error: tracing to an OTLP endpoint needs OpenTelemetry (No module named opentelemetry): pip install "
-        "'kanri[tracing]', or unset --otlp-endpoint / KANRI_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT"]
+        "'kanri[tracing]', or unset --otlp-endpoint / KANRI_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / "
+        "OTEL_EXPORTER_OTLP_ENDPOINT"]
 
 
 def test_a_caller_that_samples_out_gets_no_spans_but_its_trace_id_in_the_logs(
