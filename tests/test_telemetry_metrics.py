@@ -49,22 +49,24 @@ def complete(snapshot: MetricsSnapshot | TelemetryUnavailable) -> MetricsSnapsho
     return snapshot if ready else None
 
 
+def _complete_source(prometheus: Prometheus, recorded: bool, waiting_for: str) -> Iterator[PrometheusMetrics]:
+    """A PrometheusMetrics once its snapshot is complete, closed after the module."""
+    source = PrometheusMetrics(prometheus.url, rate_window=RATE_WINDOW, recorded=recorded)
+    wait_until(lambda: complete(source.snapshot(APP)), 30, waiting_for)
+    yield source
+    source.close()
+
+
 @pytest.fixture(scope="module")
 def prometheus_metrics(prometheus: Prometheus) -> Iterator[PrometheusMetrics]:
     """Latency from the raw bucket series, rated at each refresh."""
-    source = PrometheusMetrics(prometheus.url, rate_window=RATE_WINDOW, recorded=False)
-    wait_until(lambda: complete(source.snapshot(APP)), 30, "Prometheus has scraped the fleet")
-    yield source
-    source.close()
+    yield from _complete_source(prometheus, False, "Prometheus has scraped the fleet")
 
 
 @pytest.fixture(scope="module")
 def recorded_metrics(prometheus: Prometheus) -> Iterator[PrometheusMetrics]:
     """Latency from the series of the recording rules the test Prometheus runs."""
-    source = PrometheusMetrics(prometheus.url, rate_window=RATE_WINDOW, recorded=True)
-    wait_until(lambda: complete(source.snapshot(APP)), 30, "the recording rules have run")
-    yield source
-    source.close()
+    yield from _complete_source(prometheus, True, "the recording rules have run")
 
 
 @pytest.fixture(scope="module")
