@@ -7,7 +7,8 @@
 #   - a derived image: FROM REGISTRY/kanri:VERSION, then COPY --chown=10001:10001 digits /srv/predictor/digits
 #                      (and RUN pip install --user the model's libraries), registered with `kanri app create --image`
 #   - a git repository cloned at pod start by the fetch-predictor init container (kanri-fetch-predictor), when the
-#     application's ConfigMap kanri-source-APP names GIT_URL and GIT_BRANCH (see manifests/)
+#     application's ConfigMap kanri-source-APP names GIT_URL and GIT_BRANCH (see manifests/): into a volume of its
+#     own, /srv/fetched-predictor, which the pods put ahead of /srv/predictor on PYTHONPATH
 # Everything else is configured by KANRI_* variables, as the Deployments kanri renders set them.
 FROM python:3.11-slim-bookworm
 

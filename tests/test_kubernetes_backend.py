@@ -254,6 +254,22 @@ def test_the_init_container_runs_the_runtimes_image(own_image: str, expected: st
     assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == [expected, expected]
 
 
+def test_the_fetched_predictor_does_not_hide_a_derived_images_predictor() -> None:
+    """A derived image carries its predictor in /srv/predictor; the init container's clone goes beside it, since a
+    volume mounted there would hide it, and both are on the runtime's import path, the fetched one first."""
+    route = RouteSpec("code", LEVEL, {"a": 100})
+    [deployment, *_] = yaml.safe_load_all(render_service_yaml(make_spec("code", model_store="/var/lib/kanri/models"),
+                                                              route, NAMESPACE, ObjectOptions()))
+    pod = deployment["spec"]["template"]["spec"]
+    [fetch], [runtime] = pod["initContainers"], pod["containers"]
+    mounted = [m["mountPath"].rstrip("/") + "/" for c in (fetch, runtime) for m in c["volumeMounts"]]
+    assert not [path for path in mounted if "/srv/predictor/".startswith(path)], mounted
+    [target] = fetch["command"][1:]
+    assert target in [m["mountPath"] for m in runtime["volumeMounts"]]
+    [python_path] = [e["value"] for e in runtime["env"] if e["name"] == "PYTHONPATH"]
+    assert python_path.split(":") == [target, "/srv/predictor"]
+
+
 def test_actual_state_shows_edits_made_behind_kanris_back(backend: KubernetesBackend,
                                                           api: client.ApiClient) -> None:
     backend.apply(make_spec("drift", replicas=2))

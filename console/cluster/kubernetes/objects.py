@@ -58,7 +58,7 @@ def _container(spec: ServiceSpec, image: str) -> dict:
         "name": "kanri",
         "image": image,
         "command": ["kanri", "serve"],
-        "env": [*_env(spec), {"name": "PYTHONPATH", "value": pod.PREDICTOR_DIR}],
+        "env": [*_env(spec), {"name": "PYTHONPATH", "value": pod.PYTHONPATH}],
         "envFrom": [{"secretRef": {"name": pod.STORE_SECRET, "optional": True}}],
         "ports": [{"name": "grpc", "containerPort": spec.port, "protocol": "TCP"},
                   {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],

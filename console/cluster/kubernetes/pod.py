@@ -5,6 +5,10 @@ The pods expect what manifests/base installs in the namespace: the
 ServiceAccount kanri-runtime, and optionally the model store's credentials
 Secret, its ReadWriteMany claim, an application's predictor source ConfigMap
 and the git credentials Secret.
+
+Predictor code is imported from FETCHED_DIR, then PREDICTOR_DIR: the init
+container clones into a volume of its own, because a volume mounted on
+PREDICTOR_DIR would hide the code a derived image carries there.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from . import labels
 GPU = "nvidia.com/gpu"
 RUNTIME_ACCOUNT = "kanri-runtime"
 RUNTIME_UID = 10001  # the user docker/serving.Dockerfile creates
-PREDICTOR_DIR = "/srv/predictor"  # predictor code: baked into a derived image, or cloned here by the init container
+PREDICTOR_DIR = "/srv/predictor"  # predictor code baked into a derived image (docker/serving.Dockerfile)
+FETCHED_DIR = "/srv/fetched-predictor"  # predictor code the init container cloned, an emptyDir
+PYTHONPATH = f"{FETCHED_DIR}:{PREDICTOR_DIR}"  # a repository named in kanri-source-APP wins over the image's
 STORE_SECRET = "kanri-model-store"  # object-store credentials (AWS_*, GOOGLE_*, ...) as fsspec reads them
 STORE_CLAIM = "kanri-model-store"  # the ReadWriteMany volume, when the model store is a path
 GIT_SECRET = "kanri-git"  # GIT_USERNAME and GIT_PASSWORD (a token) for private predictor repositories
@@ -64,13 +70,13 @@ def _store_on_volume(spec: ServiceSpec) -> bool:
 
 def volumes(spec: ServiceSpec) -> list[dict]:
     store = [{"name": "model-store", "persistentVolumeClaim": {"claimName": STORE_CLAIM, "readOnly": True}}]
-    return [{"name": "predictor", "emptyDir": {}}, *(store if _store_on_volume(spec) else [])]
+    return [{"name": "fetched-predictor", "emptyDir": {}}, *(store if _store_on_volume(spec) else [])]
 
 
 def mounts(spec: ServiceSpec) -> list[dict]:
-    """The runtime container's: the predictor code, and the model store when it is on the shared volume."""
+    """The runtime container's: the fetched predictor code, and the model store when it is on the shared volume."""
     store = [{"name": "model-store", "mountPath": spec.model_store, "readOnly": True}]
-    return [{"name": "predictor", "mountPath": PREDICTOR_DIR, "readOnly": True},
+    return [{"name": "fetched-predictor", "mountPath": FETCHED_DIR, "readOnly": True},
             *(store if _store_on_volume(spec) else [])]
 
 
@@ -80,9 +86,9 @@ def predictor_fetch(spec: ServiceSpec, image: str) -> dict:
     return {
         "name": "fetch-predictor",
         "image": image,
-        "command": ["kanri-fetch-predictor", PREDICTOR_DIR],
+        "command": ["kanri-fetch-predictor", FETCHED_DIR],
         "envFrom": [{"configMapRef": {"name": f"kanri-source-{spec.app}", "optional": True}},
                     {"secretRef": {"name": GIT_SECRET, "optional": True}}],
-        "volumeMounts": [{"name": "predictor", "mountPath": PREDICTOR_DIR}],
+        "volumeMounts": [{"name": "fetched-predictor", "mountPath": FETCHED_DIR}],
         "securityContext": restricted(),
     }
