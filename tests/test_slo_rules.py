@@ -11,7 +11,7 @@ import yaml
 from console.slo.objective import Objective
 from console.slo.rules import SRE_WORKBOOK, duration, prometheus_rule, rules_file, scaled
 from tests.support.manifests import problems
-from tests.support.prometheus import debian_binary
+from tests.support.prometheus import promtool_test_rules
 from tests.support.servers import ROOT
 
 OBJECTIVES = [Objective("shop", name, "production", 99.9, 100) for name in ("broken", "leaky", "slow", "healthy")]
@@ -76,9 +76,7 @@ def test_promtool_pages_on_a_fast_burn_and_tickets_a_slow_one(tmp_path: Path) ->
             ],
         }],
     }
-    (tmp_path / "test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = subprocess.run([debian_binary("promtool", "prometheus"), "test", "rules", "test.yml"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = promtool_test_rules(tmp_path, tests)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from console.telemetry.rollup import PodRates, figures
 from console.telemetry.scrape import _increase
 from console.wiring import metrics_source
 from tests.fakes.pod_logs import rfc3339_nano
-from tests.support.prometheus import debian_binary
+from tests.support.prometheus import promtool_test_rules
 
 
 def test_quantile_interpolates_inside_the_bucket_as_prometheus_does() -> None:
@@ -84,9 +83,7 @@ def test_latency_rules_keep_quantiles_of_pods_and_services(tmp_path: Path) -> No
             expect("service", "0.5", 0.125), expect("service", "0.99", 0.1985),
             {"expr": 'pod:kanri_request_duration_seconds_bucket:rate1m{kubernetes_namespace="other"}',
              "eval_time": "5m", "exp_samples": []}]}]}
-    (tmp_path / "test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = subprocess.run([debian_binary("promtool", "prometheus"), "test", "rules", "test.yml"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+    result = promtool_test_rules(tmp_path, tests)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

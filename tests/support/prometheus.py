@@ -18,7 +18,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import yaml
 
 from tests.support.servers import free_port
 
@@ -53,6 +55,13 @@ def debian_binary(name: str, package: str) -> str:
 
 def prometheus_binary() -> str:
     return debian_binary("prometheus", "prometheus")
+
+
+def promtool_test_rules(folder: Path, tests: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    """`promtool test rules` on the unit tests `tests`, written into `folder` beside the rule files they name."""
+    (folder / "test.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    return subprocess.run([debian_binary("promtool", "prometheus"), "test", "rules", "test.yml"], cwd=folder,
+                          capture_output=True, text=True, timeout=60)
 
 
 def wait_until(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
