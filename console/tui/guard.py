@@ -9,7 +9,10 @@ rest of the console working.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from contextlib import suppress
+from typing import Any, TypeVar
+
+from textual.message_pump import MessagePump
 
 from console.errors import KanriError
 
@@ -29,3 +32,15 @@ def attempt(call: Callable[[], T]) -> tuple[T | None, str]:
         return call(), ""
     except Exception as exc:  # the console's boundary: every failure becomes a message, none a traceback
         return None, reason(exc)
+
+
+def post(node: MessagePump, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """From a worker: run callback on the UI thread, unless `node` went away meanwhile (its screen closed, the
+    app quit) while the worker was out on the network."""
+
+    def guarded() -> None:
+        if node.is_attached and node.is_running:
+            callback(*args, **kwargs)
+
+    with suppress(RuntimeError):  # the app has stopped: nothing left to show it on
+        node.app.call_from_thread(guarded)

@@ -19,7 +19,7 @@ from textual.widgets import Label, RichLog, Static
 
 from console.ops.canary import CanaryEvent, CanaryPlan
 from console.tui.data import ConsoleData
-from console.tui.guard import reason
+from console.tui.guard import post, reason
 
 KIND_STYLE = {"promoted": "bold green", "rolled-back": "bold red", "cancelled": "yellow", "passed": "green"}
 FINAL = frozenset({"promoted", "rolled-back", "cancelled"})
@@ -55,10 +55,10 @@ class CanaryScreen(ModalScreen[None]):
     def run(self) -> None:
         try:
             for event in self.data.canary(self.plan, self.stop):
-                self.app.call_from_thread(self._show, event)
+                post(self, self._show, event)
         except Exception as exc:  # the boundary: a refused plan or a failing cluster is said, not raised
-            self.app.call_from_thread(self._failed, reason(exc))
-        self.app.call_from_thread(self._over)
+            post(self, self._failed, reason(exc))
+        post(self, self._over)
 
     def _show(self, event: CanaryEvent) -> None:
         self.query_one("#canary-weights", Static).update(f"weights now: {weights_text(event.weights)}")

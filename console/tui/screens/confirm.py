@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from console.ops.views import ServiceView
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Dismisses True only on an explicit yes (and, when asked, the exact name typed)."""
@@ -20,6 +22,12 @@ class ConfirmScreen(ModalScreen[bool]):
         self.title_text = title
         self.details = details
         self.type_to_confirm = type_to_confirm
+
+    @classmethod
+    def about(cls, service: ServiceView | None, title: str, details: str) -> ConfirmScreen:
+        """The one rule: a change to a production service needs its name typed; any other change a y."""
+        production = service is not None and service.level == "production"
+        return cls(title, details, type_to_confirm=service.name if production else "")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

@@ -9,9 +9,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 
-from console.errors import KanriError
 from console.ops.sync import Drift
 from console.tui.data import ConsoleData
+from console.tui.guard import attempt, post
 from console.tui.screens.confirm import ConfirmScreen
 
 
@@ -57,15 +57,17 @@ class DriftScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="drift")
     def load(self, fix: bool) -> None:
-        try:
-            found = self.data.sync_fix() if fix else self.data.drift()
-            if fix:
-                self.app.call_from_thread(self.notify, f"applied again: {len(found)} differences")
-                found = self.data.drift()
-        except KanriError as exc:
-            self.app.call_from_thread(self._status, f"unavailable: {exc}")
+        if fix:
+            fixed, error = attempt(self.data.sync_fix)
+            if fixed is None:
+                post(self, self._status, f"not applied: {error}")
+                return
+            post(self, self.notify, f"applied again: {len(fixed)} differences")
+        found, error = attempt(self.data.drift)
+        if found is None:
+            post(self, self._status, f"unavailable: {error}")
             return
-        self.app.call_from_thread(self._show, found)
+        post(self, self._show, found)
 
     def _status(self, text: str) -> None:
         self.query_one("#drift-status", Static).update(text)

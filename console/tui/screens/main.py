@@ -8,7 +8,6 @@ and a model change opens the live rollout.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import suppress
 
 from rich.text import Text
 from textual import on, work
@@ -25,12 +24,14 @@ from console.slo.alerts import FiringAlert
 from console.slo.status import SloStatus
 from console.telemetry import MetricsHistory, MetricsSnapshot, TelemetryUnavailable
 from console.tui.data import AppGrid, ConsoleData, ServiceColumn
-from console.tui.guard import attempt
+from console.tui.guard import attempt, post
+from console.tui.screens.audit import AuditScreen, HistoryScreen
 from console.tui.screens.canary import CanaryScreen
 from console.tui.screens.confirm import ConfirmScreen
 from console.tui.screens.drift import DriftScreen
 from console.tui.screens.evaluation import EvaluationScreen
 from console.tui.screens.forms import Field, FormScreen, percent_steps, whole_number
+from console.tui.screens.logs import LogsScreen
 from console.tui.screens.pick_file import PickFileScreen
 from console.tui.screens.rollout import RolloutScreen
 from console.tui.screens.weights import WeightsScreen
@@ -128,14 +129,7 @@ class MainScreen(Screen):
     # loading: workers fetch, the UI thread shows
 
     def _post(self, callback: Callable[..., object], *args: object, **kwargs: object) -> None:
-        """From a worker: run callback on the UI thread, unless the screen went away meanwhile (quitting)."""
-
-        def guarded() -> None:
-            if self.is_attached and self.query(ModelGrid):
-                callback(*args, **kwargs)
-
-        with suppress(RuntimeError):  # the app stopped while the worker was out on the network
-            self.app.call_from_thread(guarded)
+        post(self, callback, *args, **kwargs)
 
     def action_reload(self) -> None:
         if self.app.screen is not self and not isinstance(self.app.screen, ModalScreen):
@@ -295,13 +289,11 @@ class MainScreen(Screen):
         return self.selected_app, column
 
     def _confirm(self, service: ServiceView | None, title: str, details: str, then: Callable[[], None]) -> None:
-        """Production changes need the service's name typed; everything else a y. Read-only refuses here."""
+        """Ask first (ConfirmScreen.about says how hard); a click that bypassed the hidden keys is refused here."""
         if self.data.read_only:
             self.notify("the console runs --read-only: changes are refused", severity="warning")
             return
-        name = service.name if service is not None and service.level == "production" else ""
-        self.app.push_screen(ConfirmScreen(title, details, type_to_confirm=name),
-                             lambda go: then() if go else None)
+        self.app.push_screen(ConfirmScreen.about(service, title, details), lambda go: then() if go else None)
 
     @work(thread=True, group="change")
     def run_change(self, call: Callable[[], object], done: str, follow: tuple[str, str] | None = None) -> None:
@@ -519,23 +511,17 @@ class MainScreen(Screen):
         self.app.push_screen(DriftScreen(self.data))
 
     def action_logs(self) -> None:
-        from console.tui.screens.logs import LogsScreen
-
         if self.selected_app:
             self.app.push_screen(LogsScreen(self.data, self.selected_app, self._selected_service_name(),
                                             refresh=self.refresh_seconds))
 
     def action_history(self) -> None:
-        from console.tui.screens.audit import HistoryScreen
-
         selection = self._selection()
         if selection is not None:
             self.app.push_screen(HistoryScreen(self.data, selection[0], selection[1].service.name,
                                                refresh=self.refresh_seconds))
 
     def action_audit(self) -> None:
-        from console.tui.screens.audit import AuditScreen
-
         self.app.push_screen(AuditScreen(self.data, refresh=self.refresh_seconds))
 
     def action_filter(self) -> None:

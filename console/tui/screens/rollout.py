@@ -17,9 +17,9 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from console.cluster.base import Pod, RolloutStatus
-from console.errors import KanriError
 from console.ops.views import ServiceView
 from console.tui.data import ConsoleData, age
+from console.tui.guard import attempt, post, reason
 from console.tui.screens.confirm import ConfirmScreen
 
 
@@ -33,7 +33,6 @@ class RolloutScreen(ModalScreen[None]):
         self.service = service
         self.change = change
         self.started = time.monotonic()
-        self.finished = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -53,12 +52,11 @@ class RolloutScreen(ModalScreen[None]):
     def follow(self) -> None:
         try:
             for status in self.data.rollout(self.app_name, self.service.name):
-                pods = self.data.pods(self.app_name, self.service.name)
-                self.app.call_from_thread(self._show, status, pods)
+                post(self, self._show, status, self.data.pods(self.app_name, self.service.name))
                 if status.converged or status.stuck:
                     return
-        except KanriError as exc:
-            self.app.call_from_thread(self._fail, str(exc))
+        except Exception as exc:  # the boundary: a failing cluster or registry is said, not raised
+            post(self, self._fail, reason(exc))
 
     def _show(self, status: RolloutStatus, pods: list[Pod]) -> None:
         bar = self.query_one("#rollout-progress", ProgressBar)
@@ -66,10 +64,8 @@ class RolloutScreen(ModalScreen[None]):
         text = Text(f"updated {status.updated}/{status.desired}  ready {status.ready}/{status.desired}  "
                     f"available {status.available}  ({time.monotonic() - self.started:.0f}s)")
         if status.converged:
-            self.finished = True
             text.append("\nrollout complete", style="bold green")
         elif status.stuck:
-            self.finished = True
             text.append(f"\nstuck: {status.stuck}", style="bold red")
             text.append("\npress c to roll back")
         elif status.message:
@@ -89,21 +85,22 @@ class RolloutScreen(ModalScreen[None]):
             if go:
                 self.roll_back()
 
-        self.app.push_screen(ConfirmScreen(
-            f"Roll back {self.app_name}/{self.service.name}?",
+        self.app.push_screen(ConfirmScreen.about(
+            self.service, f"Roll back {self.app_name}/{self.service.name}?",
             f"Switch {self.service.name} back to the model it ran before this change, by a rolling update."),
             confirmed)
 
     @work(thread=True, exclusive=True, group="rollout")
     def roll_back(self) -> None:
-        try:
-            self.service = self.data.rollback(self.app_name, self.data.service(self.app_name, self.service.name))
-        except KanriError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=10)
+        current, error = attempt(lambda: self.data.service(self.app_name, self.service.name))
+        rolled, error = attempt(lambda: self.data.rollback(self.app_name, current)) if current else (None, error)
+        if rolled is None:
+            post(self, self.notify, error, severity="error", timeout=10)
             return
-        self.change = f"rolling back to v{self.service.model_version}"
+        self.service = rolled
+        self.change = f"rolling back to v{rolled.model_version}"
         self.started = time.monotonic()
-        self.app.call_from_thread(self._restart)
+        post(self, self._restart)
 
     def _restart(self) -> None:
         self.query_one(".dialog-title", Label).update(f"Rollout of {self.app_name}/{self.service.name}: {self.change}")
