@@ -38,7 +38,8 @@ SERVICES = (
     DemoService("digits-prod", "production", "digits-v1.skops", 2),
     DemoService("digits-prod-b", "production", "digits-v1.skops", 1),
 )
-LEVELS = ("development", "staging", "production")
+LEVELS = tuple(dict.fromkeys(service.level for service in SERVICES))
+"""The levels the demo serves, in the order of SERVICES: traffic goes to each level's route."""
 PRODUCTION_WEIGHTS = {"digits-prod": 90, "digits-prod-b": 10}
 
 
