@@ -14,7 +14,6 @@ import re
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 from click.testing import CliRunner, Result
 
@@ -25,6 +24,7 @@ from console.demo.plan import APP, LEVELS, MODELS, PREDICTOR, demo_settings
 from console.demo.traffic import Traffic
 from console.ops import applications, models, routes, services
 from console.wiring import open_context
+from tests.support.backends import processes_naming
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -44,11 +44,6 @@ def interrupted_after_registering_v1(home: Path) -> None:
         models.upload_model(ctx, APP, folder / next(iter(MODELS)))
     finally:
         ctx.registry.close()
-
-
-def processes_in(home: Path) -> list[str]:
-    return [" ".join(p.info["cmdline"] or ()) for p in psutil.process_iter(["cmdline"])
-            if str(home) in " ".join(p.info["cmdline"] or ())]
 
 
 def test_demo_up_traffic_again_switch_and_down(demo_home: Path, tmp_path: Path) -> None:
@@ -98,7 +93,8 @@ def test_demo_up_traffic_again_switch_and_down(demo_home: Path, tmp_path: Path) 
                         down.stdout)
     assert stopped and int(stopped[1]) >= 5, down.stdout  # and any replica the switch left draining
     assert f"deleted {demo_home}" in down.stdout
-    assert not demo_home.exists() and processes_in(demo_home) == []
+    assert not demo_home.exists()
+    assert [" ".join(p.info["cmdline"]) for p in processes_naming(demo_home)] == []
     assert not (tmp_path / "users-home").exists()
     assert "no demo to remove" in kanri("demo", "--down").stdout
 

@@ -85,10 +85,15 @@ def kill_leftovers(paths: LocalPaths) -> None:
     replicas, routers = recorded_processes(paths)
     for handle in replicas + routers:
         handle.signal(signal.SIGKILL)
-    for process in psutil.process_iter(["cmdline"]):
+    for process in processes_naming(paths.home):
         with contextlib.suppress(psutil.Error):
-            if process.pid != os.getpid() and str(paths.home) in " ".join(process.info["cmdline"] or ()):
-                process.send_signal(signal.SIGKILL)
+            process.send_signal(signal.SIGKILL)
+
+
+def processes_naming(home: Path) -> list[psutil.Process]:
+    """Every process but this one with the home folder on its command line: what a cluster in home still runs."""
+    return [process for process in psutil.process_iter(["cmdline"])
+            if process.pid != os.getpid() and str(home) in " ".join(process.info["cmdline"] or ())]
 
 
 @contextlib.contextmanager
