@@ -4,17 +4,15 @@ keeps what it receives, for notification tests."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import tempfile
 import threading
-import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.support.prometheus import debian_binary, wait_until
+from tests.support.prometheus import debian_binary, says_ready, stop_server, wait_until
 from tests.support.servers import free_port
 
 
@@ -46,22 +44,10 @@ class Alertmanager:
         return server
 
     def _ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"alertmanager exited: {(self.folder / 'alertmanager.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return says_ready(self.url, self.process, self.folder / "alertmanager.log")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        stop_server(self.process, self.folder)
 
 
 @dataclass

@@ -108,14 +108,7 @@ class Prometheus:
                    interval=0.05)
 
     def _ready(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {self.process.returncode}: "
-                               f"{(self.folder / 'prometheus.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return says_ready(self.url, self.process, self.folder / "prometheus.log")
 
     def set_targets(self, job: str, targets: list[tuple[str, dict[str, str]]]) -> None:
         """Scrape these host:port targets, each with its extra labels (e.g. pod, namespace)."""
@@ -130,10 +123,28 @@ class Prometheus:
             self.process.wait()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        stop_server(self.process, self.folder)
+
+
+def says_ready(url: str, process: subprocess.Popen | None, log: Path) -> bool:
+    """Whether a Prometheus or Alertmanager at `url` answers /-/ready; raises with its log's end once it exited."""
+    if process is not None and process.poll() is not None:
+        raise RuntimeError(f"{Path(str(process.args[0])).name} exited with {process.returncode}: "
+                           f"{log.read_text()[-2000:]}")
+    try:
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def stop_server(process: subprocess.Popen | None, folder: Path) -> None:
+    """Terminate the server (killed after 10 s) and remove its folder."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    shutil.rmtree(folder, ignore_errors=True)
