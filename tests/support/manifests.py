@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,22 +18,11 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+from tests.support.prometheus import debian_binary
+
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 # The oldest Kubernetes kanri's objects need (gRPC probes are GA in 1.27), and the newest the package knows.
 KUBERNETES_VERSIONS = ("1.27", kubernetes_validate.latest_version())
-
-
-def kubectl_binary() -> str:
-    """The kubectl executable, installing Debian's kubernetes-client first when there is none."""
-    found = shutil.which("kubectl")
-    if found:
-        return found
-    install = subprocess.run(["apt-get", "install", "-y", "kubernetes-client"], capture_output=True, text=True)
-    found = shutil.which("kubectl")
-    if not found:
-        raise RuntimeError("kubectl is needed to render the kustomizations and could not be installed "
-                           f"(apt-get install -y kubernetes-client):\n{install.stderr[-2000:]}")
-    return found
 
 
 def kustomizations() -> list[Path]:
@@ -45,8 +33,8 @@ def kustomizations() -> list[Path]:
 @functools.cache
 def kustomize(folder: Path) -> tuple[dict, ...]:
     """The objects `kubectl kustomize manifests/FOLDER` renders."""
-    result = subprocess.run([kubectl_binary(), "kustomize", str(MANIFESTS / folder)], capture_output=True,
-                            text=True, timeout=60)
+    kubectl = debian_binary("kubectl", "kubernetes-client")
+    result = subprocess.run([kubectl, "kustomize", str(MANIFESTS / folder)], capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
         raise AssertionError(f"kubectl kustomize manifests/{folder} failed:\n{result.stderr}")
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
