@@ -90,7 +90,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                 except Exception as exc:
                     code, error = failure(exc)
                     await context.abort(code, error)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):  # GeneratorExit: grpc closed the stream, the caller gone
             code = grpc.StatusCode.CANCELLED
             raise
         finally:

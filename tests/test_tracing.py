@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from serving._pb import open_inference_pb2 as oip
 from serving._pb import open_inference_pb2_grpc as oip_grpc
+from serving._pb import serving_pb2 as pb
+from serving._pb import serving_pb2_grpc as pb_grpc
 from serving.client import Client
 from serving.errors import ServingError
 from tests.support.otlp import TraceReceiver, trace_receiver
@@ -103,6 +107,29 @@ def test_a_failed_stream_ends_its_span_with_the_streams_status(traced_server: Se
     assert attributes(stream)["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert stream.status.code == stream.status.STATUS_CODE_ERROR
     assert "not a word this model knows" in stream.status.message
+
+
+def test_a_stream_its_caller_cancels_ends_its_span_as_cancelled(traced_server: ServeProcess,
+                                                                  receiver: TraceReceiver) -> None:
+    cancelled = threading.Event()
+
+    def requests() -> Iterator[pb.PredictRequest]:
+        yield pb.PredictRequest(input=pb.Value(str="a"))
+        yield pb.PredictRequest(input=pb.Value(str="sleep:1"))
+        cancelled.wait(10)
+
+    with grpc.insecure_channel(traced_server.target) as channel:
+        call = pb_grpc.PredictionServiceStub(channel).PredictStream(
+            requests(), metadata=[("traceparent", f"00-{0x8A:032x}-{0x8B:016x}-01")], timeout=10)
+        assert next(call).output.str == "one:a"
+        time.sleep(0.2)  # cancelled while the second prediction sleeps, well past the first answer
+        call.cancel()
+        cancelled.set()
+    (stream,) = wait_until(lambda: [s for s in receiver.spans()
+                                    if s.trace_id.hex() == f"{0x8A:032x}" and s.name == "PredictStream"], 10,
+                           "the cancelled stream's span")
+    assert attributes(stream)["rpc.grpc.status_code"] == grpc.StatusCode.CANCELLED.value[0]
+    assert stream.status.code == stream.status.STATUS_CODE_ERROR
 
 
 def test_tracing_off_loads_no_opentelemetry() -> None:
