@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from console.cli import main
 from console.cluster.local.paths import LocalPaths
-from console.config import load
+from console.config import ENVIRONMENT, load
 from console.demo.traffic import Traffic
 from console.tui.app import KanriApp
 from console.tui.data import ConsoleData
@@ -31,11 +31,10 @@ Kanri = Callable[..., tuple[int, str]]
 @pytest.fixture
 def kanri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kanri]:
     home = tmp_path / "home"
+    for name in (*ENVIRONMENT.values(), "KANRI_CONFIG", "KANRI_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KANRI_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_CLUSTER", "KANRI_MODEL_STORE", "KANRI_PROMETHEUS_URL",
-                 "KANRI_WEBHOOK_URL"):
-        monkeypatch.delenv(name, raising=False)
     runner = CliRunner()
 
     def run(*args: str) -> tuple[int, str]:

@@ -28,6 +28,7 @@ from kubernetes import client as k8s
 
 from console.cli import main
 from console.cluster.base import Pod
+from console.config import ENVIRONMENT
 from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LocalFileLogs, LogSource, PodLabels
 from console.telemetry.promql import Labels, Queries
 from serving.client import Client, ServingError
@@ -54,11 +55,10 @@ CLUSTER_FIGURES = {
 def kanri_cli(home: Path, monkeypatch: pytest.MonkeyPatch, **settings: str) -> Callable[..., Result]:
     """`kanri ARGS` in-process as a new user runs it: a fresh KANRI_HOME where APP is registered, the embedded
     cluster, and these KANRI_* settings (e.g. KANRI_PROMETHEUS_URL)."""
+    for name in (*ENVIRONMENT.values(), "KANRI_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KANRI_HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
-    for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_CLUSTER", "KANRI_PROMETHEUS_URL",
-                 "KANRI_ELASTICSEARCH_URL", "KANRI_ELASTICSEARCH_INDEX"):
-        monkeypatch.delenv(name, raising=False)
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     runner = CliRunner()
