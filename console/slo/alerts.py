@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from console.slo.rules import PAGE
 from console.telemetry.bounded import BoundedCalls
+from console.telemetry.loglines import parse_timestamp
 from console.telemetry.promql import Labels
 from console.telemetry.types import TelemetryUnavailable
 
@@ -70,12 +71,4 @@ class AlertSource:
         labels, annotations = raw["labels"], raw.get("annotations", {})
         return FiringAlert(labels.get("alertname", ""), labels.get("severity", ""), labels.get(self.labels.app, ""),
                            labels.get(self.labels.service, ""), labels.get("slo", ""), annotations.get("summary", ""),
-                           annotations.get("description", ""), _time(since))
-
-
-def _time(text: str | None) -> datetime | None:
-    """Prometheus writes nanoseconds (…:05.123456789Z), which datetime cannot read: cut to microseconds."""
-    if not text:
-        return None
-    head, _, fraction = text.rstrip("Z").partition(".")
-    return datetime.fromisoformat(f"{head}.{(fraction + '000000')[:6]}+00:00")
+                           annotations.get("description", ""), parse_timestamp(since))
