@@ -9,6 +9,7 @@ from console.commands.state import State
 from console.ops import services, slo
 from console.slo.alertmanager import alertmanager_config
 from console.slo.rules import RuleSettings, as_rules_file, prometheus_rule, rules_file
+from console.telemetry.promql import Labels, Queries
 from console.wiring import object_options
 
 
@@ -66,8 +67,6 @@ def render_latency_rules(state: State, interval: str) -> None:
     quantiles instead of rating every latency bucket at each refresh (found by
     themselves, checked once a minute).
     """
-    from console.telemetry.promql import Labels, Queries
-
     group = Queries(Labels(), namespace=_rules_namespace(state)).latency_rules(interval)
     click.echo(as_rules_file([group]), nl=False)
 
