@@ -286,7 +286,6 @@ def test_every_source_is_a_log_source(tmp_path: Path, fake_elasticsearch: FakeEl
     assert isinstance(pod_logs_store(fake_pod_logs).source, LogSource)
 
 
-
 def test_kanri_logs_prints_the_lines_elasticsearch_holds(fake_elasticsearch: FakeElasticsearch, shipper: Shipper,
                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = elasticsearch_store(fake_elasticsearch)

@@ -52,6 +52,7 @@ CLUSTER_FIGURES = {
     "testapp-batch-a": {"cpu_cores": 0.1, "cpu_limit": 0.5, "memory": 300 << 20, "gpu": None, "restarts": 1},
 }
 
+
 def kanri_cli(home: Path, monkeypatch: pytest.MonkeyPatch, **settings: str) -> Callable[..., Result]:
     """`kanri ARGS` in-process as a new user runs it: a fresh KANRI_HOME where APP is registered, the embedded
     cluster, and these KANRI_* settings (e.g. KANRI_PROMETHEUS_URL)."""
