@@ -1,5 +1,5 @@
-"""When an operator means: an ISO time, or a duration back from now; the CLI's --since and the console's
-"back in time" read it the same way."""
+"""Times as operators write and read them, one way for the CLI and the console: "30m" or an ISO time in
+(--since, the logs screen's back in time), "3h" out (ages and durations, as kubectl shows them)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,17 @@ def moment(text: str | None, what: str) -> datetime | None:
     except ValueError as exc:
         raise Invalid(f"{what} {text!r} is neither a time (2026-11-23T10:00) nor a duration (30m, 12h, 7d)") from exc
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def age(moment: datetime) -> str:
+    """How long ago."""
+    return duration((datetime.now(UTC) - moment).total_seconds())
+
+
+def duration(seconds: float) -> str:
+    """The largest whole unit, as kubectl shows ages: 45s, 3m, 2h, 5d."""
+    seconds = max(int(seconds), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from console.commands.output import age, emit_json, json_option, table
+from console.commands.output import emit_json, json_option, table
 from console.commands.state import State, pass_context
-from console.moments import moment
+from console.moments import age, moment
 from console.ops import audit as audit_ops
 from console.ops import sync as sync_ops
 from console.ops.context import Context

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from console.commands.output import age, emit_json, fields, json_option, table
+from console.commands.output import emit_json, fields, json_option, table
 from console.commands.state import pass_context
+from console.moments import age
 from console.ops import applications
 from console.ops.context import Context
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from console.commands.output import age, emit_json, fields, json_option, table
+from console.commands.output import emit_json, fields, json_option, table
 from console.commands.state import pass_context
+from console.moments import age
 from console.ops import evaluate as evaluation
 from console.ops import models
 from console.ops.context import Context

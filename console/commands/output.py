@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -32,19 +32,6 @@ def fields(view: Any, names: Sequence[str]) -> None:
     width = max(len(name) for name in names)
     for name in names:
         click.echo(f"{name.replace('_', ' '):<{width}}  {_cell(getattr(view, name))}")
-
-
-def age(moment: datetime) -> str:
-    return duration((datetime.now(UTC) - moment).total_seconds())
-
-
-def duration(seconds: float) -> str:
-    """The largest whole unit, as kubectl shows ages: 45s, 3m, 2h, 5d."""
-    seconds = max(int(seconds), 0)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _cell(value: Any) -> str:

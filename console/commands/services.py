@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from console.cluster.base import ClusterError, RolloutStatus
-from console.commands.output import duration, emit_json, fields, json_option, table
+from console.commands.output import emit_json, fields, json_option, table
 from console.commands.state import pass_context
 from console.errors import Invalid
+from console.moments import duration
 from console.ops import routes, services
 from console.ops.context import Context
 from console.ops.views import ServiceView, to_json

@@ -215,7 +215,9 @@ def delete_service(ctx: Context, app_name: str, name: str, expected_version: int
     reach_cluster(ctx, c.event, lambda backend: backend.delete(app_name, name), [])
 
 
-def list_services(ctx: Context, app_name: str | None = None) -> list[ServiceView]:
+def list_services(ctx: Context, app_name: str | None = None, addresses: bool = True) -> list[ServiceView]:
+    """With addresses=False the cluster is not asked where each level answers (the console refreshes every
+    few seconds and shows none)."""
     with ctx.registry.session() as session:
         query = (select(schema.Service).join(schema.Application)
                  .order_by(schema.Application.name, schema.Service.level, schema.Service.name)
@@ -226,8 +228,10 @@ def list_services(ctx: Context, app_name: str | None = None) -> list[ServiceView
         services = session.scalars(query).all()
         weights = _weights(session)
         # One lookup per route, not per service: the local backend reads a file for each.
-        addresses = {route: _address(ctx, *route) for route in {(s.application.name, s.level) for s in services}}
-        return [service_view(s, weights.get(s.id, 0), addresses[s.application.name, s.level]) for s in services]
+        where = ({route: _address(ctx, *route) for route in {(s.application.name, s.level) for s in services}}
+                 if addresses else {})
+        return [service_view(s, weights.get(s.id, 0), where.get((s.application.name, s.level), ""))
+                for s in services]
 
 
 def show_service(ctx: Context, app_name: str, name: str) -> ServiceView:

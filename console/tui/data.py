@@ -23,8 +23,8 @@ from console.slo.alerts import AlertSource, FiringAlert
 from console.slo.status import SloStatus, burn_alerts
 from console.telemetry import LogPage, LogQuery, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
 from console.wiring import log_source, metrics_source, open_context
+from serving.config import SERVICE_LEVELS
 
-LEVEL_ORDER = ("development", "staging", "production")
 SLO_HISTORY_SECONDS = 86400.0
 
 
@@ -62,15 +62,8 @@ class AppGrid:
     pods: tuple[Pod, ...]
     pods_unavailable: str = ""  # why the cluster could not list pods, or ""
 
-    def column(self, service: str) -> ServiceColumn | None:
-        return next((c for c in self.columns if c.service.name == service), None)
-
     def level_services(self, level: str) -> list[ServiceView]:
         return [c.service for c in self.columns if c.service.level == level]
-
-
-def _level_rank(level: str) -> int:
-    return LEVEL_ORDER.index(level) if level in LEVEL_ORDER else len(LEVEL_ORDER)
 
 
 class ConsoleData:
@@ -98,7 +91,8 @@ class ConsoleData:
         return overview.application_health(self.ctx)
 
     def grid(self, app: str) -> AppGrid:
-        listed = sorted(services.list_services(self.ctx, app), key=lambda s: (_level_rank(s.level), s.name))
+        listed = sorted(services.list_services(self.ctx, app, addresses=False),
+                        key=lambda s: (SERVICE_LEVELS.index(s.level), s.name))
         try:
             pods = self.ctx.backend.pods(app)
             unavailable = ""
@@ -200,11 +194,3 @@ class ConsoleData:
     def sync_fix(self) -> list[sync.Drift]:
         self._allowed()
         return sync.sync(self.ctx, fix=True)
-
-
-def age(seconds: float) -> str:
-    """k9s-style ages: 42s, 7m, 3h, 12d."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{max(int(seconds), 0)}s"

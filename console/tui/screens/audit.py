@@ -17,10 +17,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from console.moments import duration
 from console.ops.audit import Tenure, change_summary
 from console.ops.views import AuditView
 from console.telemetry.bounded import describe
-from console.tui.data import ConsoleData, age
+from console.tui.data import ConsoleData
 
 Row = tuple[str | Text, ...]
 RESULT_STYLES = {"ok": "green", "refused": "yellow", "cluster-failed": "bold red"}
@@ -210,5 +211,5 @@ class HistoryScreen(RefreshedTable):
 
 def tenure_row(tenure: Tenure, now: datetime) -> Row:
     until = when(tenure.until) if tenure.until else Text("now", style="bold green")
-    held = age(((tenure.until or now) - tenure.since).total_seconds())
+    held = duration(((tenure.until or now) - tenure.since).total_seconds())
     return f"v{tenure.model_version}", when(tenure.since), until, held, tenure.actor, tenure.action

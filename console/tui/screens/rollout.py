@@ -17,8 +17,9 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
 from console.cluster.base import Pod, RolloutStatus
+from console.moments import duration
 from console.ops.views import ServiceView
-from console.tui.data import ConsoleData, age
+from console.tui.data import ConsoleData
 from console.tui.guard import attempt, post, reason
 from console.tui.screens.confirm import ConfirmScreen
 
@@ -75,7 +76,7 @@ class RolloutScreen(ModalScreen[None]):
         table.clear()
         for pod in pods:
             table.add_row(pod.name, "" if pod.model_version is None else f"v{pod.model_version}",
-                          pod.phase, "1/1" if pod.ready else "0/1", age(pod.age_seconds), key=pod.name)
+                          pod.phase, "1/1" if pod.ready else "0/1", duration(pod.age_seconds), key=pod.name)
 
     def _fail(self, message: str) -> None:
         self.query_one("#rollout-status", Static).update(Text(f"unavailable: {message}", style="red"))

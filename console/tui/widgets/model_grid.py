@@ -14,10 +14,11 @@ import time
 from rich.text import Text
 from textual.binding import Binding
 
+from console.moments import duration
 from console.ops.views import ModelView
 from console.slo.status import SloStatus
 from console.tui import marks
-from console.tui.data import AppGrid, ServiceColumn, age
+from console.tui.data import AppGrid, ServiceColumn
 from console.tui.widgets.cell_grid import CellGrid, Column
 
 now = time.time  # the clock ages are measured against; snapshot tests fix it
@@ -88,7 +89,7 @@ class ModelGrid(CellGrid):
         at = now()
         for model in models:
             row = str(model.version)
-            for key, value in (("version", f"v{model.version}"), ("age", age(at - model.created_at.timestamp())),
+            for key, value in (("version", f"v{model.version}"), ("age", duration(at - model.created_at.timestamp())),
                                ("description", model.description), ("eval", evaluation(model))):
                 self.update_cell(row, key, value)
         for column in grid.columns:

@@ -8,9 +8,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Sparkline, Static
 
 from console.cluster.base import Pod
+from console.moments import duration
 from console.telemetry import Figures, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
 from console.telemetry.format import count, mib, ms, percent, rate
-from console.tui.data import AppGrid, age
+from console.tui.data import AppGrid
 
 COLUMNS = ("pod", "phase", "ready", "restarts", "age", "model", "cpu", "memory", "gpu", "rps", "p99 ms")
 # sparkline id -> (label, figure name)
@@ -21,7 +22,7 @@ SPARKS = {"spark-rps": ("req/s", "requests_per_second"), "spark-p99": ("p99", "p
 def pod_row(pod: Pod, figures: Figures | None) -> tuple[str | Text, ...]:
     f = figures or Figures()
     phase = Text(pod.phase, style="green" if pod.ready else "yellow")
-    return (pod.name, phase, "1/1" if pod.ready else "0/1", str(pod.restarts), age(pod.age_seconds),
+    return (pod.name, phase, "1/1" if pod.ready else "0/1", str(pod.restarts), duration(pod.age_seconds),
             "" if pod.model_version is None else f"v{pod.model_version}", f"{f.cpu_cores:.2f}" if f.cpu_cores
             is not None else "", mib(f.memory_bytes) or "", percent(f.gpu_utilization) or "",
             rate(f.requests_per_second) or "", ms(f.p99_seconds) or "")
