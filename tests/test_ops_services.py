@@ -42,6 +42,9 @@ def test_creating_a_service_deploys_it_and_gives_the_first_one_all_traffic(echo:
     assert spec.predictor == f"{PREDICTORS}:Echo" and spec.model_store == echo.store.root
     assert memory_backend.routes[("echo", "development")].weights == {"echo-dev": 100, "echo-dev-b": 0}
     assert second.converged and second.address == "memory://echo-development"
+    listed = services.list_services(echo, "echo")
+    assert {s.address for s in listed} == {"memory://echo-development"}
+    assert {s.address for s in services.list_services(echo, "echo", addresses=False)} == {""}  # the cluster unasked
 
 
 @pytest.mark.parametrize(("settings", "message"), [
