@@ -21,7 +21,9 @@ from console.slo.rules import SRE_WORKBOOK, RuleSettings, rules_file, scaled
 from console.slo.status import SloStatus, burn_alerts, slo_status
 from console.slo.watch import AlertWatch
 from console.telemetry import PrometheusMetrics, ScrapeMetrics, TelemetryUnavailable
+from console.telemetry.types import Figures, MetricsHistory, MetricsSnapshot, ServiceFigures
 from tests.support.alertmanager import Alertmanager, Webhook
+from tests.support.metrics import ScriptedMetrics
 from tests.support.prometheus import Prometheus, wait_until
 from tests.support.servers import PREDICTORS, ServeProcess, start_serve
 
@@ -147,3 +149,13 @@ def test_a_notification_that_cannot_be_delivered_is_logged_not_raised(caplog: py
     assert notify("canary rolled back", "http://127.0.0.1:9/hook", timeout=0.5) is False
     assert notify("canary rolled back") is False
     assert [r.getMessage().endswith("canary rolled back") for r in caplog.records] == [True, True]
+
+
+def test_figures_the_caller_just_took_are_not_taken_again() -> None:
+    """The console hands over the snapshot its pods panel shows: the source is asked for history only."""
+    taken = MetricsSnapshot("testapp", 0.0, (ServiceFigures("testapp-dev", Figures(error_ratio=0.05), ()),))
+    source = ScriptedMetrics(TelemetryUnavailable("a second snapshot was taken"),
+                             history=MetricsHistory("testapp", 60.0, {}, {}))
+    [status] = slo_status([OBJECTIVE], source, "testapp", snapshot=taken)
+    assert status.burn_rate == pytest.approx(5.0)  # 5 % errors against a 1 % budget, from the figures handed over
+    assert isinstance(slo_status([OBJECTIVE], source, "testapp"), TelemetryUnavailable)  # without them: asked

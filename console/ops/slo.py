@@ -13,7 +13,7 @@ from console.registry import schema
 from console.slo.objective import Objective, latency_thresholds_ms
 from console.slo.status import SloStatus, slo_status
 from console.telemetry.sources import MetricsSource
-from console.telemetry.types import TelemetryUnavailable
+from console.telemetry.types import MetricsSnapshot, TelemetryUnavailable
 
 DEFAULT_WINDOW_DAYS = 28
 DEFAULT_LATENCY_PERCENT = 99.0
@@ -60,10 +60,10 @@ def list_slos(ctx: Context, app_name: str | None = None) -> list[Objective]:
         return [_objective(row) for row in session.scalars(query).all()]
 
 
-def slo_overview(ctx: Context, source: MetricsSource, app_name: str,
-                 max_history_seconds: float | None = None) -> list[SloStatus] | TelemetryUnavailable:
+def slo_overview(ctx: Context, source: MetricsSource, app_name: str, max_history_seconds: float | None = None,
+                 snapshot: MetricsSnapshot | None = None) -> list[SloStatus] | TelemetryUnavailable:
     """Every service of the application that has an SLO, with its burn rate and budget left (console.slo.status)."""
-    return slo_status(list_slos(ctx, app_name), source, app_name, max_history_seconds)
+    return slo_status(list_slos(ctx, app_name), source, app_name, max_history_seconds, snapshot)
 
 
 def remove_slo(ctx: Context, app_name: str, service_name: str) -> None:

@@ -18,7 +18,7 @@ from console.slo.alerts import FiringAlert
 from console.slo.objective import Objective
 from console.slo.rules import PAGE, SRE_WORKBOOK, TICKET
 from console.telemetry.sources import MetricsSource
-from console.telemetry.types import MetricsHistory, Series, TelemetryUnavailable
+from console.telemetry.types import MetricsHistory, MetricsSnapshot, Series, TelemetryUnavailable
 
 PAGE_BURN = max(w.factor for w in SRE_WORKBOOK)
 POINTS = 500  # per history series: enough to integrate over, few enough for one Prometheus range query
@@ -46,13 +46,17 @@ class SloStatus:
 
 
 def slo_status(objectives: Sequence[Objective], source: MetricsSource, app: str,
-               max_history_seconds: float | None = None) -> list[SloStatus] | TelemetryUnavailable:
+               max_history_seconds: float | None = None,
+               snapshot: MetricsSnapshot | None = None) -> list[SloStatus] | TelemetryUnavailable:
     """Each of `app`'s objectives with its figures, in the given order; TelemetryUnavailable if the source is.
 
     `max_history_seconds` caps the history asked for (a 28-day range is the costliest query a console makes).
+    `snapshot`: the app's figures now when the caller has just taken them (the console has), so the pods are
+    not scraped twice.
     """
     mine = [o for o in objectives if o.app == app]
-    snapshot = source.snapshot(app)
+    if snapshot is None or snapshot.app != app:
+        snapshot = source.snapshot(app)
     if isinstance(snapshot, TelemetryUnavailable):
         return snapshot
     now = {s.service: s.figures for s in snapshot.services}

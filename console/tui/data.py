@@ -121,10 +121,11 @@ class ConsoleData:
         """The service as the registry holds it now (with the version a change is checked against)."""
         return services.show_service(self.ctx, app, service)
 
-    def slo(self, app: str) -> list[SloStatus] | TelemetryUnavailable:
-        """Each service's SLO standing; the budget over at most a day of history (a 28-day range query per
-        refresh is more than a console should ask of Prometheus)."""
-        return slo.slo_overview(self.ctx, self.metrics, app, max_history_seconds=SLO_HISTORY_SECONDS)
+    def slo(self, app: str, snapshot: MetricsSnapshot | None) -> list[SloStatus] | TelemetryUnavailable:
+        """Each service's SLO standing from the figures the pods panel just showed (taken again only without
+        them); the budget over at most a day of history (a 28-day range query per refresh is more than a
+        console should ask of Prometheus)."""
+        return slo.slo_overview(self.ctx, self.metrics, app, SLO_HISTORY_SECONDS, snapshot)
 
     def alerts(self, app: str, statuses: list[SloStatus]) -> list[FiringAlert] | TelemetryUnavailable:
         """Firing alerts from Prometheus when there is one; embedded, judged from the burn rates now."""

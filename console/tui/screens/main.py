@@ -181,7 +181,8 @@ class MainScreen(Screen):
     @work(thread=True, exclusive=True, group="slo")
     def load_slo(self, app: str) -> None:
         """SLO standing and firing alerts, on a slower clock than the pods: they need history."""
-        statuses, error = attempt(lambda: self.data.slo(app))
+        taken = self.snapshot if isinstance(self.snapshot, MetricsSnapshot) else None
+        statuses, error = attempt(lambda: self.data.slo(app, taken))
         if statuses is None:
             statuses = TelemetryUnavailable(error)
         alerts = self.data.alerts(app, statuses if isinstance(statuses, list) else [])
