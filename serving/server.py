@@ -159,7 +159,8 @@ def settle_heap() -> None:
     """Put what is loaded now (modules, the live model) out of the garbage collector's sight.
 
     Full collections then scan only what requests allocate: with scikit-learn loaded each one
-    scanned ~130,000 objects and took ~60 ms, the benchmark's p99. Frozen objects are still freed
+    scanned ~130,000 objects and took ~60 ms, the benchmark's p99 (seen once with a gc.callbacks
+    probe under bench/serving.py; not a committed measurement). Frozen objects are still freed
     by reference counting; collecting before freezing frees the cycles of models replaced since
     the last switch, so nothing stays frozen for good.
     """
