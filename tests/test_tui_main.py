@@ -15,7 +15,7 @@ from pathlib import Path
 import pymysql
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, OptionList, Static
 
 from console.ops import applications, audit, models, routes, services
 from console.ops.services import ServiceSettings
@@ -266,6 +266,8 @@ async def test_a_cluster_failure_is_said_and_the_console_keeps_working(
         await pilot.press("r")
         await until(pilot, lambda: grid.selected_column.service.cluster_error != "")
         assert "✖" in str(grid.columns["echo-dev"].label)
+        options = pilot.app.screen.query_one("#app-options", OptionList)  # the application's mark follows
+        await until(pilot, lambda: str(options.get_option(APP).prompt).startswith("✖"))
         assert isinstance(pilot.app.screen, MainScreen)
 
 

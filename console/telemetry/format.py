@@ -23,6 +23,10 @@ def mib(value: float | None) -> str | None:
     return None if value is None else f"{value / 2**20:.0f}Mi"
 
 
+def cores(value: float | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
 def count(value: float | None) -> str | None:
     return None if value is None else f"{value:.0f}"
 
@@ -31,7 +35,7 @@ COLUMNS: dict[str, Callable[[Figures], str | None]] = {
     "rps": lambda f: rate(f.requests_per_second), "errors": lambda f: percent(f.error_ratio),
     "p50 ms": lambda f: ms(f.p50_seconds), "p99 ms": lambda f: ms(f.p99_seconds),
     "in flight": lambda f: count(f.in_flight),
-    "cpu": lambda f: None if f.cpu_cores is None else f"{f.cpu_cores:.2f}",
+    "cpu": lambda f: cores(f.cpu_cores),
     "cpu/limit": lambda f: percent(f.cpu_limit_share), "memory": lambda f: mib(f.memory_bytes),
     "gpu": lambda f: percent(f.gpu_utilization), "gpu mem": lambda f: mib(f.gpu_memory_bytes),
     "restarts": lambda f: count(f.restarts),

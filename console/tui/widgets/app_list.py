@@ -26,6 +26,7 @@ class AppList(Vertical):
         super().__init__(**kwargs)
         self._apps: list[AppHealth] = []
         self._shown: list[str] = []
+        self._health: dict[str, str] = {}  # the mark each shown application has now
         self.selected: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -58,9 +59,11 @@ class AppList(Vertical):
             options.clear_options()
             options.add_options([Option(self._label(a), id=a.name) for a in shown])
             self._shown = names
-        else:
+        else:  # the same list: only the marks that changed (a refresh every 2 s of 200 prompts would redraw all)
             for a in shown:
-                options.replace_option_prompt(a.name, self._label(a))
+                if self._health.get(a.name) != a.health:
+                    options.replace_option_prompt(a.name, self._label(a))
+        self._health = {a.name: a.health for a in shown}
         if self.selected in names:
             options.highlighted = names.index(self.selected)
         elif names:

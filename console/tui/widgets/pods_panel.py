@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Label, Sparkline, Static
 from console.cluster.base import Pod
 from console.moments import duration
 from console.telemetry import Figures, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
-from console.telemetry.format import count, mib, ms, percent, rate
+from console.telemetry.format import cores, count, mib, ms, percent, rate
 from console.tui.data import AppGrid
 
 COLUMNS = ("pod", "phase", "ready", "restarts", "age", "model", "cpu", "memory", "gpu", "rps", "p99 ms")
@@ -23,8 +23,8 @@ def pod_row(pod: Pod, figures: Figures | None) -> tuple[str | Text, ...]:
     f = figures or Figures()
     phase = Text(pod.phase, style="green" if pod.ready else "yellow")
     return (pod.name, phase, "1/1" if pod.ready else "0/1", str(pod.restarts), duration(pod.age_seconds),
-            "" if pod.model_version is None else f"v{pod.model_version}", f"{f.cpu_cores:.2f}" if f.cpu_cores
-            is not None else "", mib(f.memory_bytes) or "", percent(f.gpu_utilization) or "",
+            "" if pod.model_version is None else f"v{pod.model_version}", cores(f.cpu_cores) or "",
+            mib(f.memory_bytes) or "", percent(f.gpu_utilization) or "",
             rate(f.requests_per_second) or "", ms(f.p99_seconds) or "")
 
 
@@ -91,7 +91,7 @@ class PodsPanel(Vertical):
 
 def _latest(figure: str, value: float) -> str:
     return {"requests_per_second": rate, "p99_seconds": lambda v: f"{ms(v)} ms",
-            "cpu_cores": lambda v: f"{v:.2f}", "gpu_utilization": percent}[figure](value) or "—"
+            "cpu_cores": cores, "gpu_utilization": percent}[figure](value) or "—"
 
 
 def summary(f: Figures) -> str:
