@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -24,18 +23,11 @@ import pytest
 from console.demo.plan import APP, demo_settings
 from console.ops import routes, services
 from console.wiring import open_context
+from tests.support.prometheus import debian_binary
 
 pytestmark = pytest.mark.timeout(240)
 SESSION = "kanri-test-demo"
 PASSED_ENV = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "KANRI_HOME", "PATH")
-
-
-def ensure_tmux() -> str:
-    """Debian's tmux, installed when missing (as the test setup does for Prometheus)."""
-    if shutil.which("tmux") is None:
-        done = subprocess.run(["apt-get", "install", "-y", "tmux"], capture_output=True, text=True)
-        assert done.returncode == 0 and shutil.which("tmux"), f"cannot install tmux: {done.stderr[-500:]}"
-    return shutil.which("tmux") or "tmux"
 
 
 class Terminal:
@@ -80,7 +72,7 @@ class Terminal:
 @pytest.fixture
 def terminal(demo_home: Path, tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
     """`kanri demo --json` running in a 120x40 tmux session; its stdout (the traffic counts) goes to a file."""
-    tmux = ensure_tmux()
+    tmux = debian_binary("tmux", "tmux")
     env = " ".join(f"{name}={shlex.quote(value)}" for name, value in os.environ.items()
                    if name in PASSED_ENV or name.startswith("KANRI_"))
     out = tmp_path / "demo.json"

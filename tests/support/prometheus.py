@@ -47,6 +47,9 @@ def debian_binary(name: str, package: str) -> str:
     if found:
         return found
     install = subprocess.run(["apt-get", "install", "-y", package], capture_output=True, text=True)
+    if install.returncode != 0:  # a fresh machine may have no package lists yet
+        subprocess.run(["apt-get", "update"], capture_output=True, text=True)
+        install = subprocess.run(["apt-get", "install", "-y", package], capture_output=True, text=True)
     found = shutil.which(name)
     if not found:
         raise RuntimeError(f"could not install {name} (apt-get install -y {package}):\n{install.stderr[-2000:]}")
