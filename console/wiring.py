@@ -25,23 +25,24 @@ def object_options(settings: Settings) -> ObjectOptions:
                          ingress_host=settings.ingress_host)
 
 
-def cluster_backend(settings: Settings) -> ClusterBackend:
-    """Imported on demand: the Kubernetes client is slow to import and the local cluster does not need it."""
+def cluster_backend(settings: Settings, watch: bool = False) -> ClusterBackend:
+    """Imported on demand: the Kubernetes client is slow to import and the local cluster does not need it.
+    watch: a process that reads the cluster again and again (the console) keeps watched copies instead."""
     if settings.cluster == "kubernetes":
         from console.cluster.kubernetes import KubernetesBackend
 
         return KubernetesBackend(contexts=list(settings.kubernetes_contexts) or None,
                                  namespace=settings.kubernetes_namespace, kubeconfig=settings.kubeconfig or None,
-                                 options=object_options(settings))
+                                 options=object_options(settings), watch=watch)
     from console.cluster.local import LocalBackend
 
     return LocalBackend(settings.home)
 
 
-def open_context(settings: Settings) -> Context:
+def open_context(settings: Settings, watch: bool = False) -> Context:
     registry = Registry(settings.database_url, auto_upgrade=settings.embedded_database)
     return Context(registry=registry, store=ModelStore(settings.model_store),
-                   backend_factory=lambda: cluster_backend(settings))
+                   backend_factory=lambda: cluster_backend(settings, watch))
 
 
 def metrics_source(settings: Settings, pods: Callable[[], list[Pod]]) -> MetricsSource:

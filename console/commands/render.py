@@ -30,18 +30,30 @@ def render() -> None:
 @render.command("service")
 @click.argument("app")
 @click.argument("service")
+@click.option("--kubernetes-version", "version", default="", metavar="1.N",
+              help="Render for a cluster of this version (from 1.20): the API versions and probes it serves. "
+                   "Default: the newest Kubernetes.")
 @click.pass_obj
-def render_service(state: State, app: str, service: str) -> None:
+def render_service(state: State, app: str, service: str, version: str) -> None:
     """Print SERVICE's Deployment, Service, PDB, HPA and its level's Istio routing (`kanri render APP SERVICE`).
 
     Needs no cluster: the objects come from the registry and the configuration
-    (namespace, image, gateway, ingress host).
+    (namespace, image, gateway, ingress host). On a cluster, kanri writes the
+    same objects in the API versions that cluster serves.
     """
-    from console.cluster.kubernetes import render_service_yaml
+    from console.cluster.kubernetes import Capabilities, render_service_yaml
+    from console.cluster.kubernetes.versions import OLDEST_SUPPORTED, parse_version
 
+    try:
+        capabilities = Capabilities(parse_version(version)) if version else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--kubernetes-version") from None
+    if capabilities and capabilities.version < OLDEST_SUPPORTED:
+        raise click.BadParameter(f"kanri supports Kubernetes {OLDEST_SUPPORTED[0]}.{OLDEST_SUPPORTED[1]} and later",
+                                 param_hint="--kubernetes-version")
     spec, route = services.desired(state.context, app, service)
-    click.echo(render_service_yaml(spec, route, state.settings.kubernetes_namespace, object_options(state.settings)),
-               nl=False)
+    click.echo(render_service_yaml(spec, route, state.settings.kubernetes_namespace, object_options(state.settings),
+                                   capabilities), nl=False)
 
 
 @render.command("rules")

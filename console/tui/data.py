@@ -70,7 +70,7 @@ class ConsoleData:
     def __init__(self, settings: Settings, *, read_only: bool = False, context: Context | None = None) -> None:
         self.settings = settings
         self.read_only = read_only
-        self.ctx = context or open_context(settings)
+        self.ctx = context or open_context(settings, watch=True)
         self._pods_seen: list[Pod] = []
         # Scraping needs the pods; the grid refresh just listed them, so the metrics reuse that list.
         self.metrics = metrics_source(settings, lambda: list(self._pods_seen))

@@ -1,14 +1,18 @@
 """KubernetesBackend: kanri's services as Deployments and its routes as Istio objects, on one or more clusters.
 
-Every configured cluster (kubeconfig context) gets every service: operations
-fan out, and reads report each cluster under its name. A failure on one
-cluster does not stop the others; it is reported, naming the cluster, once all
-were tried.
+Every configured cluster (kubeconfig context) gets every service: a change is
+checked by every API server before any writes it (apply.change), then written
+to each; reads report each cluster under its name, and a failure on one
+cluster does not stop the reads of the others. Objects are rendered per
+cluster, in the API versions that cluster serves (versions.Capabilities).
+With watch=True (the console) reads come from watched copies (watching.Reflector)
+instead of a request each.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -18,34 +22,40 @@ from kubernetes import client
 
 from ..base import ClusterError, ClusterState, Pod, RolloutStatus, RouteSpec, ServiceSpec, route_problems
 from . import labels, readback
-from .apply import apply_object
+from .apply import Write, change
 from .connection import DEFAULT_TIMEOUT, Cluster, connect
 from .kinds import kinds
 from .objects import ObjectOptions, workload_objects
 from .routing import LEVEL_PORT, level_host, route_objects
 from .status import rollout_status, unready_detail
+from .watching import Reflector
 
 T = TypeVar("T")
 WORKLOAD_KINDS = ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Service", "Deployment")
 ROUTE_KINDS = ("VirtualService", "DestinationRule", "Service")
+WRITE_ORDER = ("Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Deployment")  # pods change last
 
 
 class KubernetesBackend:
     """contexts: kubeconfig contexts, one cluster each (none: in-cluster config, else the current context);
-    api_clients: ready clients by cluster name instead, for authentication kubeconfig cannot express."""
+    api_clients: ready clients by cluster name instead, for authentication kubeconfig cannot express;
+    watch: serve reads from watched copies of the namespace's objects (for a process that reads often)."""
 
     name = "kubernetes"
 
     def __init__(self, contexts: list[str] | None = None, namespace: str = "kanri", kubeconfig: str | None = None,
                  api_clients: Mapping[str, client.ApiClient] | None = None, *,
                  options: ObjectOptions | None = None, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-                 poll_interval: float = 1.0) -> None:
+                 poll_interval: float = 1.0, watch: bool = False) -> None:
         self.namespace = namespace
         self.options = options or ObjectOptions()
         self.poll_interval = poll_interval
+        self.timeout = timeout
         self.clusters = ([Cluster(name, api, timeout) for name, api in api_clients.items()] if api_clients
                          else connect(contexts, kubeconfig, timeout))
         self.kinds = kinds(self.options.istio_api_version)
+        self._reflectors: dict[tuple[str, str], Reflector] | None = {} if watch else None
+        self._reflectors_lock = threading.Lock()
 
     def _fan_out(self, work: Callable[[Cluster], T]) -> list[T]:
         results, failures = [], []
@@ -59,35 +69,54 @@ class KubernetesBackend:
             raise ClusterError("; ".join(failures) + (f" (the other {done} clusters succeeded)" if done else ""))
         return results
 
+    def _managed(self, cluster: Cluster, kind: str, **narrowed_by: str) -> list[dict]:
+        """kanri's objects of a kind, narrowed by app=, service=, level=: listed, or from the watched copy."""
+        if self._reflectors is None:
+            return self.kinds[kind].list(cluster, self.namespace, labels.managed(**narrowed_by))
+        with self._reflectors_lock:
+            key = (cluster.name, kind)
+            if key not in self._reflectors:
+                self._reflectors[key] = Reflector(cluster, self.kinds[kind], self.namespace,
+                                                  labels.managed()).start()
+            reflector = self._reflectors[key]
+        wanted = labels.narrowed(**narrowed_by).items()
+        return [o for o in reflector.objects(sum(self.timeout))
+                if wanted <= o["metadata"].get("labels", {}).items()]
+
+    def close(self) -> None:
+        """Stop watching (the watch threads end with their requests)."""
+        for reflector in (self._reflectors or {}).values():
+            reflector.stop()
+
     def apply(self, spec: ServiceSpec) -> None:
-        objects = workload_objects(spec, self.namespace, self.options)
+        """An autoscaled service's replicas are left where its HPA put them, or start at its minimum."""
         name = labels.workload_name(spec.app, spec.name)
-
-        def work(cluster: Cluster) -> None:
+        writes = []
+        for cluster in self.clusters:
+            objects = {o["kind"]: o for o in workload_objects(spec, self.namespace, self.options,
+                                                               cluster.capabilities)}
             if not spec.autoscale:  # first, so that it cannot scale the Deployment back meanwhile
-                self.kinds["HorizontalPodAutoscaler"].delete(cluster, self.namespace, name)
-            for obj in objects:
-                apply_object(cluster, self.kinds[obj["kind"]], obj)
-
-        self._fan_out(work)
+                gone = {"metadata": {"namespace": self.namespace, "name": name}}
+                writes.append(Write(cluster, self.kinds["HorizontalPodAutoscaler"], gone, delete=True))
+            writes += [Write(cluster, self.kinds[kind], objects[kind]) for kind in WRITE_ORDER if kind in objects]
+        change(writes, prepare=_autoscaled_replicas)
 
     def cluster_statuses(self, app: str, service: str) -> list[RolloutStatus]:
         """The rollout status on each cluster; a stuck one says what its pods show."""
         name = labels.workload_name(app, service)
+        return self._fan_out(lambda cluster: self._rollout_status(
+            cluster, app, service, self.kinds["Deployment"].read(cluster, self.namespace, name)))
 
-        def work(cluster: Cluster) -> RolloutStatus:
-            deployment = self.kinds["Deployment"].read(cluster, self.namespace, name)
-            if deployment is None:
-                raise ClusterError(f"cluster {cluster.name}: service {app}/{service} is not deployed (no Deployment "
-                                   f"{self.namespace}/{name}); apply it first")
-            status = rollout_status(deployment, cluster.name)
-            if status.stuck:
-                pods = self.kinds["Pod"].list(cluster, self.namespace, labels.managed(app=app, service=service))
-                if detail := unready_detail(pods):
-                    status = dataclasses.replace(status, stuck=f"{status.stuck}: {detail}")
-            return status
-
-        return self._fan_out(work)
+    def _rollout_status(self, cluster: Cluster, app: str, service: str, deployment: dict | None) -> RolloutStatus:
+        if deployment is None:
+            raise ClusterError(f"cluster {cluster.name}: service {app}/{service} is not deployed (no Deployment "
+                               f"{self.namespace}/{labels.workload_name(app, service)}); apply it first")
+        status = rollout_status(deployment, cluster.name)
+        if status.stuck:
+            pods = self.kinds["Pod"].list(cluster, self.namespace, labels.managed(app=app, service=service))
+            if detail := unready_detail(pods):
+                status = dataclasses.replace(status, stuck=f"{status.stuck}: {detail}")
+        return status
 
     def status(self, app: str, service: str) -> RolloutStatus:
         """Over several clusters: counts summed, converged only when converged everywhere."""
@@ -103,57 +132,65 @@ class KubernetesBackend:
             cluster=",".join(s.cluster for s in statuses))
 
     def rollout(self, app: str, service: str, timeout: float = 300.0) -> Iterator[RolloutStatus]:
-        """Each cluster's status whenever it changes, until all converged, one is stuck, or the timeout."""
+        """Each cluster's status whenever its Deployment changes (watched, not polled), until all converged,
+        one is stuck, or the timeout."""
         deadline = time.monotonic() + timeout
-        last: dict[str, RolloutStatus] = {}
-        while True:
-            statuses = self.cluster_statuses(app, service)
-            for status in statuses:
-                if last.get(status.cluster) != status:
-                    last[status.cluster] = status
-                    yield status
-            if all(s.converged for s in statuses) or any(s.stuck for s in statuses):
-                return
-            if time.monotonic() >= deadline:
+        name = labels.workload_name(app, service)
+        changed = threading.Event()
+        reflectors = [Reflector(cluster, self.kinds["Deployment"], self.namespace,
+                                labels.managed(app=app, service=service), changed.set,
+                                watch_seconds=max(timeout, 1.0)).start() for cluster in self.clusters]
+        try:
+            last: dict[str, RolloutStatus] = {}
+            while True:
+                changed.clear()
+                statuses = [self._rollout_status(r.cluster, app, service, next(
+                    (d for d in r.objects(sum(self.timeout)) if d["metadata"]["name"] == name), None))
+                    for r in reflectors]
                 for status in statuses:
-                    if not status.converged:
-                        yield dataclasses.replace(status, stuck="timed out",
-                                                  message=f"not converged after {timeout:g} s: {status.message}")
-                return
-            time.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0.0)))
+                    if last.get(status.cluster) != status:
+                        last[status.cluster] = status
+                        yield status
+                if all(s.converged for s in statuses) or any(s.stuck for s in statuses):
+                    return
+                if time.monotonic() >= deadline:
+                    for status in statuses:
+                        if not status.converged:
+                            yield dataclasses.replace(status, stuck="timed out",
+                                                      message=f"not converged after {timeout:g} s: {status.message}")
+                    return
+                changed.wait(max(deadline - time.monotonic(), 0.0))
+        finally:
+            for reflector in reflectors:
+                reflector.stop()
 
     def set_route(self, route: RouteSpec) -> None:
         """Istio applies the new weights to new calls; calls in flight finish where they are."""
         objects = route_objects(route, self.namespace, self.options)
-
-        def work(cluster: Cluster) -> None:
+        writes = []
+        for cluster in self.clusters:
             deployments = self.kinds["Deployment"].list(cluster, self.namespace,
                                                         labels.managed(app=route.app, level=route.level))
             if problems := route_problems(route, {d["metadata"]["labels"][labels.SERVICE] for d in deployments}):
                 raise ClusterError(f"cluster {cluster.name}: cannot route {route.app} at {route.level}: "
                                    f"{'; '.join(problems)}")
-            for obj in objects:
-                apply_object(cluster, self.kinds[obj["kind"]], obj)
-
-        self._fan_out(work)
+            writes += [Write(cluster, self.kinds[obj["kind"]], obj) for obj in objects]
+        change(writes)
 
     def pods(self, app: str, service: str | None = None) -> list[Pod]:
         now = datetime.now(UTC)
-        selector = labels.managed(app=app, service=service or "")
         found = self._fan_out(lambda cluster: [readback.pod(obj, cluster.name, now) for obj in
-                                               self.kinds["Pod"].list(cluster, self.namespace, selector)])
+                                               self._managed(cluster, "Pod", app=app, service=service or "")])
         return sorted((p for pods in found for p in pods), key=lambda p: (p.cluster, p.service, p.name))
 
     def actual_state(self) -> ClusterState:
         """Services per cluster; routes once each (the same on every cluster unless edited out of band)."""
-        selector = labels.managed()
-
         def work(cluster: Cluster) -> ClusterState:
-            autoscalers = {h["metadata"]["name"]: h for h in
-                           self.kinds["HorizontalPodAutoscaler"].list(cluster, self.namespace, selector)}
+            autoscalers = {h["metadata"]["name"]: h for h in self._managed(cluster, "HorizontalPodAutoscaler")}
             services = [readback.actual_service(d, autoscalers.get(d["metadata"]["name"]), cluster.name)
-                        for d in self.kinds["Deployment"].list(cluster, self.namespace, selector)]
-            routes = [readback.route(vs) for vs in self.kinds["VirtualService"].list(cluster, self.namespace, selector)]
+                        for d in self._managed(cluster, "Deployment")]
+            routes = [readback.route(vs) for vs in self._managed(cluster, "VirtualService")
+                      if readback.is_mesh_route(vs)]
             return ClusterState(services, routes)
 
         states = self._fan_out(work)
@@ -180,7 +217,8 @@ class KubernetesBackend:
             level = identity.get(labels.LEVEL, "")
             if not self.kinds["Deployment"].list(cluster, self.namespace, labels.managed(app=app, level=level)):
                 for kind in ROUTE_KINDS:
-                    self.kinds[kind].delete(cluster, self.namespace, labels.level_name(app, level))
+                    for obj in self.kinds[kind].list(cluster, self.namespace, labels.route_objects_of(app, level)):
+                        self.kinds[kind].delete(cluster, self.namespace, obj["metadata"]["name"])
 
         self._fan_out(work)
 
@@ -189,3 +227,13 @@ class KubernetesBackend:
         if self.options.gateway and self.options.ingress_host:
             return f"{self.options.ingress_host}:443"
         return f"{level_host(app, level, self.namespace)}:{LEVEL_PORT}"
+
+
+def _autoscaled_replicas(write: Write, live: dict | None) -> dict:
+    """An autoscaled Deployment keeps the replicas its HPA set; a new one starts at its minimum, so that its
+    rollout is not done at one replica before the HPA first acts."""
+    obj = write.obj
+    if obj["kind"] != "Deployment" or "replicas" in obj["spec"]:
+        return obj
+    replicas = live["spec"].get("replicas", 1) if live else int(obj["metadata"]["annotations"][labels.MIN_REPLICAS])
+    return obj | {"spec": obj["spec"] | {"replicas": replicas}}

@@ -60,7 +60,17 @@ def pod_selector(app: str, service: str) -> dict[str, str]:
     return {APP: app, SERVICE: service}
 
 
+def narrowed(**narrowed_by: str) -> dict[str, str]:
+    """The labels of kanri's objects of an app=, service=, level= (those given)."""
+    keys = {"app": APP, "service": SERVICE, "level": LEVEL}
+    return {MANAGED_BY: "kanri"} | {keys[k]: v for k, v in narrowed_by.items() if v}
+
+
 def managed(**narrowed_by: str) -> str:
     """A label selector for kanri's objects, narrowed by app=, service=, level= when given."""
-    keys = {"app": APP, "service": SERVICE, "level": LEVEL}
-    return ",".join([f"{MANAGED_BY}=kanri", *(f"{keys[k]}={v}" for k, v in narrowed_by.items() if v)])
+    return ",".join(f"{key}={value}" for key, value in narrowed(**narrowed_by).items())
+
+
+def route_objects_of(app: str, level: str) -> str:
+    """A label selector for the objects of an application's route at a level (they name no service)."""
+    return f"{managed(app=app, level=level)},!{SERVICE}"

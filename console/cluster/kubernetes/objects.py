@@ -13,6 +13,7 @@ from serving import __version__
 
 from ..base import ServiceSpec
 from . import labels, pod
+from .versions import KIND_APIS, Capabilities
 
 METRICS_PORT = 9102
 DRAIN_SECONDS = 5  # the runtime answers this long after SIGTERM while endpoints and Istio stop sending
@@ -52,8 +53,15 @@ def _resources(spec: ServiceSpec) -> dict:
             (("requests", requests), ("limits", limits)) if any(values.values())}
 
 
-def _container(spec: ServiceSpec, image: str) -> dict:
-    grpc_probe = {"grpc": {"port": spec.port}}
+def health_probe(spec: ServiceSpec, capabilities: Capabilities) -> dict:
+    """gRPC health checking, by the kubelet itself where it can (1.24+), else by an exec of the same check."""
+    if capabilities.grpc_probes:
+        return {"grpc": {"port": spec.port}}
+    return {"exec": {"command": ["python", "-m", "serving.probe", str(spec.port)]}, "timeoutSeconds": 3}
+
+
+def _container(spec: ServiceSpec, image: str, capabilities: Capabilities) -> dict:
+    grpc_probe = health_probe(spec, capabilities)
     container = {
         "name": "kanri",
         "image": image,
@@ -72,7 +80,7 @@ def _container(spec: ServiceSpec, image: str) -> dict:
     return container | ({"resources": resources} if (resources := _resources(spec)) else {})
 
 
-def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions) -> dict:
+def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions, capabilities: Capabilities) -> dict:
     """The model's URI, sha256 and version are in the pod template, so a model switch is a rolling update.
     An autoscaled Deployment leaves replicas to its HPA (and the backend keeps the live count)."""
     model = {labels.MODEL_URI: spec.model.uri, labels.MODEL_SHA256: spec.model.sha256,
@@ -83,8 +91,8 @@ def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions) -> dic
     image = spec.image or options.image  # the init container runs the runtime's own image
     pod_spec = pod.identity_and_security() | {
         "initContainers": [pod.predictor_fetch(spec, image)],
-        "containers": [_container(spec, image)], "volumes": pod.volumes(spec),
-        "affinity": pod.affinity(spec), "tolerations": pod.tolerations(spec),
+        "containers": [_container(spec, image, capabilities)], "volumes": pod.volumes(spec),
+        "affinity": pod.affinity(spec, capabilities.anti_affinity_namespaces), "tolerations": pod.tolerations(spec),
         "terminationGracePeriodSeconds": DRAIN_SECONDS + GRACE_SECONDS + 5}
     identity = labels.identity(spec.app, spec.name, spec.level)
     return {
@@ -116,10 +124,10 @@ def service(spec: ServiceSpec, namespace: str) -> dict:
     }
 
 
-def disruption_budget(spec: ServiceSpec, namespace: str) -> dict:
+def disruption_budget(spec: ServiceSpec, namespace: str, capabilities: Capabilities) -> dict:
     """At most max unavailable (at least one) replicas evicted at once, so node drains proceed."""
     return {
-        "apiVersion": "policy/v1",
+        "apiVersion": capabilities.require(KIND_APIS["PodDisruptionBudget"]),
         "kind": "PodDisruptionBudget",
         "metadata": _metadata(labels.workload_name(spec.app, spec.name), namespace,
                               labels.identity(spec.app, spec.name, spec.level)),
@@ -128,11 +136,12 @@ def disruption_budget(spec: ServiceSpec, namespace: str) -> dict:
     }
 
 
-def autoscaler(spec: ServiceSpec, namespace: str) -> dict:
-    """CPU utilisation against the pods' CPU request (set one, or the namespace's LimitRange must)."""
+def autoscaler(spec: ServiceSpec, namespace: str, capabilities: Capabilities) -> dict:
+    """CPU utilisation against the pods' CPU request (set one, or the namespace's LimitRange must).
+    autoscaling/v2beta2 (before 1.23) has the same fields."""
     name = labels.workload_name(spec.app, spec.name)
     return {
-        "apiVersion": "autoscaling/v2",
+        "apiVersion": capabilities.require(KIND_APIS["HorizontalPodAutoscaler"]),
         "kind": "HorizontalPodAutoscaler",
         "metadata": _metadata(name, namespace, labels.identity(spec.app, spec.name, spec.level)),
         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
@@ -142,7 +151,10 @@ def autoscaler(spec: ServiceSpec, namespace: str) -> dict:
     }
 
 
-def workload_objects(spec: ServiceSpec, namespace: str, options: ObjectOptions) -> list[dict]:
-    """Every object of a service, in the order they are applied."""
-    objects = [deployment(spec, namespace, options), service(spec, namespace), disruption_budget(spec, namespace)]
-    return [*objects, autoscaler(spec, namespace)] if spec.autoscale else objects
+def workload_objects(spec: ServiceSpec, namespace: str, options: ObjectOptions,
+                     capabilities: Capabilities | None = None) -> list[dict]:
+    """Every object of a service, for a cluster that serves `capabilities` (default: the newest Kubernetes)."""
+    capabilities = capabilities or Capabilities()
+    objects = [deployment(spec, namespace, options, capabilities), service(spec, namespace),
+               disruption_budget(spec, namespace, capabilities)]
+    return [*objects, autoscaler(spec, namespace, capabilities)] if spec.autoscale else objects

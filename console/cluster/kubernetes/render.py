@@ -7,6 +7,7 @@ import yaml
 from ..base import RouteSpec, ServiceSpec
 from .objects import ObjectOptions, workload_objects
 from .routing import route_objects
+from .versions import Capabilities
 
 
 class _PlainDumper(yaml.SafeDumper):
@@ -17,9 +18,10 @@ class _PlainDumper(yaml.SafeDumper):
 
 
 def render_service_yaml(spec: ServiceSpec, route: RouteSpec | None, namespace: str,
-                        options: ObjectOptions | None = None) -> str:
-    """A service's objects, then its level's route objects when a route is given, as one YAML stream."""
+                        options: ObjectOptions | None = None, capabilities: Capabilities | None = None) -> str:
+    """A service's objects (for a cluster that serves `capabilities`, by default the newest Kubernetes), then its
+    level's route objects when a route is given, as one YAML stream."""
     options = options or ObjectOptions()
-    documents = workload_objects(spec, namespace, options)
+    documents = workload_objects(spec, namespace, options, capabilities)
     documents += route_objects(route, namespace, options) if route else []
     return yaml.dump_all(documents, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False)
