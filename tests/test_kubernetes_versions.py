@@ -54,7 +54,7 @@ def test_a_kind_served_in_no_known_version_names_the_missing_api_and_where_it_is
         "cluster east (Kubernetes 1.26) serves no API kanri can write HorizontalPodAutoscalers in: it needs "
         "autoscaling/v2 (Kubernetes 1.23 and later) or autoscaling/v2beta2 (Kubernetes 1.12 to 1.25); use a "
         "cluster of a version that serves one")
-    with pytest.raises(ClusterError, match="networking.istio.io/v1beta1 .Istio 1.5 and later.; install Istio"):
+    with pytest.raises(ClusterError, match=r"networking.istio.io/v1beta1 .Istio 1.5 and later.; install Istio"):
         only_v1.require(istio_kind("VirtualService", "networking.istio.io/v1beta1"), "east")
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 import shlex
 import subprocess
+import tempfile
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -147,7 +149,7 @@ def _broken(obj: dict, path: str, value: object) -> dict:
 def test_a_misspelt_field_is_refused(kind: str, path: str, value: object, expected: str,
                                      console_settings: object) -> None:
     """The validation has teeth, in built-in kinds (Kubernetes' schemas) and in Istio's (the CRD schemas)."""
-    [obj] = [o for o in rendered_level("staging", "s3://m", console_settings) if o["kind"] == kind]
+    obj = next(o for o in rendered_level("staging", "s3://m", console_settings) if o["kind"] == kind)
     assert problems(obj) == []
     assert expected in "\n".join(problems(_broken(obj, path, value)))
 
@@ -270,18 +272,26 @@ def test_the_serving_image_carries_the_init_containers_fetch_command(console_set
 
 # The init container's script, run for real against a git repository on disk.
 
-def _fetch(target: Path, **env: str) -> subprocess.CompletedProcess:
+def _fetch(target: Path, as_user: dict[str, object] | None = None, **env: str) -> subprocess.CompletedProcess:
+    """as_user: subprocess.run's user, group, extra_groups and umask, to run it as a pod would."""
     return subprocess.run([str(REPO / "docker" / "kanri-fetch-predictor"), str(target)], env={"PATH": "/usr/bin:/bin",
-                          "HOME": str(target.parent), **env}, capture_output=True, text=True, timeout=30)
+                          "HOME": str(target.parent), **env}, capture_output=True, text=True, timeout=30,
+                          **(as_user or {}))
 
 
-def test_fetch_predictor_clones_the_branch_without_history(tmp_path: Path) -> None:
-    source = tmp_path / "digits-repo"
+def _predictor_repository(folder: Path) -> Path:
+    """A git repository with digits/predictor.py on the branch release."""
+    source = folder / "digits-repo"
     (source / "digits").mkdir(parents=True)
     (source / "digits" / "predictor.py").write_text("class Digits: ...\n")
     git = f"git -C {shlex.quote(str(source))} -c user.name=t -c user.email=t@example.com"
     for command in ("init -q -b release", "add .", "commit -q -m predictor"):
         subprocess.run(f"{git} {command}", shell=True, check=True)
+    return source
+
+
+def test_fetch_predictor_clones_the_branch_without_history(tmp_path: Path) -> None:
+    source = _predictor_repository(tmp_path)
     target = tmp_path / "predictor"
     target.mkdir()
     done = _fetch(target, GIT_URL=f"file://{source}", GIT_BRANCH="release", GIT_USERNAME="u", GIT_PASSWORD="token")
@@ -290,6 +300,34 @@ def test_fetch_predictor_clones_the_branch_without_history(tmp_path: Path) -> No
     assert not (target / ".git").exists() and "token" not in done.stdout + done.stderr
     missing = _fetch(tmp_path / "other", GIT_URL=f"file://{source}", GIT_BRANCH="no-such-branch")
     assert missing.returncode != 0 and "no-such-branch" in missing.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as the pod's users needs root")
+def test_fetch_predictor_as_the_proxy_user_leaves_files_the_runtime_reads(console_settings: object) -> None:
+    """The users of the rendered pod: the init container's (istio-proxy's uid, the pod's group) clones into
+    an emptyDir as the kubelet prepares it for fsGroup (setgid, group-writable); the runtime's reads it all."""
+    spec = rendered_level("development", "s3://m", console_settings)[0]["spec"]["template"]["spec"]
+    pod_security, [fetch], [runtime] = spec["securityContext"], spec["initContainers"], spec["containers"]
+
+    def user(container: dict) -> dict[str, object]:
+        own = pod_security | container["securityContext"]
+        return {"user": own["runAsUser"], "group": own["runAsGroup"], "extra_groups": [own["fsGroup"]],
+                "umask": 0o022}
+
+    with tempfile.TemporaryDirectory() as folder:  # pytest's tmp_path is root's alone
+        base = Path(folder)
+        base.chmod(0o755)
+        source = _predictor_repository(base)
+        subprocess.run(["chown", "-R", str(user(fetch)["user"]), str(source)], check=True)
+        target = base / "predictor"
+        target.mkdir(mode=0o777)
+        os.chown(target, 0, pod_security["fsGroup"])
+        target.chmod(0o2777)
+        done = _fetch(target, user(fetch), GIT_URL=f"file://{source}", GIT_BRANCH="release")
+        assert done.returncode == 0, done.stderr
+        read = subprocess.run(["cat", str(target / "digits" / "predictor.py")], capture_output=True, text=True,
+                              timeout=10, **user(runtime))
+        assert read.returncode == 0 and read.stdout == "class Digits: ...\n", read.stderr
 
 
 def test_fetch_predictor_without_a_repository_leaves_the_image_predictor(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ class Context:
     store: ModelStore
     backend_factory: Callable[[], ClusterBackend]
     actor: str = field(default_factory=default_actor)
+    progress_deadline_seconds: float | None = None
+    """The cluster's: a rollout without progress this long is stuck, so min ready seconds must stay below it."""
     _backend: ClusterBackend | None = None
 
     @property

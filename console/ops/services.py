@@ -76,14 +76,9 @@ def create_service(ctx: Context, app_name: str, name: str, level: str, model_ver
     max_replicas = max(s.replicas, min_replicas) if s.max_replicas is None else s.max_replicas
     validation.replica_bounds(s.replicas, min_replicas, max_replicas)
     validation.cpu_threshold(s.cpu_threshold)
-    validation.rollout_policy(s.max_surge, s.max_unavailable, s.min_ready_seconds)
+    validation.rollout_policy(s.max_surge, s.max_unavailable, s.min_ready_seconds, ctx.progress_deadline_seconds)
     validation.port(s.port)
-    for quantity in (s.cpu_request, s.cpu_limit):
-        validation.cpu(quantity)
-    for quantity in (s.memory_request, s.memory_limit):
-        validation.memory(quantity)
-    if s.gpus < 0:
-        raise Invalid(f"GPU count cannot be negative, got {s.gpus}")
+    validation.resources(Resources(s.cpu_request, s.cpu_limit, s.memory_request, s.memory_limit, s.gpus))
     with change(ctx, "service.create", f"{app_name}/{name}") as c:
         app = get_app(c.session, app_name)
         if any(existing.name == name for existing in app.services):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
+from decimal import Decimal
 
-from console.cluster.base import DNS_LABEL
+from console.cluster.base import DNS_LABEL, Resources
 from console.errors import Invalid
+from console.ops import quantity
 from serving.config import SERVICE_LEVELS
-
-CPU = re.compile(r"^(\d+m|\d+(\.\d+)?)$")
-MEMORY = re.compile(r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T|k)?$")
 
 
 def dns_label(kind: str, name: str) -> str:
@@ -25,16 +23,29 @@ def service_level(level: str) -> str:
     return level
 
 
-def cpu(quantity: str) -> str:
-    if quantity and not CPU.match(quantity):
-        raise Invalid(f"CPU {quantity!r} is not a Kubernetes CPU quantity such as 500m or 2")
-    return quantity
+def resources(wanted: Resources) -> None:
+    """CPU and memory as the API server parses them, each request within its limit (the API server refuses a
+    pod otherwise), and no negative GPU count."""
+    for kind, request, limit in (("CPU", wanted.cpu_request, wanted.cpu_limit),
+                                 ("memory", wanted.memory_request, wanted.memory_limit)):
+        asked, most = _amount(kind, "request", request), _amount(kind, "limit", limit)
+        if asked is not None and most is not None and asked > most:
+            raise Invalid(f"{kind} request {request} is above its limit {limit}: raise the limit or lower the request")
+    if wanted.gpus < 0:
+        raise Invalid(f"GPU count cannot be negative, got {wanted.gpus}")
 
 
-def memory(quantity: str) -> str:
-    if quantity and not MEMORY.match(quantity):
-        raise Invalid(f"memory {quantity!r} is not a Kubernetes memory quantity such as 512Mi or 2Gi")
-    return quantity
+def _amount(kind: str, role: str, text: str) -> Decimal | None:
+    """None when not given: nothing to compare (Kubernetes takes a missing request from the limit)."""
+    if not text:
+        return None
+    try:
+        amount = quantity.parse(text)
+    except quantity.QuantityError as exc:
+        raise Invalid(f"{kind} {role} {text!r} is not a Kubernetes {kind} quantity: {exc}") from exc
+    if amount < 0:
+        raise Invalid(f"{kind} {role} {text} is negative: give an amount of 0 or more")
+    return amount
 
 
 def replica_bounds(replicas: int, min_replicas: int, max_replicas: int) -> None:
@@ -50,11 +61,17 @@ def cpu_threshold(percent: int) -> int:
     return percent
 
 
-def rollout_policy(max_surge: int, max_unavailable: int, min_ready_seconds: int) -> None:
+def rollout_policy(max_surge: int, max_unavailable: int, min_ready_seconds: int,
+                   progress_deadline_seconds: float | None) -> None:
+    """progress_deadline_seconds: the cluster's (None: it has none to keep below)."""
     if max_surge < 0 or max_unavailable < 0 or min_ready_seconds < 0:
         raise Invalid("max surge, max unavailable and min ready seconds cannot be negative")
     if max_surge == 0 and max_unavailable == 0:
         raise Invalid("max surge and max unavailable cannot both be 0: a rolling update could never start")
+    if progress_deadline_seconds is not None and min_ready_seconds >= progress_deadline_seconds:
+        raise Invalid(f"min ready seconds {min_ready_seconds} is not below the cluster's progress deadline of "
+                      f"{progress_deadline_seconds:g} s, so every rollout would be reported stuck before its new "
+                      "replicas count as available: lower min ready seconds")
 
 
 def port(number: int) -> int:

@@ -41,7 +41,10 @@ class Write:
 def change(writes: list[Write], prepare: Callable[[Write, dict | None], dict] | None = None) -> None:
     """Check every write with the API server, then make them in order. `prepare(write, live)` may complete an
     object from the live one it replaces (the replicas an HPA owns) before it is checked."""
-    ready = [checked for write in writes if (checked := _checked(write, prepare))]
+    try:
+        ready = [checked for write in writes if (checked := _checked(write, prepare))]
+    except ClusterError as exc:
+        raise ClusterError(f"{exc} (nothing was changed on any cluster)") from None
     done: list[str] = []
     for write in ready:
         try:

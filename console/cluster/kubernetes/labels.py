@@ -23,6 +23,8 @@ MODEL_VERSION = "kanri.io/model-version"
 MIN_REPLICAS = "kanri.io/min-replicas"
 MAX_REPLICAS = "kanri.io/max-replicas"
 CPU_THRESHOLD = "kanri.io/cpu-threshold"
+# Marks a route's second VirtualService, for the shared ingress host: it repeats the route, so it is not read back.
+INGRESS_ROUTE = "kanri.io/ingress-route"
 
 def _object_name(app: str, part: str, what: str) -> str:
     name = f"{app}-{part}"

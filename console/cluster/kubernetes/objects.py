@@ -105,7 +105,9 @@ def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions, capabi
                          "rollingUpdate": {"maxSurge": spec.max_surge, "maxUnavailable": spec.max_unavailable}},
             "minReadySeconds": spec.min_ready_seconds,
             "progressDeadlineSeconds": options.progress_deadline_seconds,
-            "template": {"metadata": {"labels": identity, "annotations": model | scrape}, "spec": pod_spec},
+            "template": {"metadata": {"labels": identity, "annotations":
+                                      model | scrape | pod.sidecar_annotations(DRAIN_SECONDS + GRACE_SECONDS)},
+                         "spec": pod_spec},
         },
     }
 

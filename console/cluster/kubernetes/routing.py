@@ -3,10 +3,14 @@
 One Service per (application, level) selects every pod of that level: its
 name is the stable address. A DestinationRule names each service of the level
 as a subset; a VirtualService splits calls over the subsets by weight and may
-mirror a share of them to a shadow subset. Calls match when they come from
-inside the mesh, or through the ingress gateway with the x-kanri-app and
-x-kanri-service-level headers the SDK sends, so one ingress host can serve
-every application.
+mirror a share of them to a shadow subset.
+
+Inside the mesh, that VirtualService's host is the level's own. Through the
+ingress gateway one host serves every application, and the x-kanri-app and
+x-kanri-service-level headers the SDK sends pick the route: so each route
+has a second VirtualService, bound to the gateway only, with the same split
+behind that header match. Istio merges the VirtualServices of one host bound
+to a gateway; bound to the mesh they would conflict (istioctl analyze IST0109).
 """
 
 from __future__ import annotations
@@ -55,28 +59,51 @@ def _destination(route: RouteSpec, namespace: str, subset: str) -> dict:
     return {"host": level_host(route.app, route.level, namespace), "subset": subset, "port": {"number": LEVEL_PORT}}
 
 
-def virtual_service(route: RouteSpec, namespace: str, options: ObjectOptions) -> dict:
-    ingress = bool(options.gateway and options.ingress_host)
-    headers = {"x-kanri-app": {"exact": route.app}, "x-kanri-service-level": {"exact": route.level}}
-    http = {
-        "name": "weights",
-        "match": [{"gateways": ["mesh"]}, {"headers": headers}],
-        "route": [{"destination": _destination(route, namespace, service), "weight": weight}
-                  for service, weight in sorted(route.weights.items())],
-    }
+def _weights(route: RouteSpec, namespace: str, *match: dict) -> dict:
+    """The HTTP route of calls that match (all when no match is given): split over the level's subsets by
+    weight, a share mirrored."""
+    http = {"name": "weights", **({"match": list(match)} if match else {}),
+            "route": [{"destination": _destination(route, namespace, service), "weight": weight}
+                      for service, weight in sorted(route.weights.items())]}
     if route.mirror:
         http["mirror"] = _destination(route, namespace, route.mirror)
         http["mirrorPercentage"] = {"value": float(route.mirror_percent)}
-    hosts = [level_host(route.app, route.level, namespace), *([options.ingress_host] if ingress else [])]
+    return http
+
+
+def virtual_service(route: RouteSpec, namespace: str, options: ObjectOptions) -> dict:
+    """Calls from inside the mesh to the level's host."""
     return {
         "apiVersion": options.istio_api_version,
         "kind": "VirtualService",
         "metadata": _metadata(route, namespace),
-        "spec": {"hosts": hosts} | ({"gateways": ["mesh", options.gateway]} if ingress else {}) | {"http": [http]},
+        "spec": {"hosts": [level_host(route.app, route.level, namespace)], "gateways": ["mesh"],
+                 "http": [_weights(route, namespace)]},
+    }
+
+
+def ingress_name(app: str, level: str) -> str:
+    """The gateway's VirtualService of a route: named apart from the route's other objects (APP-LEVEL)."""
+    return f"{labels.level_name(app, level)}-ingress"
+
+
+def ingress_virtual_service(route: RouteSpec, namespace: str, options: ObjectOptions) -> dict:
+    """Calls to the shared ingress host, through the gateway, whose x-kanri-* headers name this application and
+    level. Labelled labels.INGRESS_ROUTE: it repeats the route, which the mesh VirtualService alone reads back as."""
+    headers = {"x-kanri-app": {"exact": route.app}, "x-kanri-service-level": {"exact": route.level}}
+    return {
+        "apiVersion": options.istio_api_version,
+        "kind": "VirtualService",
+        "metadata": {"name": ingress_name(route.app, route.level), "namespace": namespace,
+                     "labels": labels.route_identity(route.app, route.level) | {labels.INGRESS_ROUTE: "true"}},
+        "spec": {"hosts": [options.ingress_host], "gateways": [options.gateway],
+                 "http": [_weights(route, namespace, {"headers": headers})]},
     }
 
 
 def route_objects(route: RouteSpec, namespace: str, options: ObjectOptions) -> list[dict]:
     """Every object of a route, in the order they are applied (subsets before the routes that name them)."""
-    return [level_service(route, namespace), destination_rule(route, namespace, options),
-            virtual_service(route, namespace, options)]
+    objects = [level_service(route, namespace), destination_rule(route, namespace, options),
+               virtual_service(route, namespace, options)]
+    ingress = options.gateway and options.ingress_host
+    return [*objects, ingress_virtual_service(route, namespace, options)] if ingress else objects
