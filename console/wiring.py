@@ -25,6 +25,15 @@ def object_options(settings: Settings) -> ObjectOptions:
                          ingress_host=settings.ingress_host)
 
 
+def progress_deadline(settings: Settings) -> float:
+    """How long the configured cluster lets a rollout go without progress before it calls it stuck."""
+    if settings.cluster == "kubernetes":
+        return object_options(settings).progress_deadline_seconds
+    from console.cluster.local import SupervisorSettings
+
+    return SupervisorSettings.from_env().progress_deadline_seconds
+
+
 def cluster_backend(settings: Settings, watch: bool = False) -> ClusterBackend:
     """Imported on demand: the Kubernetes client is slow to import and the local cluster does not need it.
     watch: a process that reads the cluster again and again (the console) keeps watched copies instead."""
@@ -42,7 +51,8 @@ def cluster_backend(settings: Settings, watch: bool = False) -> ClusterBackend:
 def open_context(settings: Settings, watch: bool = False) -> Context:
     registry = Registry(settings.database_url, auto_upgrade=settings.embedded_database)
     return Context(registry=registry, store=ModelStore(settings.model_store),
-                   backend_factory=lambda: cluster_backend(settings, watch))
+                   backend_factory=lambda: cluster_backend(settings, watch),
+                   progress_deadline_seconds=progress_deadline(settings))
 
 
 def metrics_source(settings: Settings, pods: Callable[[], list[Pod]]) -> MetricsSource:
@@ -68,13 +78,20 @@ def log_source(settings: Settings) -> LogSource:
         client = Elasticsearch(settings.elasticsearch_url, request_timeout=settings.telemetry_timeout)
         return ElasticsearchLogs(client, index=settings.elasticsearch_index, timeout=settings.telemetry_timeout)
     if settings.cluster == "kubernetes":
-        from console.cluster.kubernetes.connection import connect
-        from console.telemetry.pod_logs import KubernetesPodLogs
-
-        # The first configured cluster: pod logs are a fallback, and Elasticsearch is the way to see them all.
-        first = connect(list(settings.kubernetes_contexts[:1]) or None, settings.kubeconfig or None)[0]
-        return KubernetesPodLogs(first.api, settings.kubernetes_namespace, timeout=settings.telemetry_timeout)
+        return pod_log_source(settings)
     from console.cluster.local.paths import LocalPaths
     from console.telemetry.local_files import LocalFileLogs
 
     return LocalFileLogs(LocalPaths(settings.home).logs, timeout=settings.telemetry_timeout)
+
+
+def pod_log_source(settings: Settings, container: str = "", previous: bool = False) -> LogSource:
+    """The pods' logs through the Kubernetes API: without Elasticsearch, and for what only the kubelet keeps
+    (a container's previous instance, a container other than the runtime). `container` "": the runtime's."""
+    from console.cluster.kubernetes.connection import connect
+    from console.telemetry.pod_logs import RUNTIME_CONTAINER, KubernetesPodLogs
+
+    # The first configured cluster: pod logs are a fallback, and Elasticsearch is the way to see them all.
+    first = connect(list(settings.kubernetes_contexts[:1]) or None, settings.kubeconfig or None)[0]
+    return KubernetesPodLogs(first.api, settings.kubernetes_namespace, container=container or RUNTIME_CONTAINER,
+                             previous=previous, timeout=settings.telemetry_timeout)

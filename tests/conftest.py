@@ -10,7 +10,9 @@ from console.ops.context import Context
 from console.registry.database import Registry
 from serving.models import ModelStore
 from tests.support.demo import demo_home  # noqa: F401  (a fixture for the tests that run `kanri demo`)
+from tests.support.manifests import console_settings  # noqa: F401  (for the tests of manifests and kanri render)
 from tests.support.memory_backend import MemoryBackend
+from tests.support.real_kubernetes.fixture import real_kubernetes  # noqa: F401  (the session's real API server)
 from tests.support.registry import BACKENDS, database_url
 from tests.support.servers import PREDICTORS, ServeProcess, start_serve
 

@@ -21,7 +21,8 @@ LEVEL = "development"
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendUnderTest]:
-    with backend_under_test(request.param, tmp_path_factory.mktemp(request.param)) as under_test:
+    real = request.getfixturevalue("real_kubernetes") if request.param == "real-kubernetes" else None
+    with backend_under_test(request.param, tmp_path_factory.mktemp(request.param), real) as under_test:
         yield under_test
 
 

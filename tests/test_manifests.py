@@ -27,63 +27,29 @@ from kubernetes import client
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from console.cli import main
-from console.cluster.base import ModelRef, Resources, RouteSpec, ServiceSpec
-from console.cluster.kubernetes import KubernetesBackend, pod, render_service_yaml
-from console.config import load
+from console.cluster.base import Resources, RouteSpec
+from console.cluster.kubernetes import KubernetesBackend, pod
 from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LogQuery
-from console.wiring import object_options
 from serving.logs import JsonFormatter
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.fakes.pod_logs import FakePodLogs
-from tests.support.manifests import MANIFESTS, crd_schemas, kustomizations, kustomize, problems
+from tests.support.manifests import (
+    LEVELS,
+    MANIFESTS,
+    crd_schemas,
+    kustomizations,
+    kustomize,
+    level_service,
+    problems,
+    rendered,
+    rendered_level,
+)
 from tests.support.prometheus import Prometheus, wait_until
 from tests.support.recording_proxy import rbac_requests, recording_proxy
 from tests.support.servers import free_port
 
 REPO = MANIFESTS.parent
-LEVELS = ("development", "staging", "production")
-SHA = "3b5d6b2e4f1a9c0d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
-MODEL = ModelRef(1, f"s3://kanri-models/sha256/{SHA}.skops", SHA)
-# What the overlays say each level's service is, in the registry's terms: the seeds' differences.
-LEVEL_SERVICES = {
-    "development": dict(replicas=1, min_replicas=1, max_replicas=1, cpu_threshold=80,
-                        resources=Resources("250m", "1", "512Mi", "1Gi")),
-    "staging": dict(replicas=2, min_replicas=2, max_replicas=4, cpu_threshold=80, autoscale=True,
-                    resources=Resources("500m", "1", "1Gi", "2Gi")),
-    "production": dict(replicas=3, min_replicas=3, max_replicas=10, cpu_threshold=70, autoscale=True,
-                       resources=Resources("1", "2", "2Gi", "4Gi")),
-}
-
-
-def level_service(level: str, store: str) -> ServiceSpec:
-    return ServiceSpec(app="digits", name=f"main-{level}", level=level, predictor="digits.predictor:Digits",
-                       model=MODEL, model_store=store, max_surge=1, max_unavailable=0, min_ready_seconds=10,
-                       **LEVEL_SERVICES[level])
-
-
-@pytest.fixture(scope="module")
-def console_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """The settings the console pod runs with: manifests/base's kanri-config as its environment."""
-    [config] = [o for o in kustomize(Path("base")) if o["metadata"]["name"] == "kanri-config"]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("no-config")))
-        patch.delenv("KANRI_CONFIG", raising=False)
-        for name, value in config["data"].items():
-            patch.setenv(name, value)
-        yield load()
-
-
-def rendered(spec: ServiceSpec, route: RouteSpec, settings: object) -> list[dict]:
-    text = render_service_yaml(spec, route, settings.kubernetes_namespace, object_options(settings))
-    return list(yaml.safe_load_all(text))
-
-
-def rendered_level(level: str, store: str, settings: object) -> list[dict]:
-    """What `kanri render` prints for the level's service, taking all of the level's traffic (Deployment first)."""
-    return rendered(level_service(level, store), RouteSpec("digits", level, {f"main-{level}": 100}), settings)
-
-
 @pytest.mark.parametrize("folder", kustomizations(), ids=str)
 def test_every_kustomization_renders_and_validates(folder: Path) -> None:
     found = kustomize(folder)
@@ -207,7 +173,8 @@ def _proxied(url: str, proxy: str) -> client.ApiClient:
 
 def test_the_console_roles_grant_exactly_the_calls_kanri_makes() -> None:
     """A service's whole life (create, autoscale, route, status, pods, sync, logs, delete) through a recording
-    proxy: the console Role allows every call made and nothing else; the read-only Role, every read."""
+    proxy, the reads as the console makes them (watched): the console Role allows every call made and nothing
+    else; the read-only Role, every read."""
     fake, logs = FakeKubernetes(ready_after=0.05).start(), FakePodLogs()
     logs.add_pod("kanri", "digits-main-1", {"kanri.io/app": "digits", "kanri.io/service": "main"})
     try:
@@ -222,8 +189,11 @@ def test_the_console_roles_grant_exactly_the_calls_kanri_makes() -> None:
                 backend.set_route(RouteSpec("digits", "development", {"main": 100}))
             writes = len(proxy.requests)
             backend.status("digits", "main")
-            backend.pods("digits")
-            backend.actual_state()
+            console = KubernetesBackend(api_clients={"fake": _proxied(fake.url, proxy.url)}, namespace="kanri",
+                                        watch=True)  # as the console reads: watched copies
+            console.pods("digits")
+            console.actual_state()
+            console.close()
             source = KubernetesPodLogs(_proxied(logs.url, proxy.url), "kanri")
             assert not isinstance(source.search(LogQuery(app="digits")), Exception)
             source.close()

@@ -12,14 +12,18 @@ import sys
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch, helpers
+from kubernetes import client as k8s
 
 from console.telemetry import (
     ElasticsearchLogs,
+    KubernetesPodLogs,
     LocalFileLogs,
     LogLine,
     LogPage,
@@ -32,6 +36,7 @@ from console.telemetry import (
 from console.telemetry.loglines import parse_timestamp
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.pod_logs import FakePodLogs
+from tests.support.pod_objects import GIT_FAILED
 from tests.support.telemetry_fleet import (
     APP,
     Fleet,
@@ -277,6 +282,123 @@ def test_pod_logs_follow_a_pod_that_starts_later(fake_pod_logs: FakePodLogs, fle
     assert [(line.pod, line.level, line.message) for line in answer.lines] == [
         ("testapp-web-b", "info", "b1"), ("testapp-web-b", "raw", "panic: raw output of a new pod")]
     assert answer.lines[1].service == WEB and answer.lines[1].service_level == "production"
+
+
+SIDECAR = ("kanri", "istio-proxy")
+ENVOY = '[2026-12-04T10:00:00.000Z] "POST /kanri.v1.Predictor/Predict HTTP/2" 200 - via_upstream'
+
+
+@pytest.fixture
+def pods_in(fake_pod_logs: FakePodLogs) -> Callable[..., str]:
+    """A fresh namespace with pods of APP's web service (the runtime, an Istio sidecar, the predictor fetch)."""
+    namespace = f"ns-{uuid.uuid4().hex[:8]}"
+
+    def add(*names: str, **options: Any) -> str:
+        options.setdefault("containers", SIDECAR)
+        for name in names:
+            fake_pod_logs.add_pod(namespace, name, {"kanri.io/app": APP, "kanri.io/service": WEB,
+                                                    "kanri.io/service-level": "production"}, **options)
+        return namespace
+
+    return add
+
+
+def pod_logs(fake: FakePodLogs, namespace: str, **options: Any) -> KubernetesPodLogs:
+    return KubernetesPodLogs(k8s.ApiClient(k8s.Configuration(host=fake.url)), namespace, **options)
+
+
+def refusal(call: Callable[[], object]) -> tuple[int, str]:
+    with pytest.raises(k8s.ApiException) as refused:
+        call()
+    return refused.value.status, json.loads(refused.value.body)["message"]
+
+
+def test_the_fake_refuses_pod_log_reads_as_the_api_server_does(fake_pod_logs: FakePodLogs,
+                                                              pods_in: Callable[..., str]) -> None:
+    namespace = pods_in("web-a")
+    pods_in("web-b", containers=("kanri",), waiting={"kanri": "PodInitializing"})
+    api = k8s.CoreV1Api(k8s.ApiClient(k8s.Configuration(host=fake_pod_logs.url)))
+    fake_pod_logs.write(namespace, "web-a", "first run")
+
+    def read(pod: str = "web-a", **options: Any) -> str:
+        return api.read_namespaced_pod_log(pod, namespace, **options)
+
+    assert refusal(read) == (400, "a container name must be specified for pod web-a, choose one of: "
+                                  "[kanri istio-proxy] or one of the init containers: [fetch-predictor]")
+    assert refusal(lambda: read(container="nope")) == (400, "container nope is not valid for pod web-a")
+    assert refusal(lambda: read(container="kanri", previous=True)) == (
+        400, 'previous terminated container "kanri" in pod "web-a" not found')
+    assert refusal(lambda: read("web-b")) == (400, 'container "kanri" in pod "web-b" is waiting to start: '
+                                                   'PodInitializing')
+    assert refusal(lambda: read("web-c", container="kanri")) == (404, 'pods "web-c" not found')
+    assert read(container="kanri") == "first run\n"
+    fake_pod_logs.restart(namespace, "web-a")
+    fake_pod_logs.write(namespace, "web-a", "second run")
+    assert (read(container="kanri", previous=True), read(container="kanri")) == ("first run\n", "second run\n")
+    fake_pod_logs.write(namespace, "web-b", "started")
+    assert read("web-b") == "started\n"  # one container: the server picks it
+
+
+def test_pod_logs_read_the_runtime_container_of_every_pod_beside_a_sidecar(fake_pod_logs: FakePodLogs,
+                                                                          pods_in: Callable[..., str]) -> None:
+    """With Istio's sidecar a pod has two containers: the runtime's lines, not the proxy's access log, of
+    every pod of the service, those of a pod that starts later included."""
+    namespace = pods_in("testapp-web-a")
+    for pod in ("testapp-web-a", "testapp-web-b"):
+        pods_in(pod)
+        fake_pod_logs.write(namespace, pod, ENVOY, container="istio-proxy")
+    source = pod_logs(fake_pod_logs, namespace)
+    fake_pod_logs.write(namespace, "testapp-web-a", line_json("a1"))
+    first = page(source.search(LogQuery(APP, service=WEB)))
+    assert [(line.pod, line.message) for line in first.lines] == [("testapp-web-a", "a1")]
+    pods_in("testapp-web-c")
+    for pod in ("testapp-web-a", "testapp-web-b", "testapp-web-c"):
+        fake_pod_logs.write(namespace, pod, line_json(f"{pod} again", pod))
+    later = page(source.poll(LogQuery(APP, service=WEB), first.cursor))
+    assert sorted(line.message for line in later.lines) == [
+        "testapp-web-a again", "testapp-web-b again", "testapp-web-c again"]
+
+
+def test_pod_logs_previous_reads_the_run_before_the_last_restart(fake_pod_logs: FakePodLogs,
+                                                                 pods_in: Callable[..., str]) -> None:
+    namespace = pods_in("testapp-web-a", "testapp-web-b")
+    fake_pod_logs.write(namespace, "testapp-web-a", line_json("loading"), "Traceback: CUDA out of memory")
+    fake_pod_logs.restart(namespace, "testapp-web-a")
+    fake_pod_logs.write(namespace, "testapp-web-a", line_json("loading again"))
+    fake_pod_logs.write(namespace, "testapp-web-b", line_json("fine"))
+    previous = page(pod_logs(fake_pod_logs, namespace, previous=True).search(LogQuery(APP)))
+    assert [line.message for line in previous.lines] == ["loading", "Traceback: CUDA out of memory"]
+    running = page(pod_logs(fake_pod_logs, namespace).search(LogQuery(APP))).lines
+    assert sorted(line.message for line in running) == ["fine", "loading again"]
+
+
+def test_pod_logs_say_why_when_every_pod_is_refused(fake_pod_logs: FakePodLogs,
+                                                    pods_in: Callable[..., str]) -> None:
+    """A container that has not started, or has no previous run, is the API's 400: in the API's words."""
+    namespace = pods_in("testapp-web-a", waiting={"kanri": "PodInitializing"})
+    answer = pod_logs(fake_pod_logs, namespace).search(LogQuery(APP))
+    assert isinstance(answer, TelemetryUnavailable)
+    assert answer.reason == (f"Kubernetes pod logs in {namespace}: container \"kanri\" in pod \"testapp-web-a\" "
+                             "is waiting to start: PodInitializing")
+    pods_in("testapp-web-b")
+    fake_pod_logs.write(namespace, "testapp-web-b", line_json("up", "testapp-web-b"))
+    assert [line.pod for line in page(pod_logs(fake_pod_logs, namespace).search(LogQuery(APP))).lines] == [
+        "testapp-web-b"]  # the pod still waiting is left out
+    previous = pod_logs(fake_pod_logs, namespace, previous=True).search(LogQuery(APP))
+    assert isinstance(previous, TelemetryUnavailable)
+    assert 'previous terminated container "kanri" in pod "testapp-web-b" not found' in previous.reason
+
+
+def test_pod_logs_read_the_init_container_that_fetches_the_predictor(fake_pod_logs: FakePodLogs,
+                                                                     pods_in: Callable[..., str]) -> None:
+    namespace = pods_in("testapp-web-a", waiting={"kanri": "PodInitializing"})
+    fake_pod_logs.write(namespace, "testapp-web-a", "Cloning into '/srv/fetched-predictor'...", GIT_FAILED,
+                        container="fetch-predictor")
+    fake_pod_logs.restart(namespace, "testapp-web-a", "fetch-predictor")
+    fetch = page(pod_logs(fake_pod_logs, namespace, container="fetch-predictor", previous=True)
+                 .search(LogQuery(APP)))
+    assert [(line.level, line.message) for line in fetch.lines] == [
+        ("raw", "Cloning into '/srv/fetched-predictor'..."), ("raw", GIT_FAILED)]
 
 
 def test_every_source_is_a_log_source(tmp_path: Path, fake_elasticsearch: FakeElasticsearch,

@@ -94,7 +94,11 @@ def route_problems(route: RouteSpec, services: set[str]) -> list[str]:
 @dataclass(frozen=True)
 class Pod:
     """One replica. `age_seconds` is since it started; pid, address (gRPC host:port) and
-    metrics_address (host:port of /metrics) are set by the local backend."""
+    metrics_address (host:port of /metrics) are set by the local backend.
+
+    `status` is what `kubectl get pods` shows (Init:CrashLoopBackOff, CrashLoopBackOff, ...), because the
+    phase hides a failing init container or a crash loop; a backend that sets none gets its phase.
+    `reason` says why the pod is not running well, in the words of whoever knows ("" when it is)."""
 
     name: str
     app: str
@@ -110,6 +114,12 @@ class Pod:
     pid: int | None = None
     address: str = ""
     metrics_address: str = ""
+    status: str = ""
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", self.phase)
 
 
 @dataclass(frozen=True)

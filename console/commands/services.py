@@ -233,15 +233,16 @@ def weights(ctx: Context, app: str, level: str, weights: tuple[str, ...], mirror
 @json_option
 @pass_context
 def pods(ctx: Context, app: str, service: str | None, as_json: bool) -> None:
-    """List the replicas of APP's services (or of SERVICE): phase, readiness, restarts, model, where."""
+    """List the replicas of APP's services (or of SERVICE): status as kubectl shows it, readiness, restarts,
+    model, where, and why a pod is not running well."""
     found = services.pods(ctx, app, service)
     if as_json:
         emit_json(found)
         return
-    table(found, {"name": lambda p: p.name, "service": lambda p: p.service, "phase": lambda p: p.phase,
+    table(found, {"name": lambda p: p.name, "service": lambda p: p.service, "status": lambda p: p.status,
                   "ready": lambda p: p.ready, "restarts": lambda p: p.restarts,
                   "age": lambda p: duration(p.age_seconds),
                   "model": lambda p: f"v{p.model_version}" if p.model_version is not None else None,
                   "host": lambda p: p.host, "cluster": lambda p: p.cluster, "pid": lambda p: p.pid,
-                  "address": lambda p: p.address})
+                  "address": lambda p: p.address, "reason": lambda p: p.reason})
 

@@ -19,6 +19,7 @@ from console.telemetry import (
     Figures,
     LogLine,
     LogQuery,
+    LogSource,
     MetricsSnapshot,
     TelemetryUnavailable,
     follow,
@@ -26,7 +27,7 @@ from console.telemetry import (
 )
 from console.telemetry.format import COLUMNS
 from console.telemetry.types import LEVELS
-from console.wiring import log_source, metrics_source
+from console.wiring import log_source, metrics_source, pod_log_source
 
 
 def _print_snapshot(snapshot: MetricsSnapshot) -> None:
@@ -102,11 +103,18 @@ def _print_line(line: LogLine, as_json: bool) -> None:
 @click.option("--pod", help="Only this pod's lines.")
 @click.option("--since", help="Only lines after this time (ISO 8601) or this long ago (30m, 12h, 7d).")
 @click.option("--limit", default=200, show_default=True, type=int, help="How many recent lines to start with.")
+@click.option("--previous", is_flag=True,
+              help="The container's run before its last restart, a crash loop's last words (Kubernetes API).")
+@click.option("--container", default="",
+              help="Read this container of each pod instead of the runtime (kanri), e.g. fetch-predictor, the "
+                   "init container that fetches the predictor code (Kubernetes API).")
 @click.option("--json", "as_json", is_flag=True, help="Print each line as the JSON object it was.")
 @click.pass_obj
 def logs(state: State, app: str, service: str | None, following: bool, grep: str, level: str | None,
-         service_level: str | None, pod: str | None, since: str | None, limit: int, as_json: bool) -> None:
-    """Recent log lines of APP (or SERVICE), oldest first; with --follow, new ones as they arrive."""
+         service_level: str | None, pod: str | None, since: str | None, limit: int, previous: bool, container: str,
+         as_json: bool) -> None:
+    """Recent log lines of APP (or SERVICE) from all its pods, oldest first; with --follow, new ones as they
+    arrive, from pods that start meanwhile too."""
     if service:  # an unknown application or service is an error, not an empty listing
         services.show_service(state.context, app, service)
     else:
@@ -114,22 +122,45 @@ def logs(state: State, app: str, service: str | None, following: bool, grep: str
     query = LogQuery(app, service=service, service_level=service_level, pod=pod,
                      levels=levels_at_least(level) if level else frozenset(), text=grep,
                      since=moment(since, "--since"), limit=limit)
-    source = log_source(state.settings)
+    source = _log_source(state, container, previous)
     try:
         if not following:
             page = source.search(query)
             if isinstance(page, TelemetryUnavailable):
-                raise Invalid(f"logs unavailable: {page.reason}")
+                raise Invalid(f"logs unavailable: {page.reason}{_hint(page.reason, app)}")
             for line in page.lines:
                 _print_line(line, as_json)
             return
+        said = ""
         for page in follow(source, query):
             if isinstance(page, TelemetryUnavailable):
-                click.echo(f"logs unavailable, retrying: {page.reason}", err=True)
+                if page.reason != said:  # once, not every second while it lasts
+                    click.echo(f"logs unavailable, retrying: {page.reason}{_hint(page.reason, app)}", err=True)
+                said = page.reason
                 continue
+            said = ""
             for line in page.lines:
                 _print_line(line, as_json)
     except KeyboardInterrupt:
         pass
     finally:
         source.close()
+
+
+def _hint(reason: str, app: str) -> str:
+    """What to do about the refusal operators meet most: --previous on a pod that never restarted."""
+    if "previous terminated container" not in reason:
+        return ""
+    return f"; only a container that restarted has a previous run (RESTARTS in `kanri pods {app}`)"
+
+
+def _log_source(state: State, container: str, previous: bool) -> LogSource:
+    """A pod container's log by name, or its previous run, is only the kubelet's to give: those two options
+    read the Kubernetes API even where Elasticsearch holds the lines."""
+    if not (container or previous):
+        return log_source(state.settings)
+    if state.settings.cluster != "kubernetes":
+        raise Invalid("--previous and --container read a pod's container through the Kubernetes API, and this "
+                      "kanri runs the embedded cluster (KANRI_CLUSTER is not kubernetes); its replicas append "
+                      "every run to one log file, so `kanri logs` without them shows the lines before a restart")
+    return pod_log_source(state.settings, container, previous)

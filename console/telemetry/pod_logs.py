@@ -6,12 +6,20 @@ output (`since_seconds` from its last delivered line, with slack for clock
 skew); the cursor keeps, per pod, the kubelet timestamp of the last line
 delivered and how many lines carried exactly that timestamp, so re-read lines
 are skipped and none is delivered twice. A pod first seen after the cursor was
-made is read from the cursor's time. Only the running container's log is read:
-lines of a container that restarted before they were polled are not.
+made is read from the cursor's time.
+
+One container of each pod is read, by name: the runtime's ("kanri") unless
+told otherwise, because a pod with a sidecar (Istio's istio-proxy) has several
+and the API server refuses to guess. `previous` reads the instance that ran
+before the container's last restart instead: a crash loop's last words, which
+the running instance's log no longer holds. A pod whose log the API refuses
+(a container still waiting to start, no previous instance) is left out; when
+every pod is refused, the API's own words say why.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -25,6 +33,8 @@ from console.telemetry.loglines import Origin, matches, parse_line
 from console.telemetry.types import LogLine, LogPage, LogQuery, TelemetryUnavailable
 
 CLOCK_SLACK_SECONDS = 5
+RUNTIME_CONTAINER = "kanri"  # the container that runs `kanri serve` in every pod (cluster/kubernetes/objects.py)
+REFUSALS_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -53,10 +63,12 @@ Stamped = list[tuple[int, LogLine]]  # a pod's lines in log order, each with its
 
 class KubernetesPodLogs:
     def __init__(self, api_client: k8s.ApiClient, namespace: str, *, labels: PodLabels | None = None,
-                 container: str | None = None, scan_lines: int = 5000, timeout: float = 2.0) -> None:
+                 container: str = RUNTIME_CONTAINER, previous: bool = False, scan_lines: int = 5000,
+                 timeout: float = 2.0) -> None:
         self.namespace = namespace
         self.labels = labels or PodLabels()
         self.container = container
+        self.previous = previous
         self.scan_lines = scan_lines
         self.timeout = timeout
         self._api = k8s.CoreV1Api(api_client)
@@ -83,9 +95,11 @@ class KubernetesPodLogs:
                                      for name, origin in pods.items()}, deadline)
         positions: dict[str, Position] = {}
         lines: list[LogLine] = []
+        refused: list[str] = []
         for name, read in reads.items():
             known = cursor.pods.get(name) if cursor else None
             if isinstance(read, TelemetryUnavailable):  # read again from the same place next time
+                refused.append(read.reason.removeprefix(f"{self._calls.source}: "))
                 if known:
                     positions[name] = known
                 continue
@@ -94,15 +108,20 @@ class KubernetesPodLogs:
             if position:
                 positions[name] = position
             lines += [line for _, line in fresh if matches(line, query)]
+        if refused and len(refused) == len(reads):
+            return TelemetryUnavailable(f"{self._calls.source}: {_summary(refused)}")
         lines.sort(key=lambda line: line.timestamp)
         return LogPage(tuple(lines[-query.limit:] if cursor is None else lines), PodCursor(started, positions))
 
-    def _pods(self, query: LogQuery) -> dict[str, Origin]:
+    def _pods(self, query: LogQuery) -> dict[str, Origin] | TelemetryUnavailable:
         n = self.labels
         wanted = {n.app: query.app, n.service: query.service, n.service_level: query.service_level}
         selector = ",".join(f"{key}={value}" for key, value in wanted.items() if value is not None)
-        listed = self._api.list_namespaced_pod(self.namespace, label_selector=selector,
-                                               _request_timeout=self.timeout)
+        try:
+            listed = self._api.list_namespaced_pod(self.namespace, label_selector=selector,
+                                                   _request_timeout=self.timeout)
+        except k8s.ApiException as exc:
+            return TelemetryUnavailable(f"{self._calls.source}: cannot list pods: {_refusal(exc)}")
         origins = {}
         for pod in listed.items:
             labels = pod.metadata.labels or {}
@@ -111,7 +130,8 @@ class KubernetesPodLogs:
                                                     pod.metadata.name, labels.get(n.service_level, ""))
         return origins
 
-    def _read(self, name: str, origin: Origin, query: LogQuery, cursor: PodCursor | None, started: float) -> Stamped:
+    def _read(self, name: str, origin: Origin, query: LogQuery, cursor: PodCursor | None,
+              started: float) -> Stamped | TelemetryUnavailable:
         known = cursor.pods.get(name) if cursor else None
         since = None
         if cursor is not None:
@@ -119,9 +139,13 @@ class KubernetesPodLogs:
             since = max(1, math.ceil(time.time() - since_unix) + CLOCK_SLACK_SECONDS)
         elif query.since is not None:
             since = max(1, math.ceil(time.time() - query.since.timestamp()) + CLOCK_SLACK_SECONDS)
-        text = self._api.read_namespaced_pod_log(
-            name, self.namespace, container=self.container, timestamps=True, since_seconds=since,
-            tail_lines=self.scan_lines if cursor is None else None, _request_timeout=self.timeout)
+        try:
+            text = self._api.read_namespaced_pod_log(
+                name, self.namespace, container=self.container, previous=self.previous, timestamps=True,
+                since_seconds=since, tail_lines=self.scan_lines if cursor is None else None,
+                _request_timeout=self.timeout)
+        except k8s.ApiException as exc:
+            return TelemetryUnavailable(_refusal(exc))
         stamped: Stamped = []
         for raw in (text or "").splitlines():
             stamp, _, rest = raw.partition(" ")
@@ -130,6 +154,22 @@ class KubernetesPodLogs:
         if cursor is not None and known is None:  # a pod new since the cursor: from the cursor's time on
             stamped = [(nanos, line) for nanos, line in stamped if nanos >= started * 1e9]
         return stamped
+
+
+def _refusal(exc: k8s.ApiException) -> str:
+    """The API server's own words ("container x is not valid for pod y"), else its status line."""
+    try:
+        message = json.loads(exc.body or "").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return message or f"{exc.status} {exc.reason}"
+
+
+def _summary(refusals: list[str]) -> str:
+    """Each distinct refusal once, the first few of them: every pod of a service is often refused alike."""
+    distinct = list(dict.fromkeys(refusals))
+    more = len(distinct) - REFUSALS_SHOWN
+    return "; ".join(distinct[:REFUSALS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
 
 
 def _after(stamped: Stamped, known: Position) -> Stamped:

@@ -19,6 +19,7 @@ import grpc
 import psutil
 
 from console.cluster.base import ClusterBackend
+from console.cluster.kubernetes import KubernetesBackend, ObjectOptions
 from console.cluster.local import LocalBackend, SupervisorSettings
 from console.cluster.local.control import recorded_processes, stop_supervisor
 from console.cluster.local.paths import LocalPaths
@@ -27,10 +28,13 @@ from serving._pb import serving_pb2_grpc as pb_grpc
 from serving.client import encode_value
 from serving.models import ModelStore
 from tests.support.kube import fake_clusters
+from tests.support.real_kubernetes.cluster import RealKubernetes
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = f"{ROOT / 'tests' / 'support' / 'predictors.py'}:Echo"
-BACKENDS = ["local", "kubernetes"]
+BACKENDS = ["local", "kubernetes", "real-kubernetes"]
+"""The embedded local cluster; the fake API server; a real kube-apiserver and controller manager (v1.20.2)
+with the stand-in kubelet (tests/support/real_kubernetes)."""
 
 FAST = SupervisorSettings(tick_seconds=0.1, drain_delay_seconds=0.5, grace_seconds=5.0, startup_seconds=5.0,
                           autoscale_interval_seconds=0.5, autoscale_cooldown_seconds=2.0, router_poll_seconds=0.05)
@@ -115,8 +119,30 @@ def delete_every_service(backend: ClusterBackend) -> None:
         backend.delete(service.app, service.name)
 
 
+def real_backend(real: RealKubernetes, namespace: str, **options: object) -> KubernetesBackend:
+    """kanri on the real API server through its kubeconfig, in a namespace of its own made ready for its pods;
+    a progress deadline of seconds (the real deployment controller's), polls and timeouts at test speed."""
+    return KubernetesBackend([real.context], real.namespace(namespace), str(real.kubeconfig),
+                             options=ObjectOptions(**{"progress_deadline_seconds": 8} | options),
+                             poll_interval=0.05, timeout=(2.0, 10.0))
+
+
+def verify_split_in_virtual_service(real: RealKubernetes, namespace: str) -> Callable[[str, str, dict[str, int]], None]:
+    """On a cluster a split is what Istio is told: the weights of the level's (mesh) VirtualService."""
+    def verify(app: str, level: str, weights: dict[str, int]) -> None:
+        from kubernetes import client
+
+        with real.api_client() as api:
+            found = client.CustomObjectsApi(api).get_namespaced_custom_object(
+                "networking.istio.io", "v1beta1", namespace, "virtualservices", f"{app}-{level}")
+        assert {d["destination"]["subset"]: d["weight"] for d in found["spec"]["http"][0]["route"]} == weights
+
+    return verify
+
+
 @contextlib.contextmanager
-def backend_under_test(name: str, tmp: Path) -> Iterator[BackendUnderTest]:
+def backend_under_test(name: str, tmp: Path, real: RealKubernetes | None = None) -> Iterator[BackendUnderTest]:
+    """real: the session's real API server, for "real-kubernetes"."""
     if name == "local":
         with local_backend(tmp / "home") as backend:
             yield BackendUnderTest(backend, ModelStore(str(tmp / "models")), ECHO,
@@ -125,5 +151,9 @@ def backend_under_test(name: str, tmp: Path) -> Iterator[BackendUnderTest]:
         with fake_clusters(tmp) as clusters:
             yield BackendUnderTest(clusters.backend(), ModelStore(str(tmp / "models")), ECHO,
                                    clusters.verify_split())
+    elif name == "real-kubernetes" and real is not None:
+        namespace = f"kanri-{tmp.name.lower().replace('_', '-')}"[:63].rstrip("-")
+        yield BackendUnderTest(real_backend(real, namespace), ModelStore(str(tmp / "models")), ECHO,
+                               verify_split_in_virtual_service(real, namespace))
     else:
         raise ValueError(f"unknown backend {name!r}")

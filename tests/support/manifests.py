@@ -12,17 +12,67 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
+import pytest
 import yaml
 
+from console.cluster.base import ModelRef, Resources, RouteSpec, ServiceSpec
+from console.cluster.kubernetes import Capabilities, render_service_yaml
+from console.config import load
+from console.wiring import object_options
 from tests.support.prometheus import debian_binary
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 # The oldest Kubernetes kanri's objects need (gRPC probes are GA in 1.27), and the newest the package knows.
 KUBERNETES_VERSIONS = ("1.27", kubernetes_validate.latest_version())
+
+
+LEVELS = ("development", "staging", "production")
+SHA = "3b5d6b2e4f1a9c0d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
+MODEL = ModelRef(1, f"s3://kanri-models/sha256/{SHA}.skops", SHA)
+# What the overlays say each level's service is, in the registry's terms: the seeds' differences.
+LEVEL_SERVICES = {
+    "development": dict(replicas=1, min_replicas=1, max_replicas=1, cpu_threshold=80,
+                        resources=Resources("250m", "1", "512Mi", "1Gi")),
+    "staging": dict(replicas=2, min_replicas=2, max_replicas=4, cpu_threshold=80, autoscale=True,
+                    resources=Resources("500m", "1", "1Gi", "2Gi")),
+    "production": dict(replicas=3, min_replicas=3, max_replicas=10, cpu_threshold=70, autoscale=True,
+                       resources=Resources("1", "2", "2Gi", "4Gi")),
+}
+
+
+def level_service(level: str, store: str) -> ServiceSpec:
+    return ServiceSpec(app="digits", name=f"main-{level}", level=level, predictor="digits.predictor:Digits",
+                       model=MODEL, model_store=store, max_surge=1, max_unavailable=0, min_ready_seconds=10,
+                       **LEVEL_SERVICES[level])
+
+
+@pytest.fixture(scope="module")
+def console_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The settings the console pod runs with: manifests/base's kanri-config as its environment."""
+    [config] = [o for o in kustomize(Path("base")) if o["metadata"]["name"] == "kanri-config"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("no-config")))
+        patch.delenv("KANRI_CONFIG", raising=False)
+        for name, value in config["data"].items():
+            patch.setenv(name, value)
+        yield load()
+
+
+def rendered(spec: ServiceSpec, route: RouteSpec, settings: object,
+             capabilities: Capabilities | None = None) -> list[dict]:
+    text = render_service_yaml(spec, route, settings.kubernetes_namespace, object_options(settings), capabilities)
+    return list(yaml.safe_load_all(text))
+
+
+def rendered_level(level: str, store: str, settings: object, capabilities: Capabilities | None = None) -> list[dict]:
+    """What `kanri render` prints for the level's service, taking all of the level's traffic (Deployment first)."""
+    return rendered(level_service(level, store), RouteSpec("digits", level, {f"main-{level}": 100}), settings,
+                    capabilities)
 
 
 def kustomizations() -> list[Path]:

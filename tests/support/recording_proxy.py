@@ -77,11 +77,15 @@ def recording_proxy() -> Iterator[RecordingProxy]:
 
 
 def rbac_requests(requests: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
-    """(API group, resource[/subresource], verb) of each namespaced API request, as RBAC names them."""
+    """(API group, resource[/subresource], verb) of each namespaced API request, as RBAC names them. Discovery
+    (/version, /api, /apis and below, up to a group version) is left out: every authenticated user may read it
+    (the ClusterRole system:discovery), so no Role of kanri's grants it."""
     found = set()
     for method, url in requests:
         parts = urlsplit(url)
         segments = parts.path.strip("/").split("/")
+        if segments[0] == "version" or len(segments) <= (2 if segments[0] == "api" else 3):
+            continue
         group, rest = ("", segments[2:]) if segments[0] == "api" else (segments[1], segments[3:])
         if len(rest) < 3 or rest[0] != "namespaces":
             found.add((group, "/".join(rest), method.lower()))  # not namespaced: no Role can allow it

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from ..base import ActualService, Pod, RouteSpec
 from . import labels
+from .pod_status import pod_status
 from .status import is_ready
 
 
@@ -21,15 +22,13 @@ def _age(pod: dict, now: datetime) -> float:
 
 
 def pod(obj: dict, cluster: str, now: datetime | None = None) -> Pod:
-    meta, status = obj["metadata"], obj.get("status", {})
-    identity = meta.get("labels", {})
+    meta, identity, shown = obj["metadata"], obj["metadata"].get("labels", {}), pod_status(obj)
     return Pod(name=meta["name"], app=identity.get(labels.APP, ""), service=identity.get(labels.SERVICE, ""),
                level=identity.get(labels.LEVEL, ""),
-               phase="Terminating" if meta.get("deletionTimestamp") else status.get("phase", "Unknown"),
-               ready=is_ready(obj), restarts=sum(c.get("restartCount", 0) for c in status.get("containerStatuses", [])),
-               age_seconds=_age(obj, now or datetime.now(UTC)),
+               phase="Terminating" if meta.get("deletionTimestamp") else obj.get("status", {}).get("phase", "Unknown"),
+               ready=is_ready(obj), restarts=shown.restarts, age_seconds=_age(obj, now or datetime.now(UTC)),
                model_version=_int(meta.get("annotations", {}).get(labels.MODEL_VERSION)),
-               host=obj.get("spec", {}).get("nodeName", ""), cluster=cluster)
+               host=obj.get("spec", {}).get("nodeName", ""), cluster=cluster, status=shown.status, reason=shown.reason)
 
 
 def actual_service(deployment: dict, autoscaler: dict | None, cluster: str) -> ActualService:
@@ -59,3 +58,8 @@ def route(virtual_service: dict) -> RouteSpec:
     share = http.get("mirrorPercentage", {}).get("value", 100 if mirror else 0)  # Istio mirrors all when unset
     return RouteSpec(app=identity.get(labels.APP, ""), level=identity.get(labels.LEVEL, ""), weights=weights,
                      mirror=mirror, mirror_percent=round(share))
+
+
+def is_mesh_route(virtual_service: dict) -> bool:
+    """The VirtualService that routes inside the mesh holds a route's truth; one for the ingress gateway copies it."""
+    return "mesh" in virtual_service["spec"].get("gateways", ["mesh"])

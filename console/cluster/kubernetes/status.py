@@ -3,13 +3,15 @@
 Until the controller has observed the latest generation nothing else in the
 status means anything; a Progressing condition with reason
 ProgressDeadlineExceeded means stuck; otherwise the rollout waits for every
-replica to be updated, old ones to go, and the updated ones to be available.
+replica to be updated, old ones to go, the updated ones to be available, and,
+unlike kubectl, a scale-down's extra replicas to go.
 """
 
 from __future__ import annotations
 
 from ..base import RolloutStatus
 from . import labels
+from .pod_status import PodStatus, pod_status
 
 
 def rollout_status(deployment: dict, cluster: str) -> RolloutStatus:
@@ -30,6 +32,8 @@ def rollout_status(deployment: dict, cluster: str) -> RolloutStatus:
         message = f"waiting for rollout to finish: {total - updated} old replicas are pending termination"
     elif available < updated:
         message = f"waiting for rollout to finish: {available} of {updated} updated replicas are available"
+    elif total > desired:  # a scale-down: kubectl would call it done while the extra replicas still serve
+        message = f"waiting for scale-down to finish: {total - desired} extra replicas are pending termination"
     else:
         message, converged = f"deployment {meta['name']} successfully rolled out", True
     identity = meta.get("labels", {})
@@ -39,14 +43,23 @@ def rollout_status(deployment: dict, cluster: str) -> RolloutStatus:
 
 
 def unready_detail(pods: list[dict]) -> str:
-    """What keeps pods from being ready, as an operator would read it off `kubectl get pods`."""
-    unready = [p for p in pods if not is_ready(p)]
+    """What keeps pods from being ready, as an operator reads it off `kubectl get pods` and `describe`:
+    each status once, with how many pods show it and, for one of them, why."""
+    unready = sorted((p for p in pods if not is_ready(p)), key=lambda p: p["metadata"]["name"])
     if not unready:
         return ""
-    containers = [c for p in unready for c in p.get("status", {}).get("containerStatuses", [])]
-    reasons = sorted({c["state"]["waiting"]["reason"] for c in containers
-                      if "reason" in c.get("state", {}).get("waiting", {})})
-    return f"{len(unready)} of {len(pods)} pods not ready" + (f" ({', '.join(reasons)})" if reasons else "")
+    shown: dict[str, list[tuple[str, PodStatus]]] = {}
+    for pod in unready:
+        found = pod_status(pod)
+        shown.setdefault(found.status, []).append((pod["metadata"]["name"], found))
+    return f"{len(unready)} of {len(pods)} pods not ready: " + "; ".join(
+        _group(status, found) for status, found in sorted(shown.items()))
+
+
+def _group(status: str, pods: list[tuple[str, PodStatus]]) -> str:
+    head = status if len(pods) == 1 else f"{status} ×{len(pods)}"
+    name, example = next(((name, found) for name, found in pods if found.reason), pods[0])
+    return f"{head} ({name}: {example.reason})" if example.reason else head
 
 
 def is_ready(pod: dict) -> bool:

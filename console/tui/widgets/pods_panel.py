@@ -1,4 +1,8 @@
-"""The pods of the selected service with their live figures, and sparklines of the last 15 minutes."""
+"""The pods of the selected service with their live figures, and sparklines of the last 15 minutes.
+
+A pod's status is the one `kubectl get pods` shows (Init:CrashLoopBackOff, not the Pending phase behind
+it); under the table, pods that are not ready say why, the way `kubectl describe` would.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from console.telemetry import Figures, MetricsHistory, MetricsSnapshot, Telemetr
 from console.telemetry.format import cores, count, mib, ms, percent, rate
 from console.tui.data import AppGrid
 
-COLUMNS = ("pod", "phase", "ready", "restarts", "age", "model", "cpu", "memory", "gpu", "rps", "p99 ms")
+COLUMNS = ("pod", "status", "ready", "restarts", "age", "model", "cpu", "memory", "gpu", "rps", "p99 ms")
+FAILING = ("Err", "BackOff", "Killed", "ExitCode", "Signal", "Failed", "Evicted")  # words of statuses shown red
 # sparkline id -> (label, figure name)
 SPARKS = {"spark-rps": ("req/s", "requests_per_second"), "spark-p99": ("p99", "p99_seconds"),
           "spark-cpu": ("cpu", "cpu_cores"), "spark-gpu": ("gpu", "gpu_utilization")}
@@ -21,14 +26,39 @@ SPARKS = {"spark-rps": ("req/s", "requests_per_second"), "spark-p99": ("p99", "p
 
 def pod_row(pod: Pod, figures: Figures | None) -> tuple[str | Text, ...]:
     f = figures or Figures()
-    phase = Text(pod.phase, style="green" if pod.ready else "yellow")
-    return (pod.name, phase, "1/1" if pod.ready else "0/1", str(pod.restarts), duration(pod.age_seconds),
+    return (pod.name, Text(pod.status, style=status_style(pod)), "1/1" if pod.ready else "0/1", str(pod.restarts),
+            duration(pod.age_seconds),
             "" if pod.model_version is None else f"v{pod.model_version}", cores(f.cpu_cores) or "",
             mib(f.memory_bytes) or "", percent(f.gpu_utilization) or "",
             rate(f.requests_per_second) or "", ms(f.p99_seconds) or "")
 
 
+def status_style(pod: Pod) -> str:
+    if pod.ready:
+        return "green"
+    return "red" if any(word in pod.status for word in FAILING) else "yellow"
+
+
+def reasons(pods: list[Pod]) -> Text:
+    """Why pods are not ready: each status once, with how many pods show it and why one of them does
+    (as a stuck rollout says it); `kanri pods` lists every pod's reason."""
+    alike: dict[str, list[Pod]] = {}
+    for pod in pods:
+        if not pod.ready and pod.reason:
+            alike.setdefault(pod.status, []).append(pod)
+    text = Text()
+    for status, group in alike.items():
+        text.append(status if len(group) == 1 else f"{status} ×{len(group)}", style=status_style(group[0]))
+        text.append(f"  {group[0].name}: {group[0].reason}\n")
+    text.rstrip()
+    return text
+
+
 class PodsPanel(Vertical):
+    DEFAULT_CSS = """
+    PodsPanel #pods-reasons { display: none; height: auto; max-height: 4; padding: 0 1; }
+    """
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._rows: dict[str, tuple] = {}
@@ -39,6 +69,7 @@ class PodsPanel(Vertical):
         for name in COLUMNS:
             table.add_column(name, key=name)
         yield table
+        yield Static(id="pods-reasons")
         with Horizontal(id="sparks"):
             for spark_id, (label, _) in SPARKS.items():
                 with Vertical(classes="spark"):
@@ -64,6 +95,9 @@ class PodsPanel(Vertical):
         if grid.pods_unavailable:
             title += f"  pods {grid.pods_unavailable}"
         self.query_one("#pods-title", Static).update(title)
+        why, text = self.query_one("#pods-reasons", Static), reasons(pods)
+        why.update(text)
+        why.display = bool(text.plain)
         table = self.table
         wanted = {p.name: pod_row(p, figures.get(p.name)) for p in pods}
         for gone in [key for key in self._rows if key not in wanted]:
