@@ -40,6 +40,7 @@ class Settings:
     istio_gateway: str = ""
     ingress_host: str = ""
     telemetry_timeout: float = 2.0
+    progress_deadline_seconds: int = 600  # a Kubernetes rollout without progress this long is stuck
     source: str = ""
 
     @property
@@ -73,6 +74,7 @@ ENVIRONMENT = {
     "istio_gateway": "KANRI_ISTIO_GATEWAY",
     "ingress_host": "KANRI_INGRESS_HOST",
     "telemetry_timeout": "KANRI_TELEMETRY_TIMEOUT",
+    "progress_deadline_seconds": "KANRI_PROGRESS_DEADLINE_SECONDS",
 }
 
 
@@ -117,6 +119,10 @@ def _settings(values: dict[str, Any], source: str) -> Settings:
         timeout = float(values.get("telemetry_timeout", 2.0))
     except ValueError as exc:
         raise ConfigError(f"telemetry_timeout must be a number of seconds: {exc}") from exc
+    deadline = str(values.get("progress_deadline_seconds", 600))
+    if not deadline.isdigit() or int(deadline) < 1:
+        raise ConfigError(f"progress_deadline_seconds must be a whole number of seconds, at least 1, got {deadline!r} "
+                          "(KANRI_PROGRESS_DEADLINE_SECONDS)")
     return Settings(
         home=home,
         database_url=values.get("database_url") or f"sqlite:///{home / 'registry.db'}",
@@ -132,6 +138,7 @@ def _settings(values: dict[str, Any], source: str) -> Settings:
         istio_gateway=values.get("istio_gateway", ""),
         ingress_host=values.get("ingress_host", ""),
         telemetry_timeout=timeout,
+        progress_deadline_seconds=int(deadline),
         source=source,
     )
 

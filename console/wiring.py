@@ -22,7 +22,8 @@ def object_options(settings: Settings) -> ObjectOptions:
 
     defaults = ObjectOptions()
     return ObjectOptions(image=settings.image or defaults.image, gateway=settings.istio_gateway,
-                         ingress_host=settings.ingress_host)
+                         ingress_host=settings.ingress_host,
+                         progress_deadline_seconds=settings.progress_deadline_seconds)
 
 
 def progress_deadline(settings: Settings) -> float:

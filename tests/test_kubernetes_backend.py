@@ -20,6 +20,7 @@ from kubernetes import client
 from console.cluster.base import ClusterError, ModelRef, Resources, RolloutStatus, RouteSpec, ServiceSpec
 from console.cluster.kubernetes import KubernetesBackend, ObjectOptions, render_service_yaml
 from tests.support.kube import NAMESPACE, FakeClusters, fake_clusters, write_kubeconfig
+from tests.support.recording_proxy import recording_proxy
 
 LEVEL = "production"
 V1 = ModelRef(1, "s3://models/digits/v1.skops", "1" * 64)
@@ -420,3 +421,25 @@ def test_ready_made_api_clients_can_be_given_instead_of_contexts(backend: Kubern
     converge(backend, "ready")
     given = KubernetesBackend(namespace=NAMESPACE, api_clients={"mine": api})
     assert [(p.app, p.cluster) for p in given.pods("ready")] == [("ready", "mine")]
+
+
+def test_a_change_cut_off_midway_says_what_was_applied_and_the_same_command_finishes_it(
+        clusters: FakeClusters) -> None:
+    """The API server goes away after the dry run passed and the first writes landed: the error names what was
+    applied and what was not, and the Deployment (whose pods would change) was not among what landed."""
+    with recording_proxy() as proxy:
+        configuration = client.Configuration()
+        configuration.host, configuration.proxy, configuration.retries = clusters.fakes["kind-kanri"].url, \
+            proxy.url, False
+        backend = KubernetesBackend(api_clients={"kind-kanri": client.ApiClient(configuration)},
+                                    namespace=NAMESPACE, options=clusters.backend().options, timeout=(2.0, 5.0))
+        proxy.cut = lambda method, url: method == "PATCH" and "dryRun" not in url and "/poddisruptionbudgets/" in url
+        with pytest.raises(ClusterError) as cut:
+            backend.apply(make_spec("cut"))
+        assert ("the change is incomplete on cluster kind-kanri: applied Service kanri/cut-a; not applied: "
+                "PodDisruptionBudget kanri/cut-a, Deployment kanri/cut-a; run the same command again to finish it"
+                ) in str(cut.value)
+        assert find(clusters, "services", "cut-a") and not find(clusters, "deployments", "cut-a", "apps")
+        proxy.cut = lambda method, url: False
+        backend.apply(make_spec("cut"))
+    converge(clusters.backend(), "cut")

@@ -2,14 +2,15 @@
 
 Point the official Kubernetes client at it (`Configuration.proxy`) to learn which API calls a piece of
 code makes, on the wire, without touching the client: `rbac_requests` turns them into the
-(API group, resource, verb) triples Kubernetes RBAC authorizes.
+(API group, resource, verb) triples Kubernetes RBAC authorizes. `cut` makes it drop chosen requests
+unanswered, as an API server going away in the middle of a change would.
 """
 
 from __future__ import annotations
 
 import http.client
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +26,7 @@ class RecordingProxy(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Forward)
         self.requests: list[tuple[str, str]] = []  # (method, absolute URL)
         self.lock = threading.Lock()
+        self.cut: Callable[[str, str], bool] = lambda method, url: False
 
     @property
     def url(self) -> str:
@@ -42,6 +44,9 @@ class _Forward(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         with self.server.lock:
             self.server.requests.append((self.command, self.path))
+        if self.server.cut(self.command, self.path):
+            self.close_connection = True
+            return
         target = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
@@ -97,5 +102,7 @@ def rbac_requests(requests: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
             verb = "watch" if parse_qs(parts.query).get("watch") == ["true"] else ("get" if named else "list")
         else:
             verb = VERBS[method]
+        if verb == "patch" and "fieldManager" in parse_qs(parts.query):
+            found.add((group, resource, "create"))  # a server-side apply that creates is authorized as create too
         found.add((group, resource, verb))
     return found

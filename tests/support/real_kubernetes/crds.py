@@ -74,5 +74,5 @@ def register(api: client.ApiClient, timeout: float = 60) -> None:
 
 
 def _established(custom: client.CustomObjectsApi, name: str) -> bool:
-    conditions = custom.get_cluster_custom_object(*CRDS, name).get("status", {}).get("conditions", [])
+    conditions = (custom.get_cluster_custom_object(*CRDS, name).get("status") or {}).get("conditions") or []
     return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
