@@ -41,7 +41,7 @@ class RolloutScreen(ModalScreen[None]):
             yield ProgressBar(total=max(self.service.replicas, 1), show_eta=False, id="rollout-progress")
             yield Static("waiting for the cluster…", id="rollout-status")
             table = DataTable(id="rollout-pods", cursor_type="none")
-            for column in ("pod", "model", "phase", "ready", "age"):
+            for column in ("pod", "model", "status", "ready", "age"):
                 table.add_column(column, key=column)
             yield table
             yield Label("[b]c[/b] cancel = roll back   [b]escape[/b] close (the rollout goes on)")
@@ -76,7 +76,7 @@ class RolloutScreen(ModalScreen[None]):
         table.clear()
         for pod in pods:
             table.add_row(pod.name, "" if pod.model_version is None else f"v{pod.model_version}",
-                          pod.phase, "1/1" if pod.ready else "0/1", duration(pod.age_seconds), key=pod.name)
+                          pod.status, "1/1" if pod.ready else "0/1", duration(pod.age_seconds), key=pod.name)
 
     def _fail(self, message: str) -> None:
         self.query_one("#rollout-status", Static).update(Text(f"unavailable: {message}", style="red"))
