@@ -1,4 +1,5 @@
-"""A simulated deployment controller: rolls Deployments out pod by pod, as the real one does, simplified."""
+"""A simulated deployment controller and garbage collector: rolls Deployments out pod by pod, as the real
+controllers do, simplified, and removes what a deletion leaves behind."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .resources import DEPLOYMENTS, PODS, Obj, now_rfc3339
-from .store import Store
+from .kubelet import Kubelet
+from .resources import DEPLOYMENTS, PODS, ApiError, Obj, now_rfc3339
+from .store import Store, Write
+
+CONTROLLER = Write("v1", "kube-controller-manager")  # how the controller's pod creations are recorded
 
 
 def _scaled(value: int | str, desired: int, round_up: bool) -> int:
@@ -48,21 +51,21 @@ class _Rollout:
 class DeploymentController:
     """Advances Deployments the way the real deployment controller does, in simplified form.
 
-    Pods of a new template are created up to maxSurge, become ready after `ready_after`
-    seconds (never, for templates `never_ready` matches), count as available after
-    minReadySeconds; old pods go as far as maxUnavailable allows. Progress stalls past
-    progressDeadlineSeconds set Progressing=False with reason ProgressDeadlineExceeded.
-    Only the RollingUpdate strategy is simulated.
+    Pods of a new template are created up to maxSurge, become ready when the
+    kubelet says so, count as available after minReadySeconds; old pods go as
+    far as maxUnavailable allows. Progress stalls past progressDeadlineSeconds
+    set Progressing=False with reason ProgressDeadlineExceeded. Only the
+    RollingUpdate strategy is simulated. It is the garbage collector too: a
+    deleted Deployment's pods go (unless orphaned), and a foreground deletion
+    ends once its dependents are gone.
     """
 
-    def __init__(self, store: Store, ready_after: float, nodes: tuple[str, ...]) -> None:
+    def __init__(self, store: Store, kubelet: Kubelet, nodes: tuple[str, ...]) -> None:
         self.store = store
-        self.ready_after = ready_after
+        self.kubelet = kubelet
         self.nodes = itertools.cycle(nodes)
-        self.never_ready: list[Callable[[Obj], bool]] = []
         self._owner: dict[str, str] = {}  # pod key "namespace/name" -> deployment uid
         self._born: dict[str, float] = {}  # pod key -> when it was created (monotonic)
-        self._ready_since: dict[str, float] = {}
         self._rollouts: dict[str, _Rollout] = {}
         self._thread = threading.Thread(target=self._run, name="fake-deployment-controller", daemon=True)
 
@@ -85,12 +88,34 @@ class DeploymentController:
         for key, owner in list(self._owner.items()):
             if key not in pods:  # deleted through the API
                 self._forget(key)
+            elif owner in self.store.orphaned:  # its Deployment was deleted with propagationPolicy=Orphan
+                del self._owner[key]
             elif owner not in uids:  # garbage collection of a deleted Deployment's pods
                 self._delete_pod(key)
         for uid in set(self._rollouts) - uids:
             del self._rollouts[uid]
+        for key in set(self._born) - set(self._owner):  # orphans keep running, until deleted
+            if key in pods:
+                self.kubelet.sync(self.store.objects[PODS, *key.split("/", 1)])
+            else:
+                self._forget(key)
         for deployment in deployments:
-            self._reconcile(copy.deepcopy(deployment))
+            if deployment["metadata"].get("deletionTimestamp"):
+                self._delete_dependents(copy.deepcopy(deployment))
+            else:
+                self._reconcile(copy.deepcopy(deployment))
+        for (kind, namespace, name), obj in list(self.store.objects.items()):
+            if kind is not DEPLOYMENTS and "foregroundDeletion" in obj["metadata"].get("finalizers", []):
+                self.store.finish_deletion(kind, namespace, name)  # no dependents to wait for
+
+    def _delete_dependents(self, deployment: Obj) -> None:
+        """Foreground deletion: the pods first, then the Deployment."""
+        pods = self._pods_of(deployment)
+        for pod in pods:
+            self._delete_pod(_key(pod))
+        if not pods:
+            self.store.finish_deletion(DEPLOYMENTS, deployment["metadata"]["namespace"],
+                                       deployment["metadata"]["name"])
 
     def _pods_of(self, deployment: Obj) -> list[Obj]:
         uid, namespace = deployment["metadata"]["uid"], deployment["metadata"]["namespace"]
@@ -101,7 +126,7 @@ class DeploymentController:
         spec = deployment["spec"]
         desired, current_hash = spec["replicas"], template_hash(spec["template"])
         for pod in self._pods_of(deployment):
-            self._advance_pod(pod)
+            self.kubelet.sync(pod)
         pods = self._pods_of(deployment)
         new = [p for p in pods if p["metadata"]["labels"]["pod-template-hash"] == current_hash]
         old = [p for p in pods if p not in new]
@@ -122,7 +147,7 @@ class DeploymentController:
         self._write_status(deployment, current_hash, min_available)
 
     def _available(self, pod: Obj, min_ready_seconds: int) -> bool:
-        since = self._ready_since.get(_key(pod))
+        since = self.kubelet.ready_since(_key(pod))
         return since is not None and time.monotonic() - since >= min_ready_seconds
 
     def _scale_down(self, pods: list[Obj], count: int, is_available: dict[str, bool]) -> int:
@@ -139,40 +164,18 @@ class DeploymentController:
                "metadata": {"name": f"{meta['name']}-{pod_hash}-{uuid.uuid4().hex[:5]}", "labels": labels,
                             "annotations": dict(template["metadata"].get("annotations", {}))},
                "spec": {**copy.deepcopy(template["spec"]), "nodeName": next(self.nodes)}}
-        created = self.store.create(PODS, meta["namespace"], pod)
+        try:
+            created = self.store.create(PODS, meta["namespace"], pod, CONTROLLER)
+        except ApiError:  # a template whose pods the server refuses: the real controller retries and records why
+            return
         key = _key(created)
         self._owner[key], self._born[key] = meta["uid"], time.monotonic()
-        self._write_pod_status(created, ready=False)
-
-    def _advance_pod(self, pod: Obj) -> None:
-        key = _key(pod)
-        if key in self._ready_since or time.monotonic() - self._born[key] < self.ready_after:
-            return
-        if any(broken(pod) for broken in self.never_ready):
-            if pod["status"].get("phase") != "Running":
-                self._write_pod_status(pod, ready=False, phase="Running")
-            return
-        self._ready_since[key] = time.monotonic()
-        self._write_pod_status(pod, ready=True, phase="Running")
-
-    def _write_pod_status(self, pod: Obj, ready: bool, phase: str = "Pending") -> None:
-        flag = "True" if ready else "False"
-        started = pod["status"].get("startTime", now_rfc3339())
-        containers = [{"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": ready,
-                       "restartCount": 0, "started": phase == "Running",
-                       "state": {"running": {"startedAt": started}} if phase == "Running"
-                       else {"waiting": {"reason": "ContainerCreating"}}}
-                      for c in pod["spec"].get("containers", [])]
-        status = {"phase": phase, "startTime": started, "hostIP": "192.168.0.10", "podIP": "10.244.0.10",
-                  "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": flag},
-                                 {"type": "ContainersReady", "status": flag}],
-                  "containerStatuses": containers}
-        self.store.replace(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], {**pod, "status": status},
-                           status=True)
+        self.kubelet.run(created)
 
     def _forget(self, key: str) -> None:
-        for table in (self._owner, self._born, self._ready_since):
+        for table in (self._owner, self._born):
             table.pop(key, None)
+        self.kubelet.forget(key)
 
     def _delete_pod(self, key: str) -> None:
         self._forget(key)
@@ -183,7 +186,7 @@ class DeploymentController:
         pods = self._pods_of(deployment)
         min_ready = spec.get("minReadySeconds", 0)
         updated = sum(p["metadata"]["labels"]["pod-template-hash"] == current_hash for p in pods)
-        ready = sum(_key(p) in self._ready_since for p in pods)
+        ready = sum(self.kubelet.ready_since(_key(p)) is not None for p in pods)
         available = sum(self._available(p, min_ready) for p in pods)
         desired = spec["replicas"]
         rollout = self._rollouts.setdefault(meta["uid"], _Rollout())
@@ -208,8 +211,7 @@ class DeploymentController:
                   "readyReplicas": ready, "availableReplicas": available,
                   "unavailableReplicas": max(desired - available, 0), "conditions": conditions}
         if status != deployment["status"]:
-            self.store.replace(DEPLOYMENTS, meta["namespace"], meta["name"], {**deployment, "status": status},
-                               status=True)
+            self.store.update_status(DEPLOYMENTS, meta["namespace"], meta["name"], status)
 
 
 def _condition(old: Obj | None, kind: str, status: str, reason: str, message: str) -> Obj:

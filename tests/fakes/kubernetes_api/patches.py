@@ -1,8 +1,18 @@
-"""JSON merge patch (RFC 7386) and a simple strategic merge patch."""
+"""JSON merge patch (RFC 7386) and a simple strategic merge patch, for the content types a PATCH names."""
 
 from __future__ import annotations
 
 import copy
+
+from .fieldsets import list_keys
+
+APPLY = "application/apply-patch+yaml"
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+# What the real server accepts, in the order its 415 lists them (CRDs take no strategic merge patch).
+BUILT_IN_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY)
+CUSTOM_TYPES = (JSON_PATCH, MERGE_PATCH, APPLY)
 
 
 def merge_patch(target: object, patch: object) -> object:
@@ -18,35 +28,23 @@ def merge_patch(target: object, patch: object) -> object:
     return result
 
 
-# The keyed lists kanri's objects contain (patchMergeKey in the Kubernetes API); other lists are replaced.
-MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
-              "volumeMounts": "mountPath", "imagePullSecrets": "name", "conditions": "type"}
-
-
-def _merge_key(list_name: str, items: list) -> str | None:
-    if list_name == "ports":
-        return "containerPort" if any("containerPort" in item for item in items) else "port"
-    return MERGE_KEYS.get(list_name)
-
-
 def strategic_merge_patch(target: object, patch: object) -> object:
-    """A simple strategic merge: merge patch, except keyed lists merge item by item on their key."""
+    """A simple strategic merge: merge patch, except lists with a patch merge key merge item by item on it."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for name, value in patch.items():
-        key = _merge_key(name, value) if isinstance(value, list) and value and isinstance(value[0], dict) else None
+        keys = list_keys(name, value) if isinstance(value, list) else None
         if value is None:
             result.pop(name, None)
-        elif key and isinstance(result.get(name), list):
-            merged = {item.get(key): item for item in result[name]}
+        elif keys and isinstance(result.get(name), list):
+            merged = {item.get(keys[0]): item for item in result[name]}
             for item in value:
-                merged[item.get(key)] = strategic_merge_patch(merged.get(item.get(key), {}), item)
+                merged[item.get(keys[0])] = strategic_merge_patch(merged.get(item.get(keys[0]), {}), item)
             result[name] = list(merged.values())
         else:
             result[name] = strategic_merge_patch(result.get(name), value)
     return result
 
 
-PATCHES = {"application/merge-patch+json": merge_patch,
-           "application/strategic-merge-patch+json": strategic_merge_patch}
+PATCHES = {MERGE_PATCH: merge_patch, STRATEGIC_MERGE_PATCH: strategic_merge_patch}

@@ -1,68 +1,27 @@
-"""The fake's storage: objects, one resourceVersion sequence, validation, defaulting and watch events."""
+"""The fake's storage: objects, one resourceVersion sequence, the write paths and each kind's event history.
+
+Every write goes the way it goes on the real server: admission (what this
+version prunes, defaults, validation), managedFields, then storage, unless it
+is a dry run, which answers the same and stores nothing: no resourceVersion,
+no event. Each kind keeps a bounded history of events for watches to resume
+from; what fell out of it (or was dropped by compact()) is "too old".
+"""
 
 from __future__ import annotations
 
+import bisect
 import copy
-import itertools
-import re
 import threading
-import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
+from . import defaults, managed, schema, validation
 from .patches import PATCHES
-from .resources import DEPLOYMENTS, ApiError, Kind, Obj, now_rfc3339
-from .selectors import field_selector, label_selector, selector_matches
+from .resources import DEPLOYMENTS, PDBS, ApiError, Kind, Obj, bad_request, conflict, not_found, now_rfc3339
+from .selectors import field_selector, label_selector
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
-
-def _validate(kind: Kind, obj: Obj) -> None:
-    name = obj["metadata"].get("name", "")
-    if not _NAME.match(name) or len(name) > 253:
-        raise ApiError(422, "Invalid", f'{kind.kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": '
-                                       "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                                       "characters, '-' or '.'")
-    for key, value in obj["metadata"].get("labels", {}).items():
-        if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-            raise ApiError(422, "Invalid", f'{kind.kind} "{name}" is invalid: metadata.labels: '
-                                           f'Invalid value: "{value}" for label {key}')
-    if kind is DEPLOYMENTS:
-        spec = obj.get("spec", {})
-        labels = spec.get("template", {}).get("metadata", {}).get("labels", {})
-        if not spec.get("selector") or not selector_matches(spec["selector"], labels):
-            raise ApiError(422, "Invalid", f'Deployment.apps "{name}" is invalid: spec.template.metadata.labels: '
-                                           "Invalid value: `selector` does not match template `labels`")
-
-
-def _default(kind: Kind, obj: Obj, old: Obj | None) -> None:
-    """The defaulting and allocation the real server does for the fields clients rely on."""
-    spec = obj.setdefault("spec", {})
-    if kind is DEPLOYMENTS:
-        spec.setdefault("replicas", 1)
-        spec.setdefault("progressDeadlineSeconds", 600)
-        spec.setdefault("revisionHistoryLimit", 10)
-        strategy = spec.setdefault("strategy", {"type": "RollingUpdate"})
-        if strategy.get("type") == "RollingUpdate":
-            strategy.setdefault("rollingUpdate", {}).setdefault("maxSurge", "25%")
-            strategy["rollingUpdate"].setdefault("maxUnavailable", "25%")
-    elif kind.kind == "Service":
-        spec.setdefault("type", "ClusterIP")
-        if not spec.get("clusterIP"):  # kept on update when left out, as the real server does
-            spec["clusterIP"] = (old or {}).get("spec", {}).get("clusterIP") or _next_cluster_ip()
-        for port in spec.get("ports", []):
-            port.setdefault("protocol", "TCP")
-            port.setdefault("targetPort", port.get("port"))
-
-
-_allocated = itertools.count(1)
-
-
-def _next_cluster_ip() -> str:
-    n = next(_allocated)
-    return f"10.96.{n // 250 % 250}.{n % 250 + 1}"
+_MODIFIED = "the object has been modified; please apply your changes to the latest version and try again"
+_TRACKS_GENERATION = {DEPLOYMENTS, PDBS}  # and every custom kind; pods, Services and HPAs carry none
 
 
 def _content(obj: Obj) -> Obj:
@@ -70,26 +29,74 @@ def _content(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Event:
     rv: int
-    kind: Kind
     type: str
     obj: Obj
 
 
-class Store:
-    """Objects by (kind, namespace, name) with one resourceVersion sequence and the event history watches read."""
+@dataclass(frozen=True)
+class Write:
+    """Who writes, through which group/version, and whether for real."""
 
-    def __init__(self) -> None:
+    api_version: str
+    manager: str
+    dry_run: bool = False
+
+
+class Store:
+    """Objects by (kind, namespace, name) with one resourceVersion sequence and each kind's event history."""
+
+    def __init__(self, minor: int, history: int = 1000) -> None:
+        self.minor = minor  # the Kubernetes 1.x minor version whose behaviour the writes follow
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
         self.objects: dict[tuple[Kind, str, str], Obj] = {}
-        self.events: list[Event] = []
         self.rv = 0
         self.closed = False
+        self.orphaned: set[str] = set()  # uids deleted with propagationPolicy=Orphan: their dependents stay
+        self._history = history
+        self._events: dict[Kind, list[Event]] = {}
+        self._floors: dict[Kind, int] = {}
+        self._compacted_at = 0
 
-    def _commit(self, kind: Kind, event_type: str, obj: Obj) -> Obj:
+    # Reading.
+
+    def get(self, kind: Kind, namespace: str, name: str) -> Obj:
+        with self.lock:
+            obj = self.objects.get((kind, namespace, name))
+            if obj is None:
+                raise not_found(kind, name)
+            return copy.deepcopy(obj)
+
+    def list(self, kind: Kind, namespace: str, labels: str = "", fields: str = "") -> list[Obj]:
+        """Objects of a kind in a namespace ("": in all), ordered by namespace and name."""
+        matches_labels, matches_fields = label_selector(labels), field_selector(fields)
+        with self.lock:
+            return [copy.deepcopy(obj) for (k, ns, _), obj in sorted(self.objects.items(), key=lambda i: i[0][1:])
+                    if k is kind and namespace in ("", ns) and matches_labels(obj["metadata"].get("labels", {}))
+                    and matches_fields(obj)]
+
+    def floor(self, kind: Kind) -> int:
+        """The resourceVersion a watch of this kind must start after at least: older history is gone."""
+        return max(self._floors.get(kind, 0), self._compacted_at)
+
+    def events_after(self, kind: Kind, rv: int) -> list[Event]:
+        events = self._events.get(kind, [])
+        return events[bisect.bisect_right(events, rv, key=lambda e: e.rv):]
+
+    def compact(self) -> None:
+        """Forget every kind's history, as etcd compaction and a restarted watch cache do."""
+        with self.lock:
+            self._events.clear()
+            self._compacted_at = self.rv
+
+    # Writing.
+
+    def _commit(self, kind: Kind, event_type: str, obj: Obj, dry_run: bool) -> Obj:
+        if dry_run:
+            return copy.deepcopy(obj)
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         key = (kind, obj["metadata"]["namespace"], obj["metadata"]["name"])
@@ -97,112 +104,157 @@ class Store:
             self.objects.pop(key, None)
         else:
             self.objects[key] = obj
-        self.events.append(Event(self.rv, kind, event_type, copy.deepcopy(obj)))
+        events = self._events.setdefault(kind, [])
+        events.append(Event(self.rv, event_type, copy.deepcopy(obj)))
+        if len(events) > self._history:
+            self._floors[kind] = events.pop(0).rv
         self.changed.notify_all()
         return copy.deepcopy(obj)
 
-    def get(self, kind: Kind, namespace: str, name: str) -> Obj:
+    def _admit(self, kind: Kind, obj: Obj, old: Obj | None) -> None:
+        """What the server does to every object written: prune what it does not take, default, validate."""
+        schema.prune(kind, obj, self.minor)
+        defaults.default(kind, obj, old, self.minor)
+        validation.validate(kind, obj, old, self.minor)
+
+    def _insert(self, kind: Kind, namespace: str, obj: Obj, write: Write, record: bool) -> Obj:
+        meta = obj.setdefault("metadata", {})
+        if meta.get("namespace", namespace) != namespace:
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the "
+                              "request")
+        if meta.get("resourceVersion"):
+            raise ApiError(500, "", "resourceVersion should not be set on objects to be created")
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+        self._admit(kind, obj, None)
+        with self.lock:
+            if (kind, namespace, meta["name"]) in self.objects:
+                raise ApiError(409, "AlreadyExists", f'{kind.resource} "{meta["name"]}" already exists',
+                               {"name": meta["name"], "group": kind.group, "kind": kind.plural})
+            meta.update(namespace=namespace, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339())
+            if kind in _TRACKS_GENERATION or kind.custom:
+                meta["generation"] = 1
+            obj.pop("status", None)  # what a client sends is not taken on create
+            if (status := defaults.initial_status(kind, obj)) is not None:
+                obj["status"] = status
+            if record:
+                managed.update(None, obj, kind, write.manager, write.api_version)
+            return self._commit(kind, "ADDED", obj, write.dry_run)
+
+    def _update(self, kind: Kind, old: Obj, obj: Obj, write: Write, record: bool) -> Obj:
+        """An update of the live object `old`: a stale resourceVersion is a 409; status is kept."""
+        meta, name = obj.setdefault("metadata", {}), old["metadata"]["name"]
+        if kind.custom and not meta.get("resourceVersion"):
+            raise validation.invalid(kind.qualified, name, [validation.FieldError(
+                "metadata.resourceVersion", "Invalid value", "must be specified for an update", "0x0")])
+        if meta.get("resourceVersion") not in (None, "", old["metadata"]["resourceVersion"]):
+            raise conflict(kind, name, _MODIFIED)
+        if "status" in old:
+            obj["status"] = old["status"]
+        else:
+            obj.pop("status", None)
+        self._admit(kind, obj, old)
+        for immutable in ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp"):
+            if immutable in old["metadata"]:
+                meta[immutable] = old["metadata"][immutable]
+        if "generation" in meta and _content(obj) != _content(old):
+            meta["generation"] += 1
+        meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if record:
+            managed.update(old, obj, kind, write.manager, write.api_version)
+        if obj == old:  # a no-op write stores nothing and bumps nothing, as on the real server
+            return old
+        return self._commit(kind, "MODIFIED", obj, write.dry_run)
+
+    def create(self, kind: Kind, namespace: str, obj: Obj, write: Write) -> Obj:
+        return self._insert(kind, namespace, copy.deepcopy(obj), write, record=True)
+
+    def replace(self, kind: Kind, namespace: str, name: str, obj: Obj, write: Write) -> Obj:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        if meta.setdefault("name", name) != name:
+            raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+        with self.lock:
+            return self._update(kind, self.get(kind, namespace, name), obj, write, record=True)
+
+    def patch(self, kind: Kind, namespace: str, name: str, patch: Obj, content_type: str, write: Write) -> Obj:
+        if not isinstance(patch, dict):
+            raise bad_request("a merge patch must be a JSON object")
+        with self.lock:
+            old = self.get(kind, namespace, name)
+            return self._update(kind, old, PATCHES[content_type](copy.deepcopy(old), patch), write, record=True)
+
+    def apply(self, kind: Kind, namespace: str, name: str, config: Obj, write: Write, force: bool) -> tuple[Obj, bool]:
+        """Server-side apply: (the object, whether it was created)."""
+        _check_applied(kind, config, write.api_version, self.minor)
+        meta = config.setdefault("metadata", {})
+        if meta.setdefault("name", name) != name:
+            raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+        with self.lock:
+            live = self.objects.get((kind, namespace, name))
+            merged = managed.apply(live, config, kind, write.manager, write.api_version, force)
+            if live is None:
+                return self._insert(kind, namespace, merged, write, record=False), True
+            return self._update(kind, copy.deepcopy(live), merged, write, record=False), False
+
+    def update_status(self, kind: Kind, namespace: str, name: str, status: Obj) -> None:
+        """A controller's status write: no admission, no managedFields entry; nothing when nothing changed."""
         with self.lock:
             obj = self.objects.get((kind, namespace, name))
             if obj is None:
-                raise ApiError(404, "NotFound", f'{kind.resource} "{name}" not found')
-            return copy.deepcopy(obj)
+                raise not_found(kind, name)
+            if obj.get("status") != status:
+                self._commit(kind, "MODIFIED", {**copy.deepcopy(obj), "status": copy.deepcopy(status)}, dry_run=False)
 
-    def list(self, kind: Kind, namespace: str, labels: str = "", fields: str = "") -> list[Obj]:
-        matches_labels, matches_fields = label_selector(labels), field_selector(fields)
+    def delete(self, kind: Kind, namespace: str, name: str, *, dry_run: bool = False,
+               propagation: str = "Background", preconditions: Obj | None = None) -> tuple[Obj, bool]:
+        """(the object, whether it is gone): foreground deletion only marks it, for the garbage collector."""
         with self.lock:
-            return [copy.deepcopy(obj) for (k, ns, _), obj in sorted(self.objects.items(), key=lambda i: i[0][1:])
-                    if k is kind and ns == namespace and matches_labels(obj["metadata"].get("labels", {}))
-                    and matches_fields(obj)]
+            obj = self.get(kind, namespace, name)
+            _check_preconditions(kind, obj, preconditions or {})
+            meta = obj["metadata"]
+            if propagation == "Foreground" or meta.get("deletionTimestamp"):
+                if not meta.get("deletionTimestamp"):
+                    meta.update(deletionTimestamp=now_rfc3339(), deletionGracePeriodSeconds=0)
+                    meta["finalizers"] = [*meta.get("finalizers", []), "foregroundDeletion"]
+                    obj = self._commit(kind, "MODIFIED", obj, dry_run)
+                return obj, False
+            if propagation == "Orphan" and not dry_run:
+                self.orphaned.add(meta["uid"])
+            return self._commit(kind, "DELETED", obj, dry_run), True
 
-    def create(self, kind: Kind, namespace: str, obj: Obj) -> Obj:
-        obj = copy.deepcopy(obj)
-        meta = obj.setdefault("metadata", {})
-        if meta.get("namespace", namespace) != namespace:
-            raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace "
-                                              "sent on the request")
-        if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
-        _validate(kind, obj)
-        _default(kind, obj, None)
+    def finish_deletion(self, kind: Kind, namespace: str, name: str) -> None:
+        """The garbage collector's last step of a foreground deletion, once the dependents are gone."""
         with self.lock:
-            if (kind, namespace, meta["name"]) in self.objects:
-                raise ApiError(409, "AlreadyExists", f'{kind.resource} "{meta["name"]}" already exists')
-            meta.update(namespace=namespace, uid=str(uuid.uuid4()), generation=1,
-                        creationTimestamp=now_rfc3339())
-            meta.pop("resourceVersion", None)
-            obj.setdefault("status", {})
-            return self._commit(kind, "ADDED", obj)
-
-    def replace(self, kind: Kind, namespace: str, name: str, obj: Obj, *, status: bool = False) -> Obj:
-        """PUT semantics: a stale resourceVersion is a 409; status is kept unless this is a status write."""
-        obj = copy.deepcopy(obj)
-        meta = obj.setdefault("metadata", {})
-        if meta.get("name", name) != name:
-            raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
-        meta["name"] = name
-        with self.lock:
-            old = self.get(kind, namespace, name)
-            if meta.get("resourceVersion") not in (None, "", old["metadata"]["resourceVersion"]):
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {kind.resource} "{name}": the '
-                                                "object has been modified; please apply your changes to the latest "
-                                                "version and try again")
-            if status:
-                obj = {**old, "status": obj.get("status", {})}
-            else:
-                obj["status"] = old.get("status", {})
-                _validate(kind, obj)
-                _default(kind, obj, old)
-                if kind is DEPLOYMENTS and obj["spec"]["selector"] != old["spec"]["selector"]:
-                    raise ApiError(422, "Invalid", f'Deployment.apps "{name}" is invalid: spec.selector: Invalid '
-                                                   "value: field is immutable")
-            for immutable in ("uid", "creationTimestamp", "namespace", "generation"):
-                obj["metadata"][immutable] = old["metadata"][immutable]
-            if _content(obj) != _content(old):
-                obj["metadata"]["generation"] += 1
-            obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-            if obj == old:  # a no-op write stores nothing and bumps nothing, as on the real server
-                return old
-            return self._commit(kind, "MODIFIED", obj)
-
-    def patch(self, kind: Kind, namespace: str, name: str, patch: Obj, content_type: str) -> Obj:
-        apply = PATCHES.get(content_type)
-        if apply is None:
-            raise ApiError(415, "UnsupportedMediaType", f"the fake supports {', '.join(PATCHES)}; got {content_type}")
-        if not isinstance(patch, dict):
-            raise ApiError(400, "BadRequest", "a merge patch must be a JSON object")
-        with self.lock:
-            return self.replace(kind, namespace, name, apply(self.get(kind, namespace, name), patch))
-
-    def delete(self, kind: Kind, namespace: str, name: str) -> Obj:
-        with self.lock:
-            return self._commit(kind, "DELETED", self.get(kind, namespace, name))
-
-    def watch(self, kind: Kind, namespace: str, labels: str, fields: str, since: str,
-              timeout: float) -> Iterator[Obj]:
-        """Events as the real server streams them: without a resourceVersion, first ADDED for what exists."""
-        matches_labels, matches_fields = label_selector(labels), field_selector(fields)
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            if since in ("", "0"):
-                pending = [Event(self.rv, kind, "ADDED", obj) for obj in self.list(kind, namespace)]
-                cursor = len(self.events)
-            else:
-                pending, cursor = [], next((i for i, e in enumerate(self.events) if e.rv > int(since)),
-                                           len(self.events))
-        while True:
-            for event in pending:
-                if (event.kind is kind and event.obj["metadata"]["namespace"] == namespace
-                        and matches_labels(event.obj["metadata"].get("labels", {})) and matches_fields(event.obj)):
-                    yield {"type": event.type, "object": event.obj}
-            with self.lock:
-                while cursor == len(self.events) and not self.closed and time.monotonic() < deadline:
-                    self.changed.wait(deadline - time.monotonic())
-                if self.closed or cursor == len(self.events):
-                    return
-                pending, cursor = self.events[cursor:], len(self.events)
+            obj = self.get(kind, namespace, name)
+            obj["metadata"]["finalizers"] = [f for f in obj["metadata"]["finalizers"] if f != "foregroundDeletion"]
+            self._commit(kind, "DELETED", obj, dry_run=False)
 
     def close(self) -> None:
         with self.lock:
             self.closed = True
             self.changed.notify_all()
+
+
+def _check_applied(kind: Kind, config: Obj, api_version: str, minor: int) -> None:
+    """What the real server checks of an applied configuration before merging it."""
+    if config.get("apiVersion") != api_version:
+        raise bad_request("Incorrect version specified in apply patch. Specified patch version: "
+                          f"{config.get('apiVersion', '')}, expected: {api_version}")
+    if (config.get("metadata") or {}).get("managedFields") is not None:
+        raise bad_request("metadata.managedFields must be nil")
+    errors = [] if kind.custom else schema.typing_errors(kind, config, minor)
+    if config.get("kind") != kind.kind:
+        errors = [f"no corresponding type for {api_version}, Kind={config.get('kind', '')}"]
+    if errors:  # a plain error on the real server: 500 without a reason
+        listed = errors[0] if len(errors) == 1 else "errors:\n" + "\n".join(f"  {e}" for e in errors)
+        raise ApiError(500, "", f"failed to create typed patch object: {listed}")
+
+
+def _check_preconditions(kind: Kind, obj: Obj, preconditions: Obj) -> None:
+    for field, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
+        wanted, actual = preconditions.get(field), obj["metadata"].get(field)
+        if wanted is not None and wanted != actual:
+            raise conflict(kind, obj["metadata"]["name"], f"Precondition failed: {label} in precondition: {wanted}, "
+                                                          f"{label} in object meta: {actual}")
+
