@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 import yaml
 
-from console.cluster.base import ClusterError, ModelRef, ServiceSpec
+from console.cluster.base import ClusterError, ModelRef, RouteSpec, ServiceSpec
 from console.cluster.kubernetes import Capabilities, render_service_yaml
 from console.cluster.kubernetes.versions import KIND_APIS, istio_kind, parse_version, server_version
+from tests.support.kube import fake_clusters
 
 SPEC = ServiceSpec(app="digits", name="main", level="production", predictor="predictor.py:Digits",
                    model=ModelRef(1, "s3://models/v1", "1" * 64), model_store="s3://models", autoscale=True,
@@ -71,3 +75,36 @@ def test_a_version_that_is_not_one_is_refused() -> None:
     assert parse_version("v1.20.2") == (1, 20)
     with pytest.raises(ValueError, match="not a Kubernetes version"):
         parse_version("twenty")
+
+
+def test_on_a_1_20_cluster_kanri_writes_and_removes_what_that_version_serves(tmp_path: Path) -> None:
+    """autoscaling/v2beta2 and policy/v1beta1 written, read back and deleted; an HPA turned off is really gone
+    (not a 404 of an unserved API taken for 'already deleted')."""
+    spec = dataclasses.replace(SPEC, model_store="s3://models")
+    with fake_clusters(tmp_path, kubernetes_version="1.20") as clusters:
+        backend = clusters.backend()
+        backend.apply(spec)
+        assert list(backend.rollout("digits", "main", timeout=10))[-1].converged
+        [hpa] = clusters.objects("horizontalpodautoscalers", "autoscaling")
+        [pdb] = clusters.objects("poddisruptionbudgets", "policy")
+        assert (hpa["apiVersion"], pdb["apiVersion"]) == ("autoscaling/v2beta2", "policy/v1beta1")
+        [actual] = backend.actual_state().services
+        assert (actual.autoscale, actual.min_replicas, actual.max_replicas) == (True, 2, 4)
+        backend.apply(dataclasses.replace(spec, autoscale=False, replicas=2))
+        assert clusters.objects("horizontalpodautoscalers", "autoscaling") == []
+        [deployment] = clusters.objects("deployments", "apps")
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        assert "exec" in container["readinessProbe"], "1.20 has no gRPC probes: the same check by exec"
+
+
+def test_without_istio_routes_name_the_missing_api_and_services_still_work(tmp_path: Path) -> None:
+    with fake_clusters(tmp_path, istio=False) as clusters:
+        backend = clusters.backend()
+        backend.apply(dataclasses.replace(SPEC, autoscale=False))
+        with pytest.raises(ClusterError) as refused:
+            backend.set_route(RouteSpec("digits", "production", {"main": 100}))
+        assert "serves no API kanri can write DestinationRules in: it needs networking.istio.io/v1beta1" in \
+            str(refused.value) and "install Istio" in str(refused.value)
+        assert [s.name for s in backend.actual_state().services] == ["main"] and backend.actual_state().routes == []
+        backend.delete("digits", "main")
+        assert clusters.objects("deployments", "apps") == []
