@@ -433,13 +433,36 @@ def test_a_change_cut_off_midway_says_what_was_applied_and_the_same_command_fini
             proxy.url, False
         backend = KubernetesBackend(api_clients={"kind-kanri": client.ApiClient(configuration)},
                                     namespace=NAMESPACE, options=clusters.backend().options, timeout=(2.0, 5.0))
-        proxy.cut = lambda method, url: method == "PATCH" and "dryRun" not in url and "/poddisruptionbudgets/" in url
+        proxy.intercept = lambda method, url: (0 if method == "PATCH" and "dryRun" not in url
+                                               and "/poddisruptionbudgets/" in url else None)
         with pytest.raises(ClusterError) as cut:
             backend.apply(make_spec("cut"))
         assert ("the change is incomplete on cluster kind-kanri: applied Service kanri/cut-a; not applied: "
                 "PodDisruptionBudget kanri/cut-a, Deployment kanri/cut-a; run the same command again to finish it"
                 ) in str(cut.value)
         assert find(clusters, "services", "cut-a") and not find(clusters, "deployments", "cut-a", "apps")
-        proxy.cut = lambda method, url: False
+        proxy.intercept = lambda method, url: None
         backend.apply(make_spec("cut"))
     converge(clusters.backend(), "cut")
+
+
+def test_a_conflict_is_retried_with_backoff_then_reported_clearly(clusters: FakeClusters) -> None:
+    """A 409 (someone wrote the object as kanri did) is tried again after a pause; one that never clears says
+    who to look for instead of hanging or overwriting."""
+    with recording_proxy() as proxy:
+        configuration = client.Configuration()
+        configuration.host, configuration.proxy, configuration.retries = clusters.fakes["kind-kanri"].url, \
+            proxy.url, False
+        backend = KubernetesBackend(api_clients={"kind-kanri": client.ApiClient(configuration)},
+                                    namespace=NAMESPACE, options=clusters.backend().options, timeout=(2.0, 5.0))
+        conflicts = iter([409, 409])
+        proxy.intercept = lambda method, url: (next(conflicts, None) if method == "PATCH" and "dryRun" not in url
+                                               and "/deployments/" in url else None)
+        started = time.monotonic()
+        backend.apply(make_spec("conflict"))
+        assert time.monotonic() - started >= 0.4, "two pauses: 0.1 s, then 0.3 s"
+        assert find(clusters, "deployments", "conflict-a", "apps")
+        proxy.intercept = lambda method, url: 409 if method == "PATCH" and "/deployments/" in url else None
+        with pytest.raises(ClusterError, match=r"Deployment kanri/conflict-a kept changing while kanri wrote it "
+                                               r"\(5 attempts over 4.4 s\); another controller or person"):
+            backend.apply(make_spec("conflict", replicas=2))

@@ -2,13 +2,15 @@
 
 Point the official Kubernetes client at it (`Configuration.proxy`) to learn which API calls a piece of
 code makes, on the wire, without touching the client: `rbac_requests` turns them into the
-(API group, resource, verb) triples Kubernetes RBAC authorizes. `cut` makes it drop chosen requests
-unanswered, as an API server going away in the middle of a change would.
+(API group, resource, verb) triples Kubernetes RBAC authorizes. `intercept` makes it answer chosen
+requests itself: drop them unanswered, as an API server going away in the middle of a change would, or
+refuse them with a status (a 409 Conflict from a concurrent writer).
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +28,8 @@ class RecordingProxy(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Forward)
         self.requests: list[tuple[str, str]] = []  # (method, absolute URL)
         self.lock = threading.Lock()
-        self.cut: Callable[[str, str], bool] = lambda method, url: False
+        # (method, URL) -> None: forward it; 0: drop the connection unanswered; else answer with that status
+        self.intercept: Callable[[str, str], int | None] = lambda method, url: None
 
     @property
     def url(self) -> str:
@@ -44,8 +47,19 @@ class _Forward(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         with self.server.lock:
             self.server.requests.append((self.command, self.path))
-        if self.server.cut(self.command, self.path):
+        status = self.server.intercept(self.command, self.path)
+        if status == 0:
             self.close_connection = True
+            return
+        if status is not None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": status,
+                               "message": "intercepted by the test's proxy"}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
             return
         target = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
