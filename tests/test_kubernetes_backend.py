@@ -20,7 +20,7 @@ from kubernetes import client
 from console.cluster.base import ClusterError, ModelRef, Resources, RolloutStatus, RouteSpec, ServiceSpec
 from console.cluster.kubernetes import KubernetesBackend, ObjectOptions, render_service_yaml
 from tests.support.kube import NAMESPACE, FakeClusters, fake_clusters, write_kubeconfig
-from tests.support.recording_proxy import recording_proxy
+from tests.support.recording_proxy import RecordingProxy, proxied_client, recording_proxy
 
 LEVEL = "production"
 V1 = ModelRef(1, "s3://models/digits/v1.skops", "1" * 64)
@@ -423,16 +423,18 @@ def test_ready_made_api_clients_can_be_given_instead_of_contexts(backend: Kubern
     assert [(p.app, p.cluster) for p in given.pods("ready")] == [("ready", "mine")]
 
 
+def through(proxy: RecordingProxy, clusters: FakeClusters) -> KubernetesBackend:
+    """A backend on the first fake whose every request passes the proxy, which may drop or refuse it."""
+    return KubernetesBackend(api_clients={"kind-kanri": proxied_client(clusters.fakes["kind-kanri"].url, proxy.url)},
+                             namespace=NAMESPACE, options=clusters.backend().options, timeout=(2.0, 5.0))
+
+
 def test_a_change_cut_off_midway_says_what_was_applied_and_the_same_command_finishes_it(
         clusters: FakeClusters) -> None:
     """The API server goes away after the dry run passed and the first writes landed: the error names what was
     applied and what was not, and the Deployment (whose pods would change) was not among what landed."""
     with recording_proxy() as proxy:
-        configuration = client.Configuration()
-        configuration.host, configuration.proxy, configuration.retries = clusters.fakes["kind-kanri"].url, \
-            proxy.url, False
-        backend = KubernetesBackend(api_clients={"kind-kanri": client.ApiClient(configuration)},
-                                    namespace=NAMESPACE, options=clusters.backend().options, timeout=(2.0, 5.0))
+        backend = through(proxy, clusters)
         proxy.intercept = lambda method, url: (0 if method == "PATCH" and "dryRun" not in url
                                                and "/poddisruptionbudgets/" in url else None)
         with pytest.raises(ClusterError) as cut:
@@ -450,11 +452,7 @@ def test_a_conflict_is_retried_with_backoff_then_reported_clearly(clusters: Fake
     """A 409 (someone wrote the object as kanri did) is tried again after a pause; one that never clears says
     who to look for instead of hanging or overwriting."""
     with recording_proxy() as proxy:
-        configuration = client.Configuration()
-        configuration.host, configuration.proxy, configuration.retries = clusters.fakes["kind-kanri"].url, \
-            proxy.url, False
-        backend = KubernetesBackend(api_clients={"kind-kanri": client.ApiClient(configuration)},
-                                    namespace=NAMESPACE, options=clusters.backend().options, timeout=(2.0, 5.0))
+        backend = through(proxy, clusters)
         conflicts = iter([409, 409])
         proxy.intercept = lambda method, url: (next(conflicts, None) if method == "PATCH" and "dryRun" not in url
                                                and "/deployments/" in url else None)

@@ -7,7 +7,6 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
-from kubernetes import client
 
 from console.cluster.base import ClusterError, ModelRef, ServiceSpec
 from console.cluster.kubernetes import KubernetesBackend
@@ -15,7 +14,7 @@ from console.cluster.kubernetes.watching import Reflector
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.support.kube import FAST_OPTIONS, NAMESPACE
 from tests.support.prometheus import wait_until
-from tests.support.recording_proxy import recording_proxy
+from tests.support.recording_proxy import proxied_client, recording_proxy
 
 SPEC = ServiceSpec(app="watched", name="a", level="development", predictor="predictor.py:Digits",
                    model=ModelRef(1, "s3://models/v1", "1" * 64), model_store="s3://models")
@@ -29,11 +28,7 @@ def fake() -> Iterator[FakeKubernetes]:
 
 
 def backend_on(url: str, proxy: str = "", watch: bool = True) -> KubernetesBackend:
-    configuration = client.Configuration()
-    configuration.host, configuration.retries = url, False
-    if proxy:
-        configuration.proxy = proxy
-    return KubernetesBackend(api_clients={"fake": client.ApiClient(configuration)}, namespace=NAMESPACE,
+    return KubernetesBackend(api_clients={"fake": proxied_client(url, proxy)}, namespace=NAMESPACE,
                              options=FAST_OPTIONS, watch=watch, poll_interval=0.05, timeout=(2.0, 5.0))
 
 

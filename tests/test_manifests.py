@@ -23,7 +23,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
-from kubernetes import client
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from console.cli import main
@@ -46,7 +45,7 @@ from tests.support.manifests import (
     rendered_level,
 )
 from tests.support.prometheus import Prometheus, wait_until
-from tests.support.recording_proxy import rbac_requests, recording_proxy
+from tests.support.recording_proxy import proxied_client, rbac_requests, recording_proxy
 from tests.support.servers import free_port
 
 REPO = MANIFESTS.parent
@@ -165,12 +164,6 @@ def _granted(role: str) -> set[tuple[str, str, str]]:
             for resource in rule["resources"] for verb in rule["verbs"]}
 
 
-def _proxied(url: str, proxy: str) -> client.ApiClient:
-    configuration = client.Configuration()
-    configuration.host, configuration.proxy, configuration.retries = url, proxy, False
-    return client.ApiClient(configuration)
-
-
 def test_the_console_roles_grant_exactly_the_calls_kanri_makes() -> None:
     """A service's whole life (create, autoscale, route, status, pods, sync, logs, delete) through a recording
     proxy, the reads as the console makes them (watched): the console Role allows every call made and nothing
@@ -179,7 +172,7 @@ def test_the_console_roles_grant_exactly_the_calls_kanri_makes() -> None:
     logs.add_pod("kanri", "digits-main-1", {"kanri.io/app": "digits", "kanri.io/service": "main"})
     try:
         with recording_proxy() as proxy:
-            backend = KubernetesBackend(api_clients={"fake": _proxied(fake.url, proxy.url)}, namespace="kanri",
+            backend = KubernetesBackend(api_clients={"fake": proxied_client(fake.url, proxy.url)}, namespace="kanri",
                                         poll_interval=0.05)
             spec = dataclasses.replace(level_service("development", "s3://m"), name="main", min_ready_seconds=0)
             for autoscale in (False, True, True):  # creates, then replaces; the first removes an HPA
@@ -189,12 +182,12 @@ def test_the_console_roles_grant_exactly_the_calls_kanri_makes() -> None:
                 backend.set_route(RouteSpec("digits", "development", {"main": 100}))
             writes = len(proxy.requests)
             backend.status("digits", "main")
-            console = KubernetesBackend(api_clients={"fake": _proxied(fake.url, proxy.url)}, namespace="kanri",
+            console = KubernetesBackend(api_clients={"fake": proxied_client(fake.url, proxy.url)}, namespace="kanri",
                                         watch=True)  # as the console reads: watched copies
             console.pods("digits")
             console.actual_state()
             console.close()
-            source = KubernetesPodLogs(_proxied(logs.url, proxy.url), "kanri")
+            source = KubernetesPodLogs(proxied_client(logs.url, proxy.url), "kanri")
             assert not isinstance(source.search(LogQuery(app="digits")), Exception)
             source.close()
             reads = rbac_requests(proxy.requests[writes:])

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from kubernetes import client
+
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
@@ -120,3 +122,12 @@ def rbac_requests(requests: list[tuple[str, str]]) -> set[tuple[str, str, str]]:
             found.add((group, resource, "create"))  # a server-side apply that creates is authorized as create too
         found.add((group, resource, verb))
     return found
+
+
+def proxied_client(url: str, proxy: str = "") -> client.ApiClient:
+    """The official client on the API server at `url`, through the proxy at `proxy` when given, without retries."""
+    configuration = client.Configuration()
+    configuration.host, configuration.retries = url, False
+    if proxy:
+        configuration.proxy = proxy
+    return client.ApiClient(configuration)
