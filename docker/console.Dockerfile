@@ -15,7 +15,7 @@ COPY console ./console
 # console/demo/digits links here: the example `kanri demo` trains and serves ships in the package.
 COPY examples/digits ./examples/digits
 # s3fs and gcsfs: uploads to a model store in object storage.
-RUN pip install --no-cache-dir . s3fs gcsfs
+RUN pip install --no-cache-dir ".[console]" s3fs gcsfs
 
 RUN groupadd --gid 10001 kanri \
     && useradd --uid 10001 --gid kanri --home-dir /home/kanri --create-home --shell /bin/bash kanri
