@@ -36,6 +36,9 @@ OTEL_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_
 @click.option("--host", default="127.0.0.1", show_default=True, envvar=_env("HOST"),
               help="Address to listen on (0.0.0.0 in a container).")
 @click.option("--port", default=50051, show_default=True, envvar=_env("PORT"), type=int)
+@click.option("--http-port", default=0, envvar=_env("HTTP_PORT"), type=int,
+              help="Also serve HTTP/JSON here: the Open Inference Protocol's REST API (/v2/...) and kanri's "
+                   "Predict (/kanri/v1/predict); 0: off. See docs/http.md.")
 @click.option("--metrics-port", default=0, envvar=_env("METRICS_PORT"), type=int,
               help="Prometheus /metrics port (0: off).")
 @click.option("--workers", default=1, show_default=True, envvar=_env("WORKERS"), type=int,
@@ -63,7 +66,8 @@ OTEL_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_
               help="Export traces to this OTLP/gRPC collector (e.g. http://127.0.0.1:4317); also read from "
                    f"{' / '.join(OTEL_ENDPOINT_VARIABLES)}. Needs kanri[tracing].")
 def serve(**options: object) -> None:
-    """Serve a predictor over gRPC (kanri API, Open Inference Protocol, health, reflection).
+    """Serve a predictor over gRPC (kanri API, Open Inference Protocol, health, reflection), and with
+    --http-port over HTTP/JSON (Open Inference Protocol REST, kanri Predict).
 
     Admin RPCs (SwitchModel, UploadModel, EvaluateModel) need
     'authorization: Bearer $KANRI_ADMIN_TOKEN' when that variable is set.

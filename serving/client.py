@@ -27,7 +27,7 @@ from google.protobuf import json_format
 
 from ._pb import serving_pb2 as pb
 from ._pb import serving_pb2_grpc as pb_grpc
-from .codec import dict_to_struct, struct_to_dict
+from .codec import decode_value, dict_to_struct, encode_value, struct_to_dict
 from .config import data_dir
 from .errors import ServingError
 
@@ -58,32 +58,6 @@ class EvaluationResult:
     labels: list[str]
     confusion_matrix: list[list[int]]
     details: list[dict[str, Any]] = field(default_factory=list)
-
-
-def encode_value(data: Any) -> pb.Value:
-    """A Python value as the Value oneof it fits: str, bytes, or a list of ints, floats or strs."""
-    if isinstance(data, str):
-        return pb.Value(str=data)
-    if isinstance(data, bytes | bytearray):
-        return pb.Value(bytes=bytes(data))
-    if hasattr(data, "tolist"):  # numpy arrays
-        data = data.tolist()
-    if isinstance(data, list | tuple):
-        items = list(data)
-        if all(isinstance(v, str) for v in items) and items:
-            return pb.Value(strs=pb.StringList(values=items))
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-            return pb.Value(ints=pb.IntList(values=items))
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
-            return pb.Value(floats=pb.FloatList(values=items))
-    raise TypeError(f"cannot send {type(data).__name__}: inputs are str, bytes, or a list of int, float or str")
-
-
-def decode_value(value: pb.Value) -> Any:
-    kind = value.WhichOneof("kind")
-    if kind in ("str", "bytes"):
-        return getattr(value, kind)
-    return list(getattr(value, kind).values) if kind else None
 
 
 def predict_request(data: Any, option: dict[str, Any] | None, request_id: str = "") -> pb.PredictRequest:

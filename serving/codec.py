@@ -45,6 +45,32 @@ _ENCODERS: dict[str, Callable[[Any], pb.Value]] = {
 }
 
 
+def encode_value(data: Any) -> pb.Value:
+    """A Python value as the Value oneof it fits: str, bytes, or a list of ints, floats or strs."""
+    if isinstance(data, str):
+        return pb.Value(str=data)
+    if isinstance(data, bytes | bytearray):
+        return pb.Value(bytes=bytes(data))
+    if hasattr(data, "tolist"):  # numpy arrays
+        data = data.tolist()
+    if isinstance(data, list | tuple):
+        items = list(data)
+        if all(isinstance(v, str) for v in items) and items:
+            return pb.Value(strs=pb.StringList(values=items))
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+            return pb.Value(ints=pb.IntList(values=items))
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in items):
+            return pb.Value(floats=pb.FloatList(values=items))
+    raise TypeError(f"cannot send {type(data).__name__}: inputs are str, bytes, or a list of int, float or str")
+
+
+def decode_value(value: pb.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind in ("str", "bytes"):
+        return getattr(value, kind)
+    return list(getattr(value, kind).values) if kind else None
+
+
 def label_key(data: Any) -> str:
     """A stable text form of an output, used to group labels in evaluations."""
     if isinstance(data, str):

@@ -32,6 +32,8 @@ class ServerSettings:
     service_level: str = "development"
     host: str = "127.0.0.1"
     port: int = 50051
+    # The Open Inference Protocol's REST API and kanri's Predict in JSON (serving.rest); 0: off.
+    http_port: int = 0
     metrics_port: int = 0
     workers: int = 1
     batching: bool = True
@@ -54,6 +56,8 @@ class ServerSettings:
         problems = []
         if self.service_level not in SERVICE_LEVELS:
             problems.append(f"service level must be one of {', '.join(SERVICE_LEVELS)}, got {self.service_level!r}")
+        if self.http_port and self.http_port in (self.port, self.metrics_port):
+            problems.append(f"the HTTP port {self.http_port} must differ from the gRPC and metrics ports")
         if self.workers < 1:
             problems.append("workers must be at least 1")
         if bool(self.tls_cert) != bool(self.tls_key):

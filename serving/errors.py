@@ -1,8 +1,9 @@
 """One error family for the runtime; each error carries its gRPC status code.
 
-Transports map a ServingError to a status in exactly one place
-(serving.handlers.grpc_method); anything else that escapes a predictor is
-reported as INTERNAL with its message.
+Each transport maps a ServingError to its status in exactly one place: gRPC
+in serving.rpc, HTTP in serving.rest.routes (from the gRPC code, by
+google.rpc's mapping). Anything else that escapes a predictor is reported as
+INTERNAL (HTTP 500) with its message.
 """
 
 from __future__ import annotations

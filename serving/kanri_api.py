@@ -9,15 +9,14 @@ from typing import Any
 
 import grpc
 
-from . import __version__
 from ._pb import serving_pb2 as pb
 from ._pb import serving_pb2_grpc as pb_grpc
-from .codec import dict_to_struct, from_value, label_key, struct_to_dict, to_value
+from .codec import from_value, label_key, struct_to_dict, to_value
 from .errors import InvalidInput, ModelLoadError, ServingError
 from .evaluation import score
-from .models import LoadedModel, ModelSpec, ModelStore
-from .predictor import PredictResult, type_name
-from .rpc import Runtime, failure, refuse_undecodable, rpc
+from .models import ModelSpec, ModelStore
+from .predictor import PredictResult
+from .rpc import Runtime, failure, grpc_span, grpc_status, refuse_undecodable, rpc
 
 STREAM_WINDOW = 64  # predictions of one stream in flight at once; answers keep request order
 EVALUATE_CHUNK = 256
@@ -26,26 +25,11 @@ EVALUATE_CHUNK = 256
 class PredictionService(pb_grpc.PredictionServiceServicer):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.dp = runtime.dataplane
-
-    async def _predict(self, request: pb.PredictRequest) -> pb.PredictResponse:
-        """Decode, predict, encode: the phases serving.tracing wraps in spans."""
-        value, option = self._decode(request)
-        result, model = await self.dp.predict(value, option)
-        return self._answer(result, model, request.request_id)
-
-    def _decode(self, request: pb.PredictRequest) -> tuple[Any, dict[str, Any]]:
-        value = from_value(request.input, self.dp.input_type)
-        return value, struct_to_dict(request.option) if request.HasField("option") else {}
-
-    def _answer(self, result: PredictResult, model: LoadedModel, request_id: str) -> pb.PredictResponse:
-        return pb.PredictResponse(output=to_value(result.label, self.dp.output_type), scores=result.score,
-                                  option=dict_to_struct(result.option), model_version=model.version,
-                                  request_id=request_id)
+        self.predictions = runtime.predictions
 
     @rpc("Predict")
     async def Predict(self, request: pb.PredictRequest, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
-        return await self._predict(request)
+        return await self.predictions.predict(request)
 
     async def PredictStream(self, request_iterator: AsyncIterator[pb.PredictRequest],
                             context: grpc.aio.ServicerContext) -> AsyncIterator[pb.PredictResponse]:
@@ -56,7 +40,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         async def tracked(request: pb.PredictRequest) -> pb.PredictResponse:
             started = time.perf_counter()
             try:
-                response = await self._predict(request)
+                response = await self.predictions.predict(request)
             except Exception as exc:
                 code, message = failure(exc)
                 self.runtime.record("PredictStream", started, code, self.runtime.live_version(),
@@ -79,7 +63,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
 
         tracing = self.runtime.tracing
         # Started before the reader, so the predictions' tasks inherit the stream's span.
-        call_span = tracing.start_call("PredictStream", context) if tracing is not None else None
+        call_span = grpc_span(self.runtime, "PredictStream", context)
         code, error = grpc.StatusCode.OK, ""
         reader = asyncio.ensure_future(read())
         self.runtime.metrics.in_flight.inc()
@@ -100,29 +84,12 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                 if (task := pending.get_nowait()) is not None:
                     task.cancel()
             if call_span is not None:
-                tracing.end_call(call_span, code, self.runtime.live_version(), error)
+                tracing.end_call(call_span, code, self.runtime.live_version(), error, grpc_status(code))  # type: ignore[union-attr]
 
     @rpc("GetServiceInfo")
     async def GetServiceInfo(self, request: pb.GetServiceInfoRequest,
                              context: grpc.aio.ServicerContext) -> pb.ServiceInfo:
-        return service_info(self.runtime)
-
-
-def service_info(runtime: Runtime) -> pb.ServiceInfo:
-    dp = runtime.dataplane
-    info = pb.ServiceInfo(app=dp.identity.app, service=dp.identity.service,
-                          service_level=dp.identity.service_level, input_type=type_name(dp.input_type),
-                          output_type=type_name(dp.output_type), uptime_seconds=time.time() - dp.started_at,
-                          runtime_version=__version__)
-    if dp.holder.loaded:
-        model = dp.holder.current
-        info.model_version = model.version
-        info.model_sha256 = model.sha256
-        info.model_uri = model.uri
-        info.model_format = model.format
-        info.model_loaded_seconds_ago = time.time() - model.loaded_at
-        info.batching = dp.uses_batching(model)
-    return info
+        return self.predictions.service_info()
 
 
 class AdminService(pb_grpc.AdminServiceServicer):
@@ -140,7 +107,7 @@ class AdminService(pb_grpc.AdminServiceServicer):
         except Exception as exc:
             self.runtime.metrics.model_load_failed()
             raise ModelLoadError(f"could not load {spec.uri}: {type(exc).__name__}: {exc}") from exc
-        return pb.SwitchModelResponse(info=service_info(self.runtime),
+        return pb.SwitchModelResponse(info=self.runtime.predictions.service_info(),
                                       previous_model_version=old.version if old else "",
                                       load_seconds=new.load_seconds)
 

@@ -1,8 +1,10 @@
-"""What every RPC shares: status mapping, admin authorisation, metrics, request logs and traces.
+"""What every call shares, on either transport: metrics, request logs and traces; and for gRPC,
+status mapping and admin authorisation.
 
-``@rpc(method)`` wraps a servicer method; it is the one place where a
-ServingError becomes a gRPC status and where each call is measured, logged
-and, when tracing is on, given its server span.
+A ``Call`` is one request from arrival to answer: counted in flight, timed,
+logged, and with tracing on, given its server span. ``@rpc(method)`` wraps a
+gRPC servicer method in one; it is the one place where a ServingError becomes
+a gRPC status. serving.rest.routes does the same for HTTP.
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ from google.protobuf.message import Message
 
 from .dataplane import DataPlane
 from .errors import ServingError, Unauthenticated
+from .inference import Inference
 from .logs import RequestLog
+from .prediction import Predictions
 from .registration import Undecodable
 
 if TYPE_CHECKING:  # imported for real only when tracing is on: it imports OpenTelemetry
-    from .tracing import Tracing
+    from .tracing import ServerSpan, Tracing
 
 log = logging.getLogger("kanri.rpc")
 
 
 class Runtime:
-    """The state the servicers share."""
+    """The state both transports share: the data plane, the protocols over it, and what observes calls."""
 
     def __init__(self, dataplane: DataPlane, request_log: RequestLog, admin_token: str = "",
                  tracing: Tracing | None = None) -> None:
@@ -39,6 +43,15 @@ class Runtime:
         self.request_log = request_log
         self.admin_token = admin_token
         self.tracing = tracing
+        self.predictions: Predictions
+        self.inference: Inference
+        if tracing is None:
+            self.predictions, self.inference = Predictions(dataplane), Inference(dataplane)
+        else:
+            from .tracing import TracedInference, TracedPredictions
+
+            self.predictions = TracedPredictions(dataplane, tracing)
+            self.inference = TracedInference(dataplane, tracing)
 
     def live_version(self) -> str:
         return self.dataplane.holder.current.version if self.dataplane.holder.loaded else ""
@@ -61,12 +74,52 @@ class Runtime:
         self.request_log.write(method, code.name, elapsed, request_id, version, error)
 
 
+class Call:
+    """One request, from arrival to answer: counted in flight, timed, logged and (span given) traced."""
+
+    __slots__ = ("_method", "_runtime", "_span", "_started")
+
+    def __init__(self, runtime: Runtime, method: str, span: ServerSpan | None) -> None:
+        self._runtime = runtime
+        self._method = method
+        self._span = span
+        self._started = time.perf_counter()
+        runtime.metrics.in_flight.inc()
+
+    def end(self, code: grpc.StatusCode, version: str, request_id: str, error: str,
+            status: tuple[str, int]) -> None:
+        """Count, log and trace the answer; status is the span's transport status attribute and its value."""
+        runtime = self._runtime
+        runtime.metrics.in_flight.dec()
+        version = version or runtime.live_version()
+        runtime.record(self._method, self._started, code, version, request_id, error)
+        if self._span is not None:
+            runtime.tracing.end_call(self._span, code, version, error, status)  # type: ignore[union-attr]
+
+
 def failure(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status and message a caller sees for an exception."""
     if isinstance(exc, ServingError):
         return exc.code, exc.message
     log.error("unexpected error: %s: %s", type(exc).__name__, exc, exc_info=exc)
     return grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}"
+
+
+def request_id(request: Any) -> str:
+    """The caller's id of a request: kanri's request_id, the Open Inference Protocol's id."""
+    return getattr(request, "request_id", "") or getattr(request, "id", "")
+
+
+def grpc_span(runtime: Runtime, method: str, context: grpc.aio.ServicerContext) -> ServerSpan | None:
+    """The call's server span, continuing the caller's traceparent; None (and no cost) without tracing."""
+    if runtime.tracing is None:
+        return None
+    return runtime.tracing.start_call(method, dict(context.invocation_metadata() or ()),
+                                      {"rpc.system": "grpc", "rpc.method": method})
+
+
+def grpc_status(code: grpc.StatusCode) -> tuple[str, int]:
+    return "rpc.grpc.status_code", code.value[0]
 
 
 async def refuse_undecodable(messages: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -85,10 +138,7 @@ def rpc(method: str, admin: bool = False) -> Callable[[Handler], Handler]:
         @functools.wraps(fn)
         async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
             runtime: Runtime = self.runtime
-            started = time.perf_counter()
-            # Without tracing, this test is all a call pays for it.
-            call_span = runtime.tracing.start_call(method, context) if runtime.tracing is not None else None
-            runtime.metrics.in_flight.inc()
+            call = Call(runtime, method, grpc_span(runtime, method, context))
             code, error, version = grpc.StatusCode.OK, "", ""
             try:
                 if admin:
@@ -106,11 +156,7 @@ def rpc(method: str, admin: bool = False) -> Callable[[Handler], Handler]:
             except Exception as exc:
                 code, error = failure(exc)
             finally:
-                runtime.metrics.in_flight.dec()
-                version = version or runtime.live_version()
-                runtime.record(method, started, code, version, getattr(request, "request_id", ""), error)
-                if call_span is not None:
-                    runtime.tracing.end_call(call_span, code, version, error)
+                call.end(code, version, request_id(request), error, grpc_status(code))
             await context.abort(code, error)
 
         return handler

@@ -1,8 +1,9 @@
-"""The grpc.aio server: kanri API + Open Inference Protocol + health + reflection.
+"""The grpc.aio server: kanri API + Open Inference Protocol + health + reflection; and with
+--http-port, on the same event loop and data plane, the HTTP transport (serving.rest).
 
 Lifecycle: start, load the model (health turns SERVING), serve; on SIGTERM or
-SIGINT turn NOT_SERVING, refuse new calls, let in-flight calls finish within
-the grace period, exit 0.
+SIGINT turn NOT_SERVING, refuse new calls (HTTP: 503), let in-flight calls
+finish within the grace period, exit 0.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import gc
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +35,7 @@ from .models import LoadedModel, ModelHolder, ModelSpec, ModelStore
 from .oip import InferenceService
 from .predictor import PredictInterface, load_predictor_class
 from .registration import add_service
+from .rest.app import http_server
 from .rpc import Runtime
 
 if TYPE_CHECKING:
@@ -70,7 +73,9 @@ class ServingServer:
                                _start_tracing(settings))
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(options=grpc_options(settings))
+        self.http = http_server(self.runtime, settings.max_message_mb * 1024 * 1024) if settings.http_port else None
         self.port = 0
+        self.http_port = 0
         self._stopped = asyncio.Event()
         self._tasks: set[asyncio.Future] = set()
         self.on_model_change: list[Callable[[LoadedModel], None]] = []
@@ -94,12 +99,8 @@ class ServingServer:
 
     async def start(self) -> int:
         s = self.settings
-        prediction, inference = PredictionService, InferenceService
-        if self.runtime.tracing is not None:
-            from .tracing import TracedInferenceService, TracedPredictionService
-
-            prediction, inference = TracedPredictionService, TracedInferenceService
-        servicers = (prediction(self.runtime), AdminService(self.runtime, self.store), inference(self.runtime))
+        servicers = (PredictionService(self.runtime), AdminService(self.runtime, self.store),
+                     InferenceService(self.runtime))
         for servicer, service in zip(servicers, SERVICES, strict=True):
             add_service(self.server, servicer, service)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -115,12 +116,29 @@ class ServingServer:
             self.port = 0
         if self.port == 0:
             raise OSError(f"cannot listen on {address}: the port is taken or the address is not local")
+        if self.http is not None:
+            await self._start_http()
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.dataplane.start()
         await self.server.start()
         log.info("listening on %s:%d (%s)", s.host, self.port, "TLS" if s.tls_cert else "plaintext",
                  extra={"port": self.port})
         return self.port
+
+    async def _start_http(self) -> None:
+        s = self.settings
+        tls = None
+        if s.tls_cert:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(s.tls_cert, s.tls_key)
+        try:
+            self.http_port = await self.http.start(s.host, s.http_port, s.workers > 1, tls)  # type: ignore[union-attr]
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise OSError(f"cannot listen for HTTP on {s.host}:{s.http_port}: {reason}; pick another --http-port"
+                          ) from None
+        log.info("HTTP on %s:%d (%s)", s.host, self.http_port, "TLS" if tls else "plaintext",
+                 extra={"http_port": self.http_port})
 
     async def load_initial_model(self) -> None:
         """Load --model; on failure keep running NOT_SERVING so a SwitchModel can fix it."""
@@ -144,7 +162,8 @@ class ServingServer:
             log.info("NOT_SERVING; still answering for %.1fs", self.settings.drain_delay_seconds)
             await asyncio.sleep(self.settings.drain_delay_seconds)
         log.info("draining: in-flight calls have %.0fs to finish", self.settings.grace_seconds)
-        await self.server.stop(self.settings.grace_seconds)
+        grace = self.settings.grace_seconds
+        await asyncio.gather(self.server.stop(grace), *([self.http.stop(grace)] if self.http is not None else []))
         await self.dataplane.stop()
         if self.runtime.tracing is not None:
             await asyncio.to_thread(self.runtime.tracing.shutdown)

@@ -87,14 +87,11 @@ def _text(data: bytes, tensor: str) -> str:
 
 def _elements(tensor: oip.ModelInferRequest.InferInputTensor, raw: bytes | None, count: int) -> list[Any]:
     if raw is not None:
-        if tensor.datatype == "BYTES":
-            elements = _split_bytes(raw, tensor.name)
-        else:
-            dtype = np.dtype(DTYPES[tensor.datatype])
-            if len(raw) != count * dtype.itemsize:
-                raise InvalidInput(f"input tensor '{tensor.name}' has {len(raw)} raw bytes; shape "
-                                   f"{list(tensor.shape)} of {tensor.datatype} needs {count * dtype.itemsize}")
-            elements = np.frombuffer(raw, dtype=dtype).tolist()
+        itemsize = 0 if tensor.datatype == "BYTES" else np.dtype(DTYPES[tensor.datatype]).itemsize
+        if itemsize and len(raw) != count * itemsize:
+            raise InvalidInput(f"input tensor '{tensor.name}' has {len(raw)} raw bytes; shape "
+                               f"{list(tensor.shape)} of {tensor.datatype} needs {count * itemsize}")
+        elements = raw_elements(tensor.datatype, raw, tensor.name)
     elif tensor.datatype not in CONTENTS:
         # FP16 has no typed contents field in the protocol.
         raise InvalidInput(f"input tensor '{tensor.name}' of datatype {tensor.datatype} must come in "
@@ -107,7 +104,8 @@ def _elements(tensor: oip.ModelInferRequest.InferInputTensor, raw: bytes | None,
     return elements
 
 
-def _split_bytes(raw: bytes, tensor: str) -> list[bytes]:
+def split_bytes(raw: bytes, tensor: str) -> list[bytes]:
+    """The elements of BYTES raw contents: each prefixed by its 4-byte little-endian length."""
     elements, offset = [], 0
     while offset < len(raw):
         if offset + 4 > len(raw):
@@ -142,3 +140,10 @@ def encode_output(name: str, values: list[Any],
     else:
         raw = np.asarray(flat, dtype=DTYPES[datatype]).tobytes()
     return oip.ModelInferResponse.InferOutputTensor(name=name, datatype=datatype, shape=shape), raw
+
+
+def raw_elements(datatype: str, raw: bytes, tensor: str) -> list[Any]:
+    """Raw contents as a flat list of elements (BYTES ones as bytes): what encode_output packed."""
+    if datatype == "BYTES":
+        return split_bytes(raw, tensor)
+    return np.frombuffer(raw, dtype=DTYPES[datatype]).tolist()

@@ -4,15 +4,18 @@ This module imports OpenTelemetry, so the server imports it only when tracing
 is on: a runtime without an endpoint loads no OpenTelemetry module and creates
 no span (rpc.py tests one attribute per call).
 
-Every call gets a server span named after its method (the receive), which
-continues the caller's W3C ``traceparent`` from the call's metadata. Predict,
-PredictStream and ModelInfer add the child spans decode, predict and encode.
+Every call gets a server span (the receive), which continues the caller's W3C
+``traceparent`` from the call's gRPC metadata or HTTP headers: named after its
+method over gRPC, after its verb and route over HTTP. Predictions (Predict,
+PredictStream, ModelInfer, and their HTTP forms) add the child spans decode,
+predict and encode.
 The server span and the predict span carry the model version. Log lines
 written during a call carry the trace and span ids (logs.set_trace_fields).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 
 import grpc
@@ -29,15 +32,16 @@ from . import __version__, logs
 from ._pb import open_inference_pb2 as oip
 from ._pb import serving_pb2 as pb
 from .config import ServerSettings
-from .kanri_api import PredictionService
+from .dataplane import DataPlane
+from .inference import Inference
 from .models import LoadedModel
-from .oip import InferenceService
+from .prediction import Predictions
 from .predictor import PredictResult
 
 MODEL_VERSION = "kanri.model_version"
 _PROPAGATOR = TraceContextTextMapPropagator()
 
-Call = tuple[Span, object]  # the server span and the context token that made it current
+ServerSpan = tuple[Span, object]  # the server span and the context token that made it current
 
 
 class Tracing:
@@ -47,18 +51,19 @@ class Tracing:
         self._provider = provider
         self._tracer = provider.get_tracer("kanri.serving", __version__)
 
-    def start_call(self, method: str, context: grpc.aio.ServicerContext) -> Call:
-        """A server span for this call, child of the caller's traceparent if it sent one, made current."""
-        parent = _PROPAGATOR.extract(dict(context.invocation_metadata() or ()))
-        span = self._tracer.start_span(method, context=parent, kind=SpanKind.SERVER,
-                                       attributes={"rpc.system": "grpc", "rpc.method": method})
+    def start_call(self, name: str, carrier: Mapping[str, str], attributes: dict[str, str]) -> ServerSpan:
+        """A server span for this call, child of the traceparent in carrier (metadata or headers) if any,
+        made current."""
+        parent = _PROPAGATOR.extract(carrier)
+        span = self._tracer.start_span(name, context=parent, kind=SpanKind.SERVER, attributes=attributes)
         return span, otel_context.attach(trace.set_span_in_context(span, parent))
 
-    def end_call(self, call: Call, code: grpc.StatusCode, version: str, error: str) -> None:
+    def end_call(self, call: ServerSpan, code: grpc.StatusCode, version: str, error: str,
+                 status: tuple[str, int]) -> None:
         span, token = call
         if version:
             span.set_attribute(MODEL_VERSION, version)
-        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        span.set_attribute(*status)
         if code is not grpc.StatusCode.OK:
             span.set_status(Status(StatusCode.ERROR, error or code.name))
         span.end()
@@ -94,34 +99,39 @@ def current_trace_fields() -> dict[str, str]:
             "span_id": trace.format_span_id(span_context.span_id)}
 
 
-class TracedPredictionService(PredictionService):
-    """The kanri API with decode, predict and encode spans."""
+class TracedPredictions(Predictions):
+    """kanri's Predict with decode, predict and encode spans."""
 
-    async def _predict(self, request: pb.PredictRequest) -> pb.PredictResponse:
+    def __init__(self, dataplane: DataPlane, tracing: Tracing) -> None:
+        super().__init__(dataplane)
+        self.tracing = tracing
+
+    async def predict(self, request: pb.PredictRequest) -> pb.PredictResponse:
         if not trace.get_current_span().is_recording():  # sampled out: no phase spans either
-            return await super()._predict(request)
-        tracing: Tracing = self.runtime.tracing  # type: ignore[assignment]
-        with tracing.phase("decode"):
-            value, option = self._decode(request)
-        with tracing.phase("predict") as span:
+            return await super().predict(request)
+        with self.tracing.phase("decode"):
+            value, option = self.decode(request)
+        with self.tracing.phase("predict") as span:
             result, model = await self.dp.predict(value, option)
             span.set_attribute(MODEL_VERSION, model.version)
-        with tracing.phase("encode"):
-            return self._answer(result, model, request.request_id)
+        with self.tracing.phase("encode"):
+            return self.answer(result, model, request.request_id)
 
 
-class TracedInferenceService(InferenceService):
+class TracedInference(Inference):
     """The Open Inference Protocol with decode, predict and encode spans."""
 
-    async def _infer(self, request: oip.ModelInferRequest) -> oip.ModelInferResponse:
-        if not trace.get_current_span().is_recording():
-            return await super()._infer(request)
-        tracing: Tracing = self.runtime.tracing  # type: ignore[assignment]
-        with tracing.phase("decode"):
-            values, option, requested = self._decode(request)
-        with tracing.phase("predict") as span:
-            answers: list[tuple[PredictResult, LoadedModel]] = await self._predict(values, option)
-            span.set_attribute(MODEL_VERSION, answers[-1][1].version)
-        with tracing.phase("encode"):
-            return self._encode(request, requested, answers)
+    def __init__(self, dataplane: DataPlane, tracing: Tracing) -> None:
+        super().__init__(dataplane)
+        self.tracing = tracing
 
+    async def infer(self, request: oip.ModelInferRequest) -> oip.ModelInferResponse:
+        if not trace.get_current_span().is_recording():
+            return await super().infer(request)
+        with self.tracing.phase("decode"):
+            values, option, requested = self.decode(request)
+        with self.tracing.phase("predict") as span:
+            answers: list[tuple[PredictResult, LoadedModel]] = await self.predict(values, option)
+            span.set_attribute(MODEL_VERSION, answers[-1][1].version)
+        with self.tracing.phase("encode"):
+            return self.encode(request, requested, answers)

@@ -1,4 +1,4 @@
-"""--workers N: N server processes on one port (SO_REUSEPORT), one supervisor.
+"""--workers N: N server processes on one port (SO_REUSEPORT), one supervisor; the HTTP port likewise.
 
 The supervisor serves the merged /metrics of all workers (prometheus_client's
 multiprocess mode), restarts a worker that dies, and on SIGTERM/SIGINT passes
@@ -31,7 +31,8 @@ def _spawn(settings: ServerSettings, env: dict[str, str]) -> subprocess.Popen:
     # Workers keep workers=N (which turns SO_REUSEPORT on); the supervisor serves /metrics.
     child = replace(settings, metrics_port=0)
     payload = json.dumps(child.to_dict())
-    return subprocess.Popen([sys.executable, "-m", "serving.worker"], env={**env, "KANRI_WORKER_SETTINGS": payload})
+    return subprocess.Popen([sys.executable, "-m", "serving.worker"],
+                            env={**env, "KANRI_WORKER_SETTINGS": payload, "KANRI_SUPERVISOR_PID": str(os.getpid())})
 
 
 def supervise(settings: ServerSettings) -> int:
@@ -55,7 +56,8 @@ def supervise(settings: ServerSettings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("supervising %d workers on port %d", settings.workers, settings.port)
+    log.info("supervising %d workers on port %d%s", settings.workers, settings.port,
+             f" and HTTP port {settings.http_port}" if settings.http_port else "")
     while not stopping:
         time.sleep(0.2)
         for i, worker in enumerate(workers):

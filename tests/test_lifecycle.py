@@ -10,10 +10,12 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+import psutil
 import pytest
 from grpc_health.v1 import health_pb2
 
 from serving.client import Client, ServingError
+from tests.support.prometheus import wait_until
 from tests.support.servers import PREDICTORS, health_status, start_serve
 
 
@@ -83,3 +85,17 @@ def test_workers_share_the_port_merge_metrics_and_follow_a_switch(tmp_path: Path
         assert seen == {"2"}
     finally:
         assert server.stop() == 0
+
+
+def test_workers_end_when_their_supervisor_is_killed(tmp_path: Path, echo_models: dict[str, Path]) -> None:
+    """SIGKILL gives the supervisor no chance to stop its workers: they must notice and end by themselves
+    (they used to keep serving the old model on the port, orphaned, for hours)."""
+    server = start_serve(tmp_path, f"{PREDICTORS}:Echo", str(echo_models["v1"]), "--workers", "2")
+    supervisor = psutil.Process(server.process.pid)
+    workers = wait_until(lambda: len(supervisor.children()) == 2 and supervisor.children(), 30, "two workers")
+    server.process.kill()
+    server.process.wait(5)
+    _, alive = psutil.wait_procs(workers, timeout=25)
+    assert not alive, f"orphaned workers still running: {[p.pid for p in alive]}"
+    with Client(server.target, retries=0, timeout=2) as client, pytest.raises(ServingError):
+        client.predict("anyone there?")
