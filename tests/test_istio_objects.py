@@ -51,10 +51,18 @@ def test_the_gateway_route_repeats_the_mesh_split_behind_the_header_match() -> N
     assert ingress["metadata"]["name"] == "digits-production-ingress"
     assert ingress["metadata"]["labels"] == mesh["metadata"]["labels"] | {labels.INGRESS_ROUTE: "true"}
     [split] = mesh["spec"]["http"]
-    [gated] = ingress["spec"]["http"]
-    assert gated.pop("match") == [{"headers": {"x-kanri-app": {"exact": "digits"},
-                                               "x-kanri-service-level": {"exact": "production"}}}]
-    assert gated == split and split["mirrorPercentage"] == {"value": 5.0}
+    grpc, http = ingress["spec"]["http"]
+    headers = {"x-kanri-app": {"exact": "digits"}, "x-kanri-service-level": {"exact": "production"}}
+    assert grpc.pop("match") == [{"headers": headers | {"content-type": {"prefix": "application/grpc"}}}]
+    assert http.pop("match") == [{"headers": headers}]
+    for route, port in ((grpc, 50051), (http, 8080)):  # from the gateway's port to the runtime's, by protocol
+        for destination in [d["destination"] for d in route.pop("route")] + [route.pop("mirror")]:
+            assert destination.pop("port") == {"number": port}
+    assert {k: v for k, v in split.items() if k not in ("name", "route", "mirror")} == \
+        {k: v for k, v in grpc.items() if k != "name"} == {k: v for k, v in http.items() if k != "name"}
+    assert all(d["destination"].keys() == {"host", "subset"} for d in split["route"]), \
+        "in the mesh a call goes on to the port it came to"
+    assert split["mirrorPercentage"] == {"value": 5.0}
 
 
 def test_without_both_a_gateway_and_an_ingress_host_a_route_has_one_virtual_service() -> None:

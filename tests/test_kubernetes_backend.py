@@ -106,7 +106,8 @@ def test_objects_carry_identity_probes_resources_and_placement(backend: Kubernet
     assert preferred["podAffinityTerm"]["labelSelector"] == {"matchLabels": {"kanri.io/app": "objects",
                                                                              "kanri.io/service": "a"}}
 
-    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("grpc", 50052), ("metrics", 9102)]
+    assert [(p["name"], p["port"]) for p in service["spec"]["ports"]] == [("grpc", 50052), ("http", 8080),
+                                                                          ("metrics", 9102)]
     assert budget["spec"]["maxUnavailable"] == 1
     assert find(clusters, "horizontalpodautoscalers", "objects-a", "autoscaling") is None
     pods = backend.pods("objects")
@@ -252,7 +253,7 @@ def test_an_ingress_gateway_gets_a_virtual_service_of_its_own_on_the_shared_host
     assert (mesh["spec"]["gateways"], ingress["spec"]["gateways"]) == (["mesh"], ["istio-system/kanri"])
     assert (mesh["spec"]["hosts"], ingress["spec"]["hosts"]) == ([f"gateway-{LEVEL}.{NAMESPACE}.svc.cluster.local"],
                                                                  ["models.example.com"])
-    assert ingress["spec"]["http"][0]["match"] == [{"headers": {"x-kanri-app": {"exact": "gateway"},
+    assert ingress["spec"]["http"][1]["match"] == [{"headers": {"x-kanri-app": {"exact": "gateway"},
                                                                 "x-kanri-service-level": {"exact": LEVEL}}}]
     assert [r.weights for r in backend.actual_state().routes if r.app == "gateway"] == [{"a": 100}]
     assert backend.address("gateway", LEVEL) == "models.example.com:443"

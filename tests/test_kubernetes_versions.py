@@ -34,13 +34,14 @@ def test_the_newest_api_each_version_serves_is_written(version: tuple[int, int],
                                                                                                                   pdb)
 
 
-def test_probes_are_grpc_from_1_24_and_the_same_health_check_by_exec_before() -> None:
-    for version, handler in (((1, 23), "exec"), ((1, 24), "grpc")):
+def test_probes_are_grpc_from_1_24_and_the_runtimes_http_health_before() -> None:
+    for version, handler in (((1, 23), "httpGet"), ((1, 24), "grpc")):
         [container] = rendered(Capabilities(version))["Deployment"]["spec"]["template"]["spec"]["containers"]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert handler in container[probe], (version, probe)
     [old] = rendered(Capabilities((1, 20)))["Deployment"]["spec"]["template"]["spec"]["containers"]
-    assert old["readinessProbe"]["exec"]["command"] == ["python", "-m", "serving.probe", str(SPEC.port)]
+    assert (old["readinessProbe"]["httpGet"], old["livenessProbe"]["httpGet"]) == (
+        {"path": "/v2/health/ready", "port": "http"}, {"path": "/v2/health/live", "port": "http"})
 
 
 def test_levels_keep_apart_across_namespaces_only_where_namespace_selector_is_served() -> None:
@@ -94,7 +95,7 @@ def test_on_a_1_20_cluster_kanri_writes_and_removes_what_that_version_serves(tmp
         assert clusters.objects("horizontalpodautoscalers", "autoscaling") == []
         [deployment] = clusters.objects("deployments", "apps")
         [container] = deployment["spec"]["template"]["spec"]["containers"]
-        assert "exec" in container["readinessProbe"], "1.20 has no gRPC probes: the same check by exec"
+        assert "httpGet" in container["readinessProbe"], "1.20 has no gRPC probes: the runtime's HTTP health"
 
 
 def test_without_istio_routes_name_the_missing_api_and_services_still_work(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def _version_neutral(obj: dict) -> dict:
         template = found["spec"]["template"]["spec"]
         for container in template["containers"]:
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-                for handler in ("grpc", "exec", "timeoutSeconds"):
+                for handler in ("grpc", "httpGet"):
                     container[probe].pop(handler, None)
         for term in template["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]:
             term.pop("namespaceSelector", None)

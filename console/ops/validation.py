@@ -74,9 +74,14 @@ def rollout_policy(max_surge: int, max_unavailable: int, min_ready_seconds: int,
                       "replicas count as available: lower min ready seconds")
 
 
+RESERVED_PORTS = {8080: "the runtime's HTTP port", 9102: "the runtime's metrics port"}  # in every pod
+
+
 def port(number: int) -> int:
     if not 1 <= number <= 65535:
         raise Invalid(f"port must be between 1 and 65535, got {number}")
+    if number in RESERVED_PORTS:
+        raise Invalid(f"port {number} is {RESERVED_PORTS[number]} on Kubernetes; choose another gRPC port")
     return number
 
 

@@ -16,6 +16,7 @@ from . import labels, pod
 from .versions import KIND_APIS, Capabilities
 
 METRICS_PORT = 9102
+HTTP_PORT = 8080  # the runtime's HTTP/JSON API (Open Inference Protocol REST, kanri's Predict)
 DRAIN_SECONDS = 5  # the runtime answers this long after SIGTERM while endpoints and Istio stop sending
 GRACE_SECONDS = 20  # then in-flight calls get this long to finish
 
@@ -40,7 +41,7 @@ def _env(spec: ServiceSpec) -> list[dict]:
     values = {"PREDICTOR": spec.predictor, "MODEL": spec.model.uri, "MODEL_SHA256": spec.model.sha256,
               "MODEL_VERSION": str(spec.model.version), "MODEL_STORE": spec.model_store, "APP": spec.app,
               "SERVICE": spec.name, "SERVICE_LEVEL": spec.level, "HOST": "0.0.0.0", "PORT": str(spec.port),
-              "METRICS_PORT": str(METRICS_PORT), "DRAIN_DELAY_SECONDS": str(DRAIN_SECONDS),
+              "HTTP_PORT": str(HTTP_PORT), "METRICS_PORT": str(METRICS_PORT), "DRAIN_DELAY_SECONDS": str(DRAIN_SECONDS),
               "GRACE_SECONDS": str(GRACE_SECONDS)}
     return [{"name": f"KANRI_{key}", "value": value} for key, value in values.items() if value]
 
@@ -53,15 +54,16 @@ def _resources(spec: ServiceSpec) -> dict:
             (("requests", requests), ("limits", limits)) if any(values.values())}
 
 
-def health_probe(spec: ServiceSpec, capabilities: Capabilities) -> dict:
-    """gRPC health checking, by the kubelet itself where it can (1.24+), else by an exec of the same check."""
+def health_probe(spec: ServiceSpec, capabilities: Capabilities, path: str) -> dict:
+    """gRPC health checking where the kubelet can (1.24+), else the Open Inference Protocol's health over HTTP
+    (`path`: live or ready), which the same server answers from the same state."""
     if capabilities.grpc_probes:
         return {"grpc": {"port": spec.port}}
-    return {"exec": {"command": ["python", "-m", "serving.probe", str(spec.port)]}, "timeoutSeconds": 3}
+    return {"httpGet": {"path": f"/v2/health/{path}", "port": "http"}}
 
 
 def _container(spec: ServiceSpec, image: str, capabilities: Capabilities) -> dict:
-    grpc_probe = health_probe(spec, capabilities)
+    ready, live = health_probe(spec, capabilities, "ready"), health_probe(spec, capabilities, "live")
     container = {
         "name": "kanri",
         "image": image,
@@ -69,11 +71,12 @@ def _container(spec: ServiceSpec, image: str, capabilities: Capabilities) -> dic
         "env": [*_env(spec), {"name": "PYTHONPATH", "value": pod.PYTHONPATH}],
         "envFrom": [{"secretRef": {"name": pod.STORE_SECRET, "optional": True}}],
         "ports": [{"name": "grpc", "containerPort": spec.port, "protocol": "TCP"},
+                  {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
                   {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
         # Loading a large model may take minutes: the startup probe holds liveness off until it is served.
-        "startupProbe": grpc_probe | {"periodSeconds": 5, "failureThreshold": 120},
-        "readinessProbe": grpc_probe | {"periodSeconds": 5, "failureThreshold": 2},
-        "livenessProbe": grpc_probe | {"periodSeconds": 10, "failureThreshold": 3},
+        "startupProbe": ready | {"periodSeconds": 5, "failureThreshold": 120},
+        "readinessProbe": ready | {"periodSeconds": 5, "failureThreshold": 2},
+        "livenessProbe": live | {"periodSeconds": 10, "failureThreshold": 3},
         "volumeMounts": pod.mounts(spec),
         "securityContext": pod.restricted(),
     }
@@ -113,7 +116,7 @@ def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions, capabi
 
 
 def service(spec: ServiceSpec, namespace: str) -> dict:
-    """The service's own address; the port named grpc tells Istio to route it as gRPC."""
+    """The service's own address; the ports' appProtocol tells Istio to route gRPC and HTTP as such."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -122,6 +125,8 @@ def service(spec: ServiceSpec, namespace: str) -> dict:
         "spec": {"selector": labels.pod_selector(spec.app, spec.name),
                  "ports": [{"name": "grpc", "port": spec.port, "targetPort": "grpc", "protocol": "TCP",
                             "appProtocol": "grpc"},
+                           {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP",
+                            "appProtocol": "http"},
                            {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"}]},
     }
 

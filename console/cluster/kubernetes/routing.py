@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from ..base import RouteSpec
 from . import labels
-from .objects import ObjectOptions
+from .objects import HTTP_PORT, ObjectOptions
 
 LEVEL_PORT = 50051
+GRPC_CALLS = {"content-type": {"prefix": "application/grpc"}}
 
 
 def level_host(app: str, level: str, namespace: str) -> str:
@@ -39,7 +40,9 @@ def level_service(route: RouteSpec, namespace: str) -> dict:
         "metadata": _metadata(route, namespace),
         "spec": {"selector": {labels.APP: route.app, labels.LEVEL: route.level},
                  "ports": [{"name": "grpc", "port": LEVEL_PORT, "targetPort": "grpc", "protocol": "TCP",
-                            "appProtocol": "grpc"}]},
+                            "appProtocol": "grpc"},
+                           {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP",
+                            "appProtocol": "http"}]},
     }
 
 
@@ -55,18 +58,21 @@ def destination_rule(route: RouteSpec, namespace: str, options: ObjectOptions) -
     }
 
 
-def _destination(route: RouteSpec, namespace: str, subset: str) -> dict:
-    return {"host": level_host(route.app, route.level, namespace), "subset": subset, "port": {"number": LEVEL_PORT}}
+def _destination(route: RouteSpec, namespace: str, subset: str, port: int | None) -> dict:
+    """Without a port, a call goes on to the port it came to (gRPC to gRPC, HTTP to HTTP)."""
+    where = {"host": level_host(route.app, route.level, namespace), "subset": subset}
+    return where | ({"port": {"number": port}} if port else {})
 
 
-def _weights(route: RouteSpec, namespace: str, *match: dict) -> dict:
+def _weights(route: RouteSpec, namespace: str, name: str = "weights", match: dict | None = None,
+             port: int | None = None) -> dict:
     """The HTTP route of calls that match (all when no match is given): split over the level's subsets by
     weight, a share mirrored."""
-    http = {"name": "weights", **({"match": list(match)} if match else {}),
-            "route": [{"destination": _destination(route, namespace, service), "weight": weight}
+    http = {"name": name, **({"match": [match]} if match else {}),
+            "route": [{"destination": _destination(route, namespace, service, port), "weight": weight}
                       for service, weight in sorted(route.weights.items())]}
     if route.mirror:
-        http["mirror"] = _destination(route, namespace, route.mirror)
+        http["mirror"] = _destination(route, namespace, route.mirror, port)
         http["mirrorPercentage"] = {"value": float(route.mirror_percent)}
     return http
 
@@ -89,7 +95,8 @@ def ingress_name(app: str, level: str) -> str:
 
 def ingress_virtual_service(route: RouteSpec, namespace: str, options: ObjectOptions) -> dict:
     """Calls to the shared ingress host, through the gateway, whose x-kanri-* headers name this application and
-    level. Labelled labels.INGRESS_ROUTE: it repeats the route, which the mesh VirtualService alone reads back as."""
+    level: gRPC calls to the gRPC port, the others (HTTP/JSON) to the HTTP port. Labelled labels.INGRESS_ROUTE:
+    it repeats the route, which the mesh VirtualService alone reads back as."""
     headers = {"x-kanri-app": {"exact": route.app}, "x-kanri-service-level": {"exact": route.level}}
     return {
         "apiVersion": options.istio_api_version,
@@ -97,7 +104,8 @@ def ingress_virtual_service(route: RouteSpec, namespace: str, options: ObjectOpt
         "metadata": {"name": ingress_name(route.app, route.level), "namespace": namespace,
                      "labels": labels.route_identity(route.app, route.level) | {labels.INGRESS_ROUTE: "true"}},
         "spec": {"hosts": [options.ingress_host], "gateways": [options.gateway],
-                 "http": [_weights(route, namespace, {"headers": headers})]},
+                 "http": [_weights(route, namespace, "grpc", {"headers": headers | GRPC_CALLS}, LEVEL_PORT),
+                          _weights(route, namespace, "http", {"headers": headers}, HTTP_PORT)]},
     }
 
 

@@ -2,8 +2,8 @@
 
 kanri writes the newest API a cluster serves for each kind, so one kanri talks
 to clusters from 1.20 to today: autoscaling/v2 or v2beta2, policy/v1 or
-v1beta1, gRPC probes from 1.24 (an exec probe before), a cross-namespace
-anti-affinity from 1.22. A kind a cluster serves in no version kanri knows is
+v1beta1, gRPC probes from 1.24 (the runtime's HTTP health before), a
+cross-namespace anti-affinity from 1.22. A kind a cluster serves in no version kanri knows is
 an error that names the missing API and the Kubernetes version that serves it,
 raised before anything is written.
 """
