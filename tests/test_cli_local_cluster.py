@@ -9,6 +9,7 @@ through the production route checked at the end.
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,7 +65,9 @@ def test_two_versions_two_levels_switch_scale_weights_and_audit(kanri: Kanri, di
     assert route["weights"] == {"digits-prod": 80, "digits-prod-b": 20}
 
     listed = {s["name"]: s for s in json.loads(kanri("service", "list", "digits", "--json"))}
-    assert listed["digits-prod"]["address"] == listed["digits-prod-b"]["address"] != listed["digits-dev"]["address"]
+    for address in ("address", "http_address"):
+        assert listed["digits-prod"][address] == listed["digits-prod-b"][address] != listed["digits-dev"][address]
+    assert listed["digits-prod"]["http_address"] in kanri("service", "list", "digits")
     assert all(s["converged"] for s in listed.values())
     pods = json.loads(kanri("pods", "digits", "digits-prod", "--json"))
     assert len(pods) == 3 and {p["model_version"] for p in pods} == {2} and all(p["ready"] and p["pid"] for p in pods)
@@ -76,6 +79,10 @@ def test_two_versions_two_levels_switch_scale_weights_and_audit(kanri: Kanri, di
     assert sum(a.label == row["label"] for a, row in zip(answers, rows, strict=True)) / len(rows) > 0.95
     versions = Counter(a.model_version for a in answers)
     assert abs(versions["2"] / len(rows) - 0.8) <= 0.05, versions
+    over_http = f"{listed['digits-prod']['http_address']}/kanri/v1/predict"
+    with urllib.request.urlopen(over_http, json.dumps({"input": rows[0]["input"]}).encode(), timeout=10) as answer:
+        served = {"digits-prod": "2", "digits-prod-b": "1"}[answer.headers["x-kanri-service"]]
+        assert json.loads(answer.read())["model_version"] == served
 
     trail = json.loads(kanri("audit", "--json"))
     assert [e["action"] for e in trail][:6] == ["sync", "route.weights", "service.create", "service.scale",

@@ -1,7 +1,8 @@
 """`kanri demo` as a new user runs it, on the real local cluster, in a throwaway XDG home.
 
 One flow, because setting the demo up is the expensive part: an interrupted
-run is completed, traffic flows at every level without a failure, a second
+run is completed, traffic flows at every level without a failure, the curl
+line it prints answers through the production router's HTTP port, a second
 run adds nothing, production switches to v2 under traffic without a failed
 request, and `--down` leaves neither a process nor a file, even when the
 supervisor was stopped before and left the replicas serving.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import subprocess
 import time
 from pathlib import Path
 
@@ -58,6 +61,10 @@ def test_demo_up_traffic_again_switch_and_down(demo_home: Path, tmp_path: Path) 
         assert stats["ok"] > 0 and stats["failed"] == 0, (level, stats)
     assert set(seen["development"]["versions"]) == set(seen["staging"]["versions"]) == {"2"}
     assert set(seen["production"]["versions"]) == {"1"}
+    [curl] = re.findall(r"^call production over HTTP: (curl .+)$", first.stderr, re.MULTILINE)
+    called = subprocess.run(shlex.split(curl), capture_output=True, text=True, timeout=30, check=True)
+    answer = json.loads(called.stdout)
+    assert answer["output"] in set("0123456789") and answer["model_version"] == "1", answer
 
     ctx = open_context(demo_settings(demo_home))
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
+import http.client
 import json
 import os
 import signal
@@ -12,8 +14,10 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 import pytest
@@ -23,14 +27,22 @@ from console.cluster.local import LocalBackend
 from console.cluster.local.autoscaler import desired_replicas
 from console.cluster.local.balancer import Balancer
 from console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
+from console.cluster.local.grpc_proxy import GrpcProxy
+from console.cluster.local.http_proxy import HttpProxy
+from console.cluster.local.processes import free_port
 from console.cluster.local.rolling import plan
+from console.cluster.local.router import MAX_BODY
 from console.cluster.local.router_table import RouterTable
+from console.cluster.local.routing import SERVICE_HEADER, Routing
 from console.cluster.local.state import PodRecord
 from serving._pb import serving_pb2 as pb
 from serving._pb import serving_pb2_grpc as pb_grpc
 from serving.client import Client, ServingError, encode_value
 from serving.models import ModelStore
+from serving.rest.messages import Request, Response
+from serving.rest.server import HttpServer
 from tests.support.backends import ECHO, FAST, delete_every_service, local_backend
+from tests.support.http_calls import Answer
 
 LEVEL = "development"
 
@@ -124,6 +136,32 @@ class Load:
                         self.failures.append(f"{exc.code().name}: {exc.details()}")
 
             await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+
+
+class HttpLoad(Load):
+    """Load over HTTP: Predict in JSON through a router's HTTP port (a base URL), each worker a thread on one
+    keep-alive connection of the standard library's client."""
+
+    async def _run(self) -> None:
+        await asyncio.gather(*(asyncio.to_thread(self._worker) for _ in range(self.concurrency)))
+
+    def _worker(self) -> None:
+        where = urlsplit(self.address)
+        connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+        while not self._stop.is_set():
+            try:
+                connection.request("POST", "/kanri/v1/predict", body=b'{"input": "load"}')
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self.failures.append(repr(exc))
+                connection.close()
+                continue
+            if response.status == 200:
+                self.answers[json.loads(body)["model_version"]] += 1
+            else:
+                self.failures.append(f"{response.status}: {body!r}")
+        connection.close()
 
 
 def test_a_killed_replica_is_healed_within_3s_and_counted(backend: LocalBackend,
@@ -232,6 +270,23 @@ def test_a_mirrored_share_reaches_the_shadow_whose_answers_are_dropped(
     assert 60 <= counts[-1] <= 140, f"{counts[-1]} of 200 calls mirrored at 50%"
 
 
+def test_weight_changes_under_http_load_drop_no_request(backend: LocalBackend,
+                                                        make_spec: Callable[..., ServiceSpec]) -> None:
+    deploy(backend, make_spec("weighed", name="a"))
+    deploy(backend, make_spec("weighed", name="b", model="v2"))
+    assert backend.http_address("weighed", LEVEL).startswith("http://127.0.0.1:")
+    version = {"a": "1", "b": "2"}
+    with HttpLoad(backend.http_address("weighed", LEVEL)) as load:
+        for weights in ({"a": 100, "b": 0}, {"a": 0, "b": 100}, {"a": 50, "b": 50}):
+            backend.set_route(RouteSpec("weighed", LEVEL, weights))
+            before = Counter(load.answers)
+            wait_for(lambda n=load.calls: load.calls > n + 50, what=f"calls on {weights}")
+            for service in [s for s, weight in weights.items() if weight == 0]:  # but calls in flight at the change
+                assert load.answers[version[service]] - before[version[service]] <= load.concurrency, weights
+    assert load.failures == []
+    assert load.answers["1"] > 0 and load.answers["2"] > 0
+
+
 def test_the_client_finds_a_route_by_app_and_level_and_calls_pass_through(
         backend: LocalBackend, make_spec: Callable[..., ServiceSpec], monkeypatch: pytest.MonkeyPatch) -> None:
     deploy(backend, make_spec("found"))
@@ -325,17 +380,14 @@ class RecordingBackend:
 
 
 async def test_the_router_forwards_metadata_deadlines_errors_streams_and_unknown_methods(tmp_path: Path) -> None:
-    from console.cluster.local.router import Router
-    from tests.support.servers import free_port
-
     fake = RecordingBackend()
     backend_server, live = await fake.start()
     gone = f"127.0.0.1:{free_port()}"  # nothing listens: calls sent there are retried on the live replica
     RouterTable({"svc": 100}, {"svc": [gone, live]}).save(tmp_path / "table.json")
-    router = Router(tmp_path / "table.json")
+    router = Routing(tmp_path / "table.json")
     router.refresh()
     server = grpc.aio.server()
-    server.add_generic_rpc_handlers((router,))
+    server.add_generic_rpc_handlers((GrpcProxy(router),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
@@ -348,6 +400,11 @@ async def test_the_router_forwards_metadata_deadlines_errors_streams_and_unknown
             assert dict(await call.trailing_metadata())["x-trailer"] == "1"
             assert fake.metadata[-1]["x-custom"] == "v" and fake.metadata[-1]["trace-bin"] == b"\x01"
             assert all(d is not None and 0 < d <= 5.1 for d in fake.deadlines)  # the caller's deadline went along
+            pinned = predict(b"p", metadata=((SERVICE_HEADER, "svc"),), timeout=5)
+            assert await pinned == b"answer:p" and dict(await pinned.initial_metadata())[SERVICE_HEADER] == "svc"
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await predict(b"p", metadata=((SERVICE_HEADER, "nope"),), timeout=5)
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE and "'nope'" in error.value.details()
 
             with pytest.raises(grpc.aio.AioRpcError) as error:
                 await predict(b"invalid", timeout=5)
@@ -363,6 +420,132 @@ async def test_the_router_forwards_metadata_deadlines_errors_streams_and_unknown
     finally:
         await server.stop(None)
         await backend_server.stop(None)
+
+
+Listen = Callable[[HttpServer], Awaitable[int]]
+
+
+@pytest.fixture
+async def listen() -> AsyncIterator[Listen]:
+    """Starts an HttpServer in process on a free loopback port (returned), and stops it after the test."""
+    servers: list[HttpServer] = []
+
+    async def start(server: HttpServer) -> int:
+        servers.append(server)
+        return await server.start("127.0.0.1", 0, reuse_port=False)
+
+    yield start
+    await asyncio.gather(*(server.stop(0) for server in servers))
+
+
+class HttpReplica:
+    """A bare serving.rest HttpServer in a replica's place: answers "NAME:BODY" and records what reached it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.requests: list[Request] = []
+        self.server = HttpServer(self.answer, 1 << 20)
+
+    async def answer(self, request: Request) -> Response:
+        self.requests.append(request)
+        return Response(200, f"{self.name}:".encode() + request.body, "text/plain", (("x-from", self.name),))
+
+
+async def http_router(listen: Listen, tmp_path: Path, table: RouterTable) -> int:
+    """The router's HTTP side in process, on the table; returns its port."""
+    table.save(tmp_path / "table.json")
+    routing = Routing(tmp_path / "table.json")
+    routing.refresh()
+    return await listen(HttpServer(HttpProxy(routing), MAX_BODY))
+
+
+def http_calls(port: int, count: int, path: str = "/kanri/v1/predict", body: bytes = b"q",
+               headers: dict[str, str] | None = None, concurrency: int = 8) -> list[Answer]:
+    """count requests over `concurrency` keep-alive connections of the standard library's client, from threads
+    (call it with asyncio.to_thread when the router runs on the test's loop)."""
+    def calls(n: int) -> list[Answer]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        answers = []
+        for _ in range(n):
+            connection.request("POST", path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            answers.append(Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()))
+        connection.close()
+        return answers
+
+    share, rest = divmod(count, concurrency)
+    with ThreadPoolExecutor(concurrency) as pool:
+        return [a for answers in pool.map(calls, [share + (i < rest) for i in range(concurrency)]) for a in answers]
+
+
+async def settled(count: Callable[[], int]) -> int:
+    """count() once it stopped changing (mirrored calls still landing)."""
+    last = -1
+    while (now := count()) != last:
+        last = now
+        await asyncio.sleep(0.2)
+    return now
+
+
+async def test_the_routers_http_side_splits_by_weight_pins_by_header_and_mirrors(tmp_path: Path,
+                                                                                listen: Listen) -> None:
+    replicas = {name: HttpReplica(name) for name in ("a", "b", "shadow")}
+    http_of = {f"grpc-{name}": f"127.0.0.1:{await listen(replica.server)}" for name, replica in replicas.items()}
+    port = await http_router(listen, tmp_path, RouterTable({"a": 80, "b": 20, "shadow": 0},
+                                                   {name: [f"grpc-{name}"] for name in replicas}, http_of,
+                                                   mirror="shadow", mirror_percent=50))
+    answers = await asyncio.to_thread(http_calls, port, 2000, headers={"x-custom": "v"})
+    assert {a.status for a in answers} == {200}
+    served = Counter(a.headers[SERVICE_HEADER] for a in answers)
+    assert abs(served["a"] / 20 - 80) <= 5 and abs(served["b"] / 20 - 20) <= 5, served
+    assert all(a.body == f"{a.headers['x-from']}:q".encode() for a in answers)
+    assert 900 <= await settled(lambda: len(replicas["shadow"].requests)) <= 1100  # 50 % of 2000, give or take
+    forwarded = replicas["a"].requests[-1]
+    assert (forwarded.path, forwarded.headers["x-custom"], forwarded.body) == ("/kanri/v1/predict", "v", b"q")
+    assert len(replicas["a"].server.connections) <= 8  # pooled: one connection per concurrent call at most
+
+    mirrored = len(replicas["shadow"].requests)
+    pinned = await asyncio.to_thread(http_calls, port, 20, headers={SERVICE_HEADER: "shadow"})
+    assert {(a.status, a.headers[SERVICE_HEADER]) for a in pinned} == {(200, "shadow")}
+    assert len(replicas["shadow"].requests) == mirrored + 20  # a pinned call is not mirrored
+    [unknown] = await asyncio.to_thread(http_calls, port, 1, headers={SERVICE_HEADER: "nope"}, concurrency=1)
+    assert unknown.status == 503 and "'nope'" in unknown.error and "a, b, shadow" in unknown.error
+
+    gzipped = await asyncio.to_thread(http_calls, port, 1, body=gzip.compress(b"zipped"),
+                                      headers={"content-encoding": "gzip"}, concurrency=1)
+    assert gzipped[0].body.endswith(b":zipped")  # inflated once, by the router
+
+
+async def test_the_routers_http_side_retries_predictions_refused_and_says_why_it_cannot_answer(
+        tmp_path: Path, listen: Listen) -> None:
+    live = f"127.0.0.1:{await listen(HttpReplica('live').server)}"
+    gone = f"127.0.0.1:{free_port()}"  # nothing listens there
+    port = await http_router(listen, tmp_path, RouterTable({"svc": 100}, {"svc": ["grpc-gone", "grpc-live"]},
+                                                           {"grpc-gone": gone, "grpc-live": live}))
+    for path in ("/kanri/v1/predict", "/v2/models/digits/infer", "/v2/models/digits/versions/1/infer"):
+        answers = await asyncio.to_thread(http_calls, port, 4, path, concurrency=1)
+        assert [(a.status, a.body) for a in answers] == [(200, b"live:q")] * 4, path
+    unsafe = await asyncio.to_thread(http_calls, port, 4, "/kanri/v1/other", concurrency=1)
+    assert sorted(a.status for a in unsafe) == [200, 200, 502, 502]  # not retried: it may not be safe to repeat
+    assert f"replica {gone} refused the connection" in next(a.error for a in unsafe if a.status == 502)
+
+    async def cut_short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
+        writer.close()
+
+    breaking = await asyncio.start_server(cut_short, "127.0.0.1", 0)
+    broken = f"127.0.0.1:{breaking.sockets[0].getsockname()[1]}"
+    port = await http_router(listen, tmp_path, RouterTable({"svc": 100}, {"svc": ["grpc-broken"]},
+                                                           {"grpc-broken": broken}))
+    [answer] = await asyncio.to_thread(http_calls, port, 1, concurrency=1)
+    assert answer.status == 502 and "in the middle of its answer" in answer.error
+
+    breaking.close()
+
+    port = await http_router(listen, tmp_path, RouterTable({"a": 90, "b": 10}, {"a": [], "b": []}))
+    [answer] = await asyncio.to_thread(http_calls, port, 1, concurrency=1)
+    assert (answer.status, answer.error) == (503, "no ready replica behind this route (a 90%: 0 ready, b 10%: 0 ready)")
 
 
 # -- the arithmetic, without processes --

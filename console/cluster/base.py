@@ -189,4 +189,8 @@ class ClusterBackend(Protocol):
         """Remove a service and its replicas; deleting what does not exist is not an error."""
 
     def address(self, app: str, level: str) -> str:
-        """The one stable address that reaches an application at a service level."""
+        """The one stable address ("host:port", gRPC) that reaches an application at a service level."""
+
+    def http_address(self, app: str, level: str) -> str:
+        """The same route's HTTP base URL ("http://host:port"): the Open Inference Protocol's REST API and
+        kanri's Predict in JSON, split by the same weights."""

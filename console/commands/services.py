@@ -73,14 +73,15 @@ def create(ctx: Context, app: str, name: str, level: str, version: int, wait: bo
 @json_option
 @pass_context
 def list_(ctx: Context, app: str | None, as_json: bool) -> None:
-    """List services (of APP, or of every application) with their route address."""
+    """List services (of APP, or of every application) with their route's gRPC and HTTP addresses."""
     views = services.list_services(ctx, app)
     if as_json:
         emit_json(views)
         return
     table(views, {"app": lambda s: s.app, "service": lambda s: s.name, "level": lambda s: s.level,
                   "model": lambda s: f"v{s.model_version}", "replicas": _replicas, "weight": lambda s: f"{s.weight}%",
-                  "converged": lambda s: s.converged, "address": lambda s: s.address})
+                  "converged": lambda s: s.converged, "address": lambda s: s.address,
+                  "http": lambda s: s.http_address})
 
 
 def _replicas(view: ServiceView) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 from console.cluster.base import ClusterError
 from console.cluster.local.control import running_supervisor
 from console.cluster.local.paths import LocalPaths
-from console.demo.artifacts import ensure_trained
+from console.demo.artifacts import ensure_trained, held_out_images
+from console.demo.curl import curl_line
 from console.demo.plan import APP, MODELS, PREDICTOR, PRODUCTION_WEIGHTS, SERVICES, Progress
 from console.ops import applications, models, routes, services
 from console.ops.context import Context
@@ -22,13 +23,16 @@ ROLLOUT_TIMEOUT = 180.0
 
 
 def provision(ctx: Context, home: Path, progress: Progress) -> None:
-    """Train, register, deploy and route the demo in home; returns once every service converged."""
+    """Train, register, deploy and route the demo in home; returns once every service converged, having
+    said how to call it over HTTP."""
     folder = ensure_trained(home, progress)
     versions = _register(ctx, folder, progress)
     _deploy(ctx, versions, progress)
     _route_production(ctx, progress)
     _restart_cluster_if_down(ctx, home, progress)
     _wait_for_rollouts(ctx, home, progress)
+    progress("call production over HTTP: " + curl_line(ctx.backend.http_address(APP, "production"),
+                                                         held_out_images(home)[0]))
 
 
 def _register(ctx: Context, folder: Path, progress: Progress) -> dict[str, int]:

@@ -225,7 +225,7 @@ def list_services(ctx: Context, app_name: str | None = None, addresses: bool = T
         # One lookup per route, not per service: the local backend reads a file for each.
         where = ({route: _address(ctx, *route) for route in {(s.application.name, s.level) for s in services}}
                  if addresses else {})
-        return [service_view(s, weights.get(s.id, 0), where.get((s.application.name, s.level), ""))
+        return [service_view(s, weights.get(s.id, 0), where.get((s.application.name, s.level), ("", "")))
                 for s in services]
 
 
@@ -241,12 +241,12 @@ def _weights(session: Session) -> dict[int, int]:
             session.execute(select(schema.RouteWeight.service_id, schema.RouteWeight.weight))}
 
 
-def _address(ctx: Context, app: str, level: str) -> str:
-    """The stable address of the application at this level, or "" when the cluster cannot say now."""
+def _address(ctx: Context, app: str, level: str) -> tuple[str, str]:
+    """The stable gRPC and HTTP addresses of the application at this level, or "" when the cluster cannot say now."""
     try:
-        return ctx.backend.address(app, level)
+        return ctx.backend.address(app, level), ctx.backend.http_address(app, level)
     except ClusterError:
-        return ""
+        return "", ""
 
 
 def desired(ctx: Context, app_name: str, name: str) -> tuple[ServiceSpec, RouteSpec | None]:

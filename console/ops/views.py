@@ -69,6 +69,8 @@ class ServiceView:
     updated_at: datetime
     version: int
     address: str = ""
+    """Where the service's level answers: gRPC "host:port", and HTTP "http://host:port" below."""
+    http_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,15 @@ def model_view(model: schema.Model, used_by: list[str] | None = None) -> ModelVi
                      sorted(used_by or []))
 
 
-def service_view(service: schema.Service, weight: int, address: str = "") -> ServiceView:
+def service_view(service: schema.Service, weight: int, addresses: tuple[str, str] = ("", "")) -> ServiceView:
+    """addresses: the level's gRPC and HTTP addresses."""
     previous = service.previous_model.version if service.previous_model else None
     return ServiceView(
         service.application.name, service.name, service.level, service.model.version, previous, service.replicas,
         service.min_replicas, service.max_replicas, service.autoscale, service.cpu_threshold, service.cpu_request,
         service.cpu_limit, service.memory_request, service.memory_limit, service.gpus, service.max_surge,
         service.max_unavailable, service.min_ready_seconds, service.port, service.image, service.memo, weight,
-        service.converged, service.cluster_error, service.updated_at, service.version, address)
+        service.converged, service.cluster_error, service.updated_at, service.version, *addresses)
 
 
 def service_state(service: schema.Service) -> dict[str, Any]:

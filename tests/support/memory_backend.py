@@ -70,6 +70,9 @@ class MemoryBackend:
     def address(self, app: str, level: str) -> str:
         return f"memory://{app}-{level}"
 
+    def http_address(self, app: str, level: str) -> str:
+        return f"http://memory/{app}-{level}"
+
     def tamper(self, app: str, service: str, **changes: object) -> None:
         """Change what 'runs' without the registry knowing, as someone with kubectl would."""
         self.services[(app, service)] = replace(self.services[(app, service)], **changes)

@@ -25,7 +25,7 @@ from . import labels, readback
 from .apply import Write, change
 from .connection import DEFAULT_TIMEOUT, Cluster, connect
 from .kinds import kinds
-from .objects import ObjectOptions, workload_objects
+from .objects import HTTP_PORT, ObjectOptions, workload_objects
 from .routing import LEVEL_PORT, level_host, route_objects
 from .status import rollout_status, unready_detail
 from .watching import Reflector
@@ -227,6 +227,10 @@ class KubernetesBackend:
         if self.options.gateway and self.options.ingress_host:
             return f"{self.options.ingress_host}:443"
         return f"{level_host(app, level, self.namespace)}:{LEVEL_PORT}"
+
+    def http_address(self, app: str, level: str) -> str:
+        """In the mesh, where the level's Service serves HTTP beside gRPC."""
+        return f"http://{level_host(app, level, self.namespace)}:{HTTP_PORT}"
 
 
 def _autoscaled_replicas(write: Write, live: dict | None) -> dict:

@@ -74,6 +74,7 @@ class LocalBackend:
                 generation = current.generation + 1 if current else 1
                 desired.services[key(spec.app, spec.name)] = DesiredService(spec, generation)
             desired.router_ports.setdefault(key(spec.app, spec.level), free_port())
+            desired.router_http_ports.setdefault(key(spec.app, spec.level), free_port())
             desired.save(self.paths.desired)
         start_supervisor(self.paths, self.settings)
 
@@ -157,7 +158,13 @@ class LocalBackend:
         return ClusterState(services=services, routes=list(observed.routes.values()))
 
     def address(self, app: str, level: str) -> str:
-        port = Desired.load(self.paths.desired).router_ports.get(key(app, level))
-        if port is None:
-            raise ClusterError(f"{app} has no service at {level} on the local cluster: apply one first")
-        return f"127.0.0.1:{port}"
+        return f"127.0.0.1:{_router_port(Desired.load(self.paths.desired).router_ports, app, level)}"
+
+    def http_address(self, app: str, level: str) -> str:
+        return f"http://127.0.0.1:{_router_port(Desired.load(self.paths.desired).router_http_ports, app, level)}"
+
+
+def _router_port(ports: dict[str, int], app: str, level: str) -> int:
+    if (port := ports.get(key(app, level))) is None:
+        raise ClusterError(f"{app} has no service at {level} on the local cluster: apply one first")
+    return port

@@ -3,6 +3,7 @@
 Smooth weighted round robin (nginx's) is deterministic, so a 90/10 route sends
 exactly 9 calls in 10 to the first service, interleaved rather than in bursts.
 A service without ready replicas is skipped, its share going to the others.
+A call pinned to one service goes to its replicas in turn, weight or not.
 """
 
 from __future__ import annotations
@@ -23,16 +24,20 @@ class Balancer:
         return [(service, weight) for service, weight in self.table.weights.items()
                 if weight > 0 and any(a not in exclude for a in self.table.backends.get(service, ()))]
 
-    def pick(self, exclude: Collection[str] = ()) -> tuple[str, str] | None:
-        """(service, replica address) for the next call, or None when no weighted service has a ready replica."""
+    def pick(self, exclude: Collection[str] = (), service: str | None = None) -> tuple[str, str] | None:
+        """(service, replica address) for the next call, or None when no weighted service (or not the one asked
+        for) has a ready replica."""
+        if service is not None:
+            address = self.replica(service, exclude)
+            return None if address is None else (service, address)
         candidates = self._weighted_with_replicas(exclude) if exclude else self._candidates
         if not candidates:
             return None
         best = candidates[0][0]
-        for service, weight in candidates:
-            self._credit[service] += weight
-            if self._credit[service] > self._credit[best]:
-                best = service
+        for name, weight in candidates:
+            self._credit[name] += weight
+            if self._credit[name] > self._credit[best]:
+                best = name
         self._credit[best] -= sum(weight for _, weight in candidates)
         return best, self.replica(best, exclude)  # type: ignore[return-value]
 

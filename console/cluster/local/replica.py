@@ -35,7 +35,7 @@ def pod_template(spec: ServiceSpec) -> str:
 
 
 def serve_command(spec: ServiceSpec, settings: SupervisorSettings) -> list[str]:
-    """`kanri serve` for a replica of spec, without its ports (chosen at each start)."""
+    """`kanri serve` for a replica of spec, without its ports (gRPC, metrics, HTTP: chosen at each start)."""
     return [sys.executable, "-m", "serving", "serve", "--predictor", spec.predictor,
             "--model", spec.model.uri, "--sha256", spec.model.sha256, "--model-version", str(spec.model.version),
             "--model-store", spec.model_store, "--app", spec.app, "--service", spec.name,
@@ -75,6 +75,10 @@ class Replica:
         return f"127.0.0.1:{self.record.port}"
 
     @property
+    def http_address(self) -> str:
+        return f"127.0.0.1:{self.record.http_port}"
+
+    @property
     def log_path(self) -> Path:
         r = self.record
         return self.paths.pod_log(r.app, r.service, r.name)
@@ -85,9 +89,10 @@ class Replica:
 
     def start(self, now: float) -> None:
         r = self.record
-        r.port, r.metrics_port = free_port(), free_port()
+        r.port, r.metrics_port, r.http_port = free_port(), free_port(), free_port()
         r.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        args = [*r.command, "--port", str(r.port), "--metrics-port", str(r.metrics_port)]
+        args = [*r.command, "--port", str(r.port), "--metrics-port", str(r.metrics_port),
+                "--http-port", str(r.http_port)]
         self.handle = ProcessHandle.spawn(args, self.log_path, {**os.environ, "KANRI_POD": r.name})
         r.pid, r.create_time, r.started_at = self.handle.pid, self.handle.create_time, now
         r.phase, r.ready, r.ready_since = "Pending", False, None

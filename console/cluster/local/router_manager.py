@@ -38,15 +38,16 @@ class RouterManager:
             handle = ProcessHandle.adopt(record.pid, record.create_time, str(table_path))
             self.routers[key] = ManagedRouter(record, handle, table_path)
 
-    def reconcile(self, wanted: dict[str, tuple[str, str, int, RouterTable]], now: float) -> None:
-        """wanted: "app/level" → (app, level, port, table). Tables are written before anything else moves."""
-        for key, (app, level, port, table) in wanted.items():
+    def reconcile(self, wanted: dict[str, tuple[RouterRecord, RouterTable]], now: float) -> None:
+        """wanted: "app/level" → (the router, with its ports, and its table). Tables are written before anything
+        else moves."""
+        for key, (record, table) in wanted.items():
             router = self.routers.get(key)
-            if router is None or router.record.port != port:
+            if router is None or (router.record.port, router.record.http_port) != (record.port, record.http_port):
                 if router is not None:
                     self._stop(router)
-                router = self.routers[key] = ManagedRouter(RouterRecord(app, level, port), None,
-                                                           self.paths.router_table(app, level))
+                router = self.routers[key] = ManagedRouter(record, None, self.paths.router_table(record.app,
+                                                                                                 record.level))
             if table != router.table:
                 table.save(router.table_path)
                 router.table = table
@@ -68,7 +69,8 @@ class RouterManager:
             return
         r = router.record
         args = [sys.executable, "-m", ROUTER_MODULE, "--table", str(router.table_path), "--port", str(r.port),
-                "--app", r.app, "--level", r.level, "--poll-seconds", str(self.settings.router_poll_seconds)]
+                "--http-port", str(r.http_port), "--app", r.app, "--level", r.level,
+                "--poll-seconds", str(self.settings.router_poll_seconds)]
         router.handle = ProcessHandle.spawn(args, self.paths.router_log(r.app, r.level), dict(os.environ))
         r.pid, r.create_time = router.handle.pid, router.handle.create_time
         router.started_at = now

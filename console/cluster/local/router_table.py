@@ -26,6 +26,9 @@ class RouterTable:
 
     weights: dict[str, int] = field(default_factory=dict)
     backends: dict[str, list[str]] = field(default_factory=dict)
+    """Each service's ready replicas by their gRPC address, which names a replica everywhere in the router."""
+    http: dict[str, str] = field(default_factory=dict)
+    """Each replica's HTTP address ("host:port"), by its gRPC address."""
     mirror: str = ""
     mirror_percent: int = 0
 

@@ -52,8 +52,8 @@ class ServiceController:
     def active(self) -> list[Replica]:
         return [r for r in self.replicas if not r.terminating]
 
-    def ready_addresses(self) -> list[str]:
-        return [r.address for r in self.active if r.record.ready]
+    def ready_replicas(self) -> list[Replica]:
+        return [r for r in self.active if r.record.ready]
 
     def observe(self, desired: DesiredService, now: float) -> None:
         """Take a new generation of the spec: a new template rolls, a new replica count scales."""

@@ -45,6 +45,8 @@ class Desired:
     routes: dict[str, RouteSpec] = field(default_factory=dict)
     router_ports: dict[str, int] = field(default_factory=dict)
     """Allocated once per app/level and never changed, so clients keep one address."""
+    router_http_ports: dict[str, int] = field(default_factory=dict)
+    """The same for HTTP."""
 
     @classmethod
     def load(cls, path: Path) -> Desired:
@@ -53,14 +55,16 @@ class Desired:
             services={k: DesiredService(spec_from_dict(v["spec"]), v["generation"])
                       for k, v in data.get("services", {}).items()},
             routes={k: route_from_dict(v) for k, v in data.get("routes", {}).items()},
-            router_ports=data.get("router_ports", {}))
+            router_ports=data.get("router_ports", {}),
+            router_http_ports=data.get("router_http_ports", {}))
 
     def save(self, path: Path) -> None:
         write_json(path, {
             "services": {k: {"spec": spec_to_dict(s.spec), "generation": s.generation}
                          for k, s in self.services.items()},
             "routes": {k: dataclasses.asdict(r) for k, r in self.routes.items()},
-            "router_ports": self.router_ports})
+            "router_ports": self.router_ports,
+            "router_http_ports": self.router_http_ports})
 
 
 @dataclass
@@ -78,6 +82,7 @@ class PodRecord:
     """`kanri serve` and its options but the ports, which are chosen at every start."""
     port: int = 0
     metrics_port: int = 0
+    http_port: int = 0
     pid: int | None = None
     create_time: float = 0.0
     started_at: float = 0.0
@@ -101,6 +106,8 @@ class RouterRecord:
     app: str
     level: str
     port: int
+    http_port: int = 0
+    """0: no HTTP (its level was applied before routers served HTTP, and not since)."""
     pid: int | None = None
     create_time: float = 0.0
     restarts: int = 0

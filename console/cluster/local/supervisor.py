@@ -34,7 +34,7 @@ from .router_manager import RouterManager
 from .router_table import RouterTable
 from .service import ServiceController
 from .settings import SupervisorSettings
-from .state import Desired, Observed, key
+from .state import Desired, Observed, RouterRecord, key
 
 log = logging.getLogger("kanri.local.supervisor")
 
@@ -94,8 +94,9 @@ class Supervisor:
         self.report_routes(desired, tables)
         self.write_observed()
 
-    def router_tables(self, desired: Desired) -> dict[str, tuple[str, str, int, RouterTable]]:
-        """A table per app/level that has services: the route's weights (equal ones without a route)."""
+    def router_tables(self, desired: Desired) -> dict[str, tuple[RouterRecord, RouterTable]]:
+        """A router per app/level that has services, with its table: the route's weights (equal ones without a
+        route) over the ready replicas."""
         levels: dict[str, list[ServiceController]] = {}
         for controller in self.services.values():
             if not controller.deleted:
@@ -106,13 +107,17 @@ class Supervisor:
                 continue
             spec = controllers[0].spec
             route = desired.routes.get(level_key)
-            backends = {c.spec.name: c.ready_addresses() for c in controllers}
-            table = (RouterTable(route.weights, backends, route.mirror, route.mirror_percent) if route
-                     else RouterTable(dict.fromkeys(backends, 1), backends))
-            tables[level_key] = (spec.app, spec.level, desired.router_ports[level_key], table)
+            ready = {c.spec.name: c.ready_replicas() for c in controllers}
+            backends = {name: [r.address for r in replicas] for name, replicas in ready.items()}
+            http = {r.address: r.http_address for replicas in ready.values() for r in replicas if r.record.http_port}
+            table = (RouterTable(route.weights, backends, http, route.mirror, route.mirror_percent) if route
+                     else RouterTable(dict.fromkeys(backends, 1), backends, http))
+            router = RouterRecord(spec.app, spec.level, desired.router_ports[level_key],
+                                  desired.router_http_ports.get(level_key, 0))
+            tables[level_key] = (router, table)
         return tables
 
-    def report_routes(self, desired: Desired, tables: dict[str, tuple[str, str, int, RouterTable]]) -> None:
+    def report_routes(self, desired: Desired, tables: dict[str, tuple[RouterRecord, RouterTable]]) -> None:
         """A route counts as applied once its router acknowledged the table that carries it."""
         self.routes = {k: route for k, route in self.routes.items() if k in tables}
         for level_key in tables:

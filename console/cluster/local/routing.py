@@ -1,0 +1,142 @@
+"""What a router's gRPC and HTTP sides share: the table it watches, the Balancer, pinning by header, mirroring.
+
+Both proxies (grpc_proxy.py, http_proxy.py) take every decision here, so one
+smooth weighted round robin spreads their calls together by the same weights,
+`x-kanri-service` pins a call the same way on both, and one bound limits the
+mirrored calls in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Collection
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+from .balancer import Balancer
+from .files import write_json
+from .router_table import RouterTable, applied_path, table_identity
+
+log = logging.getLogger("kanri.router")
+
+SERVICE_HEADER = "x-kanri-service"
+"""On a call: the service of this level to send it to, whatever the weights (a canary at weight 0 too); such a
+call is not mirrored. On an answer: the service that answered."""
+CLOSE_AFTER_SECONDS = 60.0
+"""A replica that left the table keeps its client this long, for the calls still running on it."""
+MIRRORS_IN_FLIGHT = 64
+"""Mirrored calls beyond this many at once are dropped rather than queued: shadows must not slow the route."""
+MIRROR_TIMEOUT_SECONDS = 30.0
+
+
+class NoReplica(Exception):
+    """No replica can take the call; the message says why."""
+
+
+class Client(Protocol):
+    async def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Client)
+
+
+class Upstreams(Generic[C]):
+    """One client per replica address, made on first use and reused by every call to it."""
+
+    def __init__(self, make: Callable[[str], C]) -> None:
+        self._make = make
+        self._clients: dict[str, C] = {}
+
+    def get(self, address: str) -> C:
+        if (found := self._clients.get(address)) is None:
+            found = self._clients[address] = self._make(address)
+        return found
+
+    def keep(self, live: Collection[str]) -> None:
+        """Close the clients of replicas not in live, once the calls still running on them had time to end."""
+        for address in [a for a in self._clients if a not in live]:
+            client = self._clients.pop(address)
+            asyncio.get_running_loop().call_later(CLOSE_AFTER_SECONDS,
+                                                  lambda c=client: asyncio.ensure_future(c.close()))
+
+
+class Routing:
+    """The routing table a router follows: reloaded when the supervisor replaces its file, and acknowledged.
+
+    Swapping the balancer is atomic for the calls: those in flight finish where they started, so a weight
+    change drops nothing.
+    """
+
+    def __init__(self, table_path: Path) -> None:
+        self.table_path = table_path
+        self.balancer = Balancer(RouterTable())
+        self._seen: list[int] | None = None
+        self._on_update: list[Callable[[RouterTable], None]] = []
+        self._mirrors: set[asyncio.Task] = set()
+
+    @property
+    def table(self) -> RouterTable:
+        return self.balancer.table
+
+    def upstreams(self, make: Callable[[str], C], addresses: Callable[[RouterTable], Collection[str]]) -> Upstreams[C]:
+        """Clients for one side of the router, by the replica addresses that side uses; retired as replicas leave."""
+        upstreams = Upstreams(make)
+        self._on_update.append(lambda table: upstreams.keep(addresses(table)))
+        return upstreams
+
+    def refresh(self) -> None:
+        """Load the table again if the supervisor replaced its file since the last look."""
+        try:
+            identity = table_identity(self.table_path)
+            if identity != self._seen:
+                table = RouterTable.load(self.table_path)
+                self.balancer = Balancer(table)
+                for update in self._on_update:
+                    update(table)
+                self._seen = identity
+                write_json(applied_path(self.table_path), identity)
+        except (OSError, ValueError) as exc:
+            log.warning("cannot read routing table %s: %s", self.table_path, exc)
+
+    def pick(self, service: str | None, exclude: Collection[str] = ()) -> tuple[str, str]:
+        """(service, replica's gRPC address) for the next call, by the weights or to the service named."""
+        if (choice := self.balancer.pick(exclude, service)) is None:
+            self.refresh()  # the first replica may have become ready since the last poll
+            choice = self.balancer.pick(exclude, service)
+        if choice is None:
+            raise NoReplica(why_no_replica(self.table, service, exclude))
+        return choice
+
+    def mirror(self, call: Callable[[str], Awaitable[object]]) -> None:
+        """For a share of calls, call(replica of the shadow service) in the background; its outcome is dropped."""
+        table = self.table
+        if not table.mirror or random.uniform(0, 100) >= table.mirror_percent:
+            return
+        if len(self._mirrors) >= MIRRORS_IN_FLIGHT or (replica := self.balancer.replica(table.mirror)) is None:
+            return
+        task = asyncio.ensure_future(_shadow(call(replica)))
+        self._mirrors.add(task)
+        task.add_done_callback(self._mirrors.discard)
+
+
+async def _shadow(call: Awaitable[object]) -> None:
+    try:
+        await asyncio.wait_for(call, MIRROR_TIMEOUT_SECONDS)
+    except Exception as exc:  # a shadow's failure is its own: the caller already has its answer
+        log.debug("mirrored call failed: %s", exc)
+
+
+def why_no_replica(table: RouterTable, service: str | None, exclude: Collection[str]) -> str:
+    """What a caller reads when no replica can take its call."""
+    if service is not None:
+        if service not in table.backends:
+            return (f"{SERVICE_HEADER} names {service!r}, which is not a service at this level "
+                    f"(its services: {', '.join(table.backends) or 'none'})")
+        return f"service {service!r} has no ready replica" + (" left to try" if exclude else "")
+    if not table.backends:
+        return "no service runs behind this route yet"
+    shares = ", ".join(f"{name} {table.weights.get(name, 0)}%: {len(table.backends[name])} ready"
+                       for name in table.backends)
+    return f"no ready replica behind this route{' left to try' if exclude else ''} ({shares})"

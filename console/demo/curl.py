@@ -1,0 +1,13 @@
+"""The command line a user pastes to call the demo over HTTP: one held-out digit to kanri's Predict in JSON."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+PREDICT_PATH = "/kanri/v1/predict"
+
+
+def curl_line(http_address: str, image: list[int]) -> str:
+    """http_address: a route's base URL ("http://127.0.0.1:PORT")."""
+    return f"curl {http_address}{PREDICT_PATH} -d {shlex.quote(json.dumps({'input': image}))}"
