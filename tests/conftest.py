@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from console.ops.context import Context
 from console.registry.database import Registry
 from serving.models import ModelStore
 from tests.support.demo import demo_home  # noqa: F401  (a fixture for the tests that run `kanri demo`)
+from tests.support.docker_engine.fixture import docker_engine  # noqa: F401  (the session's Docker engine)
 from tests.support.manifests import console_settings  # noqa: F401  (for the tests of manifests and kanri render)
 from tests.support.memory_backend import MemoryBackend
 from tests.support.real_kubernetes.fixture import real_kubernetes  # noqa: F401  (the session's real API server)
@@ -17,6 +19,11 @@ from tests.support.registry import BACKENDS, database_url
 from tests.support.servers import PREDICTORS, ServeProcess, start_serve
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Every `kanri serve` the tests start (their own, the local cluster's, the demo's) is one process unless a
+# test asks for workers: the default, one per usable CPU, would make the suite depend on the machine and run
+# slower. tests/test_cpus.py checks the default itself.
+os.environ.setdefault("KANRI_WORKERS", "1")
 
 
 

@@ -13,7 +13,9 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import tempfile
+import tomllib
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +25,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from console.cli import main
@@ -201,7 +206,11 @@ def test_the_console_roles_grant_exactly_the_calls_kanri_makes() -> None:
     assert reads == _granted("kanri-read-only")
 
 
-# Images.
+# Images: the Dockerfiles read offline (tests/test_images.py builds and runs them on a real engine).
+
+DOCKER = REPO / "docker"
+PYTHON_BASE = r"python:3\.1[1-9]-slim(-\w+)?"
+
 
 def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
@@ -211,26 +220,82 @@ def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
             if line.strip()]
 
 
-@pytest.mark.parametrize(("image", "entrypoint"), [("serving", ["kanri", "serve"]),
-                                                   ("console", ["sleep", "infinity"])])
-def test_images_run_as_a_non_root_user_with_their_entrypoint(image: str, entrypoint: list[str]) -> None:
-    instructions = _instructions(REPO / "docker" / f"{image}.Dockerfile")
-    base = next(args for name, args in instructions if name == "FROM")
-    assert re.fullmatch(r"python:3\.1[1-9]-slim(-\w+)?", base), base
-    user = [args for name, args in instructions if name == "USER"][-1].split(":")[0]
-    assert user not in ("root", "0") and int(user) == pod.RUNTIME_UID  # the pods' runAsUser
-    [final] = [args for name, args in instructions if name == "ENTRYPOINT"]
-    assert json.loads(final) == entrypoint
-    assert any(name == "RUN" and re.match(r'pip install --no-cache-dir "?\.', args) for name, args in instructions)
-    copied = [a.split()[-2] for name, a in instructions if name == "COPY" and not a.startswith("--")]
-    assert all((REPO / source).exists() for source in copied), copied
+def _final_stage(dockerfile: Path) -> list[tuple[str, str]]:
+    instructions = _instructions(dockerfile)
+    return instructions[max(i for i, (name, _) in enumerate(instructions) if name == "FROM"):]
 
 
-def test_the_serving_image_carries_the_init_containers_fetch_command(console_settings: object) -> None:
+def _copied(dockerfile: Path) -> list[str]:
+    """The sources COPY takes from the build context (not from another stage)."""
+    return [source for name, args in _instructions(dockerfile) if name == "COPY" and "--from=" not in args
+            for source in args.split()[:-1]]
+
+
+@pytest.mark.parametrize(("image", "base", "entrypoint"), [
+    ("serving", PYTHON_BASE, ["kanri", "serve"]),
+    ("console", PYTHON_BASE, ["tini", "-e", "143", "--"]),  # tini ends the idle sleep on SIGTERM
+    ("fetch", r"debian:\w+-slim", ["kanri-fetch-predictor"]),
+])
+def test_images_run_as_a_non_root_user_with_their_entrypoint(image: str, base: str, entrypoint: list[str]) -> None:
+    dockerfile = DOCKER / f"{image}.Dockerfile"
+    final = _final_stage(dockerfile)
+    assert re.fullmatch(base, final[0][1]), final[0]
+    user = [args for name, args in final if name == "USER"][-1].split(":")[0]
+    assert int(user) == pod.RUNTIME_UID  # the pods' runAsUser
+    [command] = [args for name, args in final if name == "ENTRYPOINT"]
+    assert json.loads(command) == entrypoint  # exec form: the process gets the signals
+    ignored = (DOCKER / f"{image}.Dockerfile.dockerignore").read_text().splitlines()
+    for source in _copied(dockerfile):
+        assert (REPO / source).exists() and f"!{source}" in ignored, source  # in the context BuildKit sends
+
+
+@pytest.mark.parametrize("image", ["serving", "console"])
+def test_python_images_install_pinned_dependencies_before_any_source(image: str) -> None:
+    """A source edit leaves the dependency layer cached; every pip install takes docker/constraints.txt."""
+    instructions = _instructions(DOCKER / f"{image}.Dockerfile")
+    installs = [i for i, (name, args) in enumerate(instructions) if name == "RUN" and "pip install" in args]
+    dependencies = next(i for i in installs if "--requirement" in instructions[i][1])
+    sources = [i for i, (name, args) in enumerate(instructions) if name == "COPY" and re.search(r"\bserving\b", args)]
+    assert sources and dependencies < min(sources)
+    assert all("--constraint /tmp/constraints.txt" in instructions[i][1] or "--no-deps" in instructions[i][1]
+               for i in installs)
+
+
+def test_the_fetch_image_carries_the_init_containers_command(console_settings: object) -> None:
     deployment = rendered_level("development", "s3://m", console_settings)[0]
     [fetch] = deployment["spec"]["template"]["spec"]["initContainers"]
-    copies = [a.split() for name, a in _instructions(REPO / "docker" / "serving.Dockerfile") if name == "COPY"]
+    copies = [a.split() for name, a in _instructions(DOCKER / "fetch.Dockerfile") if name == "COPY"]
     assert [f"docker/{fetch['command'][0]}", f"/usr/local/bin/{fetch['command'][0]}"] in copies
+
+
+def _requirements(extras: str) -> subprocess.CompletedProcess:
+    """docker/requirements.py, as the Dockerfiles run it."""
+    return subprocess.run([sys.executable, str(DOCKER / "requirements.py"), str(REPO / "pyproject.toml"), extras],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_the_constraints_pin_every_requirement_the_images_name() -> None:
+    """Each with a version its specifier allows: pyproject.toml's (every extra but test, the project's own
+    references followed), the Dockerfiles' model-store filesystems, the build backend."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    extras = sorted(set(pyproject["project"]["optional-dependencies"]) - {"test"})
+    named = _requirements(",".join(extras)).stdout.splitlines()
+    assert "scikit-learn>=1.4" in named and not [r for r in named if r.startswith("kanri")]
+    stores = re.findall(r'^ARG STORES="([^"]*)"', "".join(p.read_text() for p in DOCKER.glob("*.Dockerfile")), re.M)
+    named += [*" ".join(stores).split(), *pyproject["build-system"]["requires"]]
+    pins = dict(line.split("==") for line in (DOCKER / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    pins = {canonicalize_name(name): Version(version) for name, version in pins.items()}
+    for requirement in map(Requirement, named):
+        pinned = pins.get(canonicalize_name(requirement.name))
+        assert pinned is not None and pinned in requirement.specifier, (requirement, pinned)
+
+
+def test_an_extra_pyproject_does_not_declare_stops_the_build() -> None:
+    """pip only warns about an unknown extra and installs without it (the image once asked for [sklearn]
+    before it existed)."""
+    done = _requirements("sklearn,tracing,nope")
+    assert done.returncode != 0 and "declares no extra 'nope'" in done.stderr
 
 
 # The init container's script, run for real against a git repository on disk.
