@@ -37,6 +37,7 @@ class Settings:
     kubernetes_namespace: str = "kanri"
     kubeconfig: str = ""
     image: str = ""
+    fetch_image: str = ""
     istio_gateway: str = ""
     ingress_host: str = ""
     telemetry_timeout: float = 2.0
@@ -71,6 +72,7 @@ ENVIRONMENT = {
     "kubernetes_namespace": "KANRI_KUBERNETES_NAMESPACE",
     "kubeconfig": "KUBECONFIG",
     "image": "KANRI_IMAGE",
+    "fetch_image": "KANRI_FETCH_IMAGE",
     "istio_gateway": "KANRI_ISTIO_GATEWAY",
     "ingress_host": "KANRI_INGRESS_HOST",
     "telemetry_timeout": "KANRI_TELEMETRY_TIMEOUT",
@@ -135,6 +137,7 @@ def _settings(values: dict[str, Any], source: str) -> Settings:
         kubernetes_namespace=values.get("kubernetes_namespace", "kanri"),
         kubeconfig=values.get("kubeconfig", ""),
         image=values.get("image", ""),
+        fetch_image=values.get("fetch_image", ""),
         istio_gateway=values.get("istio_gateway", ""),
         ingress_host=values.get("ingress_host", ""),
         telemetry_timeout=timeout,

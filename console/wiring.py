@@ -21,7 +21,8 @@ def object_options(settings: Settings) -> ObjectOptions:
     from console.cluster.kubernetes import ObjectOptions
 
     defaults = ObjectOptions()
-    return ObjectOptions(image=settings.image or defaults.image, gateway=settings.istio_gateway,
+    return ObjectOptions(image=settings.image or defaults.image,
+                         fetch_image=settings.fetch_image or defaults.fetch_image, gateway=settings.istio_gateway,
                          ingress_host=settings.ingress_host,
                          progress_deadline_seconds=settings.progress_deadline_seconds)
 

@@ -263,17 +263,16 @@ def test_an_ingress_gateway_gets_a_virtual_service_of_its_own_on_the_shared_host
         "gateway-")], "both routes go with the level's last service"
 
 
-@pytest.mark.parametrize(("own_image", "expected"), [
-    ("", ObjectOptions().image),
-    ("registry.example.com/digits:7", "registry.example.com/digits:7"),
-])
-def test_the_init_container_runs_the_runtimes_image(own_image: str, expected: str) -> None:
-    """kanri-fetch-predictor comes with the runtime's image, so a service's own image carries it too."""
+@pytest.mark.parametrize("own_image", ["", "registry.example.com/digits:7"])
+def test_the_init_container_runs_the_fetch_image_whatever_the_runtimes(own_image: str) -> None:
+    """git lives in its own small image, not in the runtime's (nor in images derived from it)."""
     route = RouteSpec("image", LEVEL, {"a": 100})
+    options = ObjectOptions()
     [deployment, *_] = yaml.safe_load_all(render_service_yaml(make_spec("image", image=own_image), route, NAMESPACE,
-                                                              ObjectOptions()))
+                                                              options))
     pod = deployment["spec"]["template"]["spec"]
-    assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == [expected, expected]
+    assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == [options.fetch_image,
+                                                                                own_image or options.image]
 
 
 def test_the_fetched_predictor_does_not_hide_a_derived_images_predictor() -> None:

@@ -26,6 +26,7 @@ class ObjectOptions:
     """What a cluster configuration adds to a ServiceSpec or RouteSpec."""
 
     image: str = f"ghcr.io/kanri/kanri:{__version__}"
+    fetch_image: str = f"ghcr.io/kanri/kanri-fetch:{__version__}"  # git and the fetch script (docker/fetch.Dockerfile)
     progress_deadline_seconds: int = 600
     istio_api_version: str = "networking.istio.io/v1beta1"
     gateway: str = ""  # namespace/name of an Istio Gateway; with ingress_host, routes are reachable from outside
@@ -91,9 +92,9 @@ def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions, capabi
     scrape = {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT), "prometheus.io/path": "/metrics"}
     bounds = {labels.MIN_REPLICAS: str(spec.min_replicas), labels.MAX_REPLICAS: str(spec.max_replicas),
               labels.CPU_THRESHOLD: str(spec.cpu_threshold)}
-    image = spec.image or options.image  # the init container runs the runtime's own image
+    image = spec.image or options.image
     pod_spec = pod.identity_and_security() | {
-        "initContainers": [pod.predictor_fetch(spec, image)],
+        "initContainers": [pod.predictor_fetch(spec, options.fetch_image)],
         "containers": [_container(spec, image, capabilities)], "volumes": pod.volumes(spec),
         "affinity": pod.affinity(spec, capabilities.anti_affinity_namespaces), "tolerations": pod.tolerations(spec),
         "terminationGracePeriodSeconds": DRAIN_SECONDS + GRACE_SECONDS + 5}
