@@ -183,6 +183,13 @@ async def supervise(paths: LocalPaths, settings: SupervisorSettings) -> None:
         await supervisor.stop_everything()
 
 
+def replace_stale_pid_file(paths: LocalPaths) -> None:
+    """Holding the lock, any pid file found is a previous supervisor's that could not remove it (SIGKILL): say so."""
+    if stale := read_json(paths.supervisor_pid, None):
+        log.warning("replacing the stale pid file %s of supervisor pid %s, which is gone (killed?); "
+                    "adopting what it left running", paths.supervisor_pid, stale.get("pid"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, required=True)
@@ -196,6 +203,7 @@ def main() -> None:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             sys.exit(f"a supervisor already runs for {paths.root}")
+        replace_stale_pid_file(paths)
         write_json(paths.supervisor_pid, {"pid": os.getpid(), "create_time": psutil.Process().create_time()})
         try:
             asyncio.run(supervise(paths, SupervisorSettings.from_env()))
