@@ -11,7 +11,7 @@ from textual.app import App, ComposeResult
 from console.ops.views import ModelView, ServiceView
 from console.tui.data import AppGrid, ServiceColumn
 from console.tui.widgets import model_grid
-from console.tui.widgets.model_grid import FIXED, ModelGrid
+from console.tui.widgets.model_grid import ModelGrid
 
 MODELS, SERVICES = 30, 40
 SIZE = (80, 20)
@@ -70,9 +70,9 @@ async def test_the_grid_holds_models_newest_first_and_a_mark_where_a_service_run
         assert [str(grid.get_row_at(i)[0]) for i in (0, 1)] == [f"v{MODELS}", f"v{MODELS - 1}"]
         assert str(grid.get_cell(str(MODELS), "grid-s00")) == "● 10%"
         assert str(grid.get_cell(str(MODELS), "grid-s01")) == ""
-        assert str(grid.columns["grid-s00"].label) == "prod grid-s00\n2/2\nno slo"
+        assert str(grid.columns["grid-s00"].label) == "grid-s00\nprod 2/2\nno slo"
         assert lines(grid)[3].startswith(f" v{MODELS} ")
-        assert (grid.cursor_row, grid.cursor_column) == (0, len(FIXED))  # the newest model, the first service
+        assert (grid.cursor_row, grid.cursor_column) == (0, grid.fixed_columns)  # the newest model, the first service
 
 
 async def test_scrolling_keeps_the_version_column_and_the_headers_in_place() -> None:
@@ -103,8 +103,8 @@ async def test_a_paint_renders_only_the_columns_in_view() -> None:
         grid.render_cell = counting
         grid.show(app_grid())
         await pilot.pause()
-        headers = {text for text in rendered if text.startswith("prod grid-s")}
-        assert headers == {f"prod grid-s{s:02d}" for s in range(len(headers))}  # the first few, left to right
+        headers = {text for text in rendered if text.startswith("grid-s")}
+        assert headers == {f"grid-s{s:02d}" for s in range(len(headers))}  # the first few, left to right
         assert 2 <= len(headers) < 10
         assert len(rendered) < 15 * 12  # 15 lines of at most a dozen cells, not 30 models × 44 columns
 
@@ -125,7 +125,7 @@ async def test_the_cursor_moves_by_keys_and_says_which_service_and_model() -> No
         await pilot.press("enter")
         await pilot.pause()
         assert pilot.app.messages[-1] == ("selected", 0, 0)
-        assert ("highlighted", 1, len(FIXED) + 2) in pilot.app.messages
+        assert ("highlighted", 1, grid.fixed_columns + 2) in pilot.app.messages
         cursor = grid.get_component_rich_style("cell-grid--cursor")
         assert any(segment.style.bgcolor == cursor.bgcolor for segment in grid.render_line(3) if segment.text.strip())
 

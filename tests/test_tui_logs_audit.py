@@ -24,6 +24,7 @@ from console.ops import applications, models, services
 from console.tui.data import ConsoleData
 from console.tui.screens.audit import AuditScreen, HistoryScreen
 from console.tui.screens.logs import LogsScreen
+from console.tui.widgets.fit_line import FitLine
 from serving.logs import JsonFormatter
 from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend
@@ -81,7 +82,8 @@ def shown_lines(screen: LogsScreen) -> list[str]:
 
 
 def status(screen: Screen, selector: str) -> str:
-    return str(screen.query_one(selector, Static).render())
+    shown = screen.query_one(selector)
+    return shown.text if isinstance(shown, FitLine) else str(shown.render())
 
 
 async def drive(screen: Screen, test: Callable[[Pilot], Awaitable[None]]) -> None:
@@ -114,6 +116,28 @@ async def test_lines_appear_and_level_keys_narrow_them(data: ConsoleData) -> Non
         write(data, ("critical", "out of memory"), ("info", "fine"))
         await until(pilot, lambda: len(shown_lines(screen)) == 4)
         assert "out of memory" in shown_lines(screen)[-1]
+
+    await drive(screen, keys)
+
+
+async def test_errors_only_with_none_says_so_and_since_when(data: ConsoleData) -> None:
+    write(data, ("info", "started"), ("warning", "slow call"), ago=90)
+    screen = LogsScreen(data, APP, SERVICE, refresh=POLL)
+
+    def said() -> str:
+        empty = screen.query_one("#logs-empty", Static)
+        return str(empty.render()) if empty.display else ""
+
+    async def keys(pilot: Pilot) -> None:
+        await until(pilot, lambda: len(shown_lines(screen)) == 2)
+        oldest = shown_lines(screen)[0][:len("00:00:00")]
+        assert said() == ""
+        await pilot.press("e")
+        await until(pilot, lambda: said().startswith("no error or critical lines since "))
+        assert oldest in said() and said().endswith("e shows every level again")  # as far back as it looked
+        write(data, ("error", "Predict boom"))
+        await until(pilot, lambda: len(shown_lines(screen)) == 1)  # live: the first error line ends it
+        assert said() == ""
 
     await drive(screen, keys)
 

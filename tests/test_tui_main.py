@@ -28,6 +28,7 @@ from console.tui.screens.help import HelpScreen
 from console.tui.screens.main import MainScreen
 from console.tui.screens.rollout import RolloutScreen
 from console.tui.screens.weights import WeightsScreen
+from console.tui.widgets.fit_line import FitLine
 from console.tui.widgets.model_grid import ModelGrid
 from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend
@@ -105,12 +106,12 @@ async def test_the_grid_shows_models_services_weights_and_pods(data: ConsoleData
         grid = await loaded(pilot)
         assert [str(grid.get_row_at(i)[0]) for i in range(2)] == ["v2", "v1"]
         headers = [str(c.label) for c in grid.columns.values()]
-        assert headers[4:] == ["dev echo-dev\n1/1\nno slo", "prod echo-prod\n2/2\nno slo",
-                               "prod echo-prod-b\n1/1\nno slo"]
+        assert headers[grid.fixed_columns:] == ["echo-dev\ndev 1/1\nno slo", "echo-prod\nprod 2/2\nno slo",
+                                                "echo-prod-b\nprod 1/1\nno slo"]
         assert str(grid.get_cell("1", "echo-prod")) == "● 90%"
         assert str(grid.get_cell("2", "echo-prod-b")) == "● 10%"
         assert str(grid.get_cell("2", "echo-prod")) == ""
-        status = pilot.app.screen.query_one("#grid-status", Static)
+        status = pilot.app.screen.query_one("#grid-status", FitLine)
         assert "development: echo-dev 100%" in str(status.render())
         await to_column(pilot, "echo-prod")
         assert "production: echo-prod 90% / echo-prod-b 10%" in str(status.render())
@@ -302,9 +303,9 @@ async def test_a_registry_that_dies_is_reported_in_place(tmp_path: Path, monkeyp
                 cursor.execute(f"DROP DATABASE `{url.rsplit('/', 1)[1]}`")
             admin.close()
             await pilot.press("r")
-            status = pilot.app.screen.query_one("#grid-status", Static)
-            await until(pilot, lambda: "unavailable" in str(status.render()))
-            assert "Error: (1" in str(status.render())  # MariaDB's own error, named: unknown database or table
+            status = pilot.app.screen.query_one("#grid-status", FitLine)
+            await until(pilot, lambda: "unavailable" in status.text)
+            assert "Error: (1" in status.text  # MariaDB's own error, named: unknown database or table
             await pilot.press("?")  # the rest keeps working
             assert isinstance(pilot.app.screen, HelpScreen)
 

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
 
 from console.ops import audit, routes, slo
 from console.telemetry.types import Figures, MetricsHistory
 from console.tui.app import KanriApp
 from console.tui.data import ConsoleData
 from console.tui.screens.canary import CanaryScreen
+from console.tui.widgets.fit_line import FitLine
 from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend
 from tests.support.metrics import ScriptedMetrics
@@ -43,9 +43,9 @@ async def test_the_slo_row_and_a_firing_alert_one_key_away(data: ConsoleData) ->
                                    history=MetricsHistory(APP, 900.0, {}, {}))
     async with KanriApp(data, refresh_seconds=30).run_test(size=SIZE) as pilot:
         grid = await loaded(pilot)
-        alerts = pilot.app.screen.query_one("#alerts", Static)
+        alerts = pilot.app.screen.query_one("#alerts", FitLine)
         await until(pilot, lambda: alerts.display)
-        assert "1 firing: page echo-prod" in str(alerts.render())
+        assert "1 firing: page echo-prod" in alerts.text
         headers = {key: str(column.label).splitlines()[-1] for key, column in grid.columns.items()}
         assert headers["echo-dev"] == "no slo"
         assert headers["echo-prod"] == "✖ — ×50.0"  # 5 % errors against a 0.1 % budget

@@ -1,10 +1,11 @@
-"""The real `kanri demo` in a real terminal (tmux), operated by keys alone, as issue 7's new user does it.
+"""The real `kanri demo` in a real 80×24 terminal (tmux), operated by keys alone: the README's promote flow.
 
 Switch production to the other model and watch the rollout finish with no
-failed request in the demo's traffic, set the weights to 50/50, scale up,
-tail the logs filtered to errors, quit. The screen is read with
-capture-pane; the registry and the traffic counts (printed as JSON when the
-demo quits) must show every change.
+failed request in the demo's traffic (the panel stays live: the old pods are
+seen to go), set the weights to 50/50, scale up, list the keys, tail the
+logs filtered to errors, quit. The screen is read with capture-pane and must
+show every header and key whole at 80 columns; the registry and the traffic
+counts (printed as JSON when the demo quits) must show every change.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from tests.support.prometheus import debian_binary
 
 pytestmark = pytest.mark.timeout(240)
 SESSION = "kanri-test-demo"
+SIZE = (80, 24)
+SERVICES = ("digits-dev", "digits-stg", "digits-prod", "digits-prod-b")
 PASSED_ENV = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "KANRI_HOME", "PATH")
 
 
@@ -47,14 +50,18 @@ class Terminal:
         subprocess.run([self.tmux, "send-keys", "-t", SESSION, "-l", text], check=True)
         time.sleep(0.2)
 
-    def wait_for(self, needle: str, timeout: float = 60.0) -> str:
+    def wait_for(self, needle: str, timeout: float = 60.0, gone: bool = False) -> str:
+        """Until the needle shows (or, with `gone`, no longer shows); the screen then."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             shown = self.screen()
-            if needle in shown:
+            if (needle in shown) != gone:
                 return shown
             time.sleep(0.25)
-        raise AssertionError(f"{needle!r} never appeared; the screen shows:\n{self.screen()}")
+        raise AssertionError(f"{needle!r} never {'went' if gone else 'appeared'}; the screen shows:\n{self.screen()}")
+
+    def line_with(self, needle: str) -> str:
+        return next((line for line in self.screen().splitlines() if needle in line), "")
 
     def escape_from(self, dialog: str, timeout: float = 20.0) -> None:
         """Escape, then wait until the dialog is gone: a key sent right after a lone ESC byte would arrive
@@ -71,7 +78,7 @@ class Terminal:
 
 @pytest.fixture
 def terminal(demo_home: Path, tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
-    """`kanri demo --json` running in a 120x40 tmux session; its stdout (the traffic counts) goes to a file."""
+    """`kanri demo --json` running in an 80x24 tmux session; its stdout (the traffic counts) goes to a file."""
     tmux = debian_binary("tmux", "tmux")
     env = " ".join(f"{name}={shlex.quote(value)}" for name, value in os.environ.items()
                    if name in PASSED_ENV or name.startswith("KANRI_"))
@@ -79,26 +86,35 @@ def terminal(demo_home: Path, tmp_path: Path) -> Iterator[tuple[Terminal, Path]]
     kanri = Path(sys.executable).with_name("kanri")
     command = f"env {env} TERM=xterm-256color {kanri} demo --rate 30 --json > {out}"
     subprocess.run([tmux, "kill-session", "-t", SESSION], capture_output=True)
-    subprocess.run([tmux, "new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command], check=True)
+    subprocess.run([tmux, "new-session", "-d", "-s", SESSION, "-x", str(SIZE[0]), "-y", str(SIZE[1]), command],
+                   check=True)
     try:
         yield Terminal(tmux), out
     finally:
         subprocess.run([tmux, "kill-session", "-t", SESSION], capture_output=True)
 
 
-def test_a_new_user_operates_the_demo_by_keys(terminal: tuple[Terminal, Path], demo_home: Path) -> None:
+def test_a_new_user_promotes_v2_at_80x24_by_keys(terminal: tuple[Terminal, Path], demo_home: Path) -> None:
     term, out = terminal
-    term.wait_for("development: digits-dev 100%", timeout=150)
+    term.wait_for("pods of digits-dev", timeout=150)
     term.wait_for("ok · 0 failed")  # the demo's traffic, live in the header
+    header = term.line_with("digits-prod-b")
+    assert header.split()[-4:] == list(SERVICES), header  # every service header whole, none cut
+    footer = term.wait_for("? Keys").splitlines()[-1]
+    assert "q Quit" in footer and "? Keys" in footer, footer  # at 80 columns too
+    pods = term.line_with(" status ").split("▕")[-1]
+    assert pods.split()[:3] == ["pod", "status", "ready"] and "…" not in pods, pods
 
     term.keys("Right", "Right")  # from digits-dev to digits-prod, on the newest model (v2)
-    term.wait_for("production: digits-prod 90% / digits-prod-b 10%")
+    term.wait_for("digits-prod · v2")  # the focused cell, in full, above the grid
     term.wait_for("pods of digits-prod")
     term.keys("Enter")
     term.wait_for("Switch digits/digits-prod to v2?")
     term.text("digits-prod")
     term.keys("Enter")
     term.wait_for("rollout complete", timeout=90)
+    assert "cancel" not in term.screen() and "escape close" in term.screen()  # only what still applies
+    term.wait_for("Terminating", gone=True, timeout=60)  # the panel stays live: the old pods are seen to go
     term.escape_from("Rollout of digits/digits-prod")
 
     term.keys("w")
@@ -107,10 +123,10 @@ def test_a_new_user_operates_the_demo_by_keys(terminal: tuple[Terminal, Path], d
     term.text("50")
     time.sleep(0.5)
     term.keys("Enter")
-    term.wait_for("digits-prod 90→50%")
+    term.wait_for("Set digits's production weights?")
     term.text("digits-prod")
     term.keys("Enter")
-    term.wait_for("production: digits-prod 50% / digits-prod-b 50%")
+    term.wait_for("● 50%")
 
     term.keys("+")
     term.wait_for("Scale digits/digits-prod to 3?")
@@ -119,11 +135,18 @@ def test_a_new_user_operates_the_demo_by_keys(terminal: tuple[Terminal, Path], d
     term.wait_for("rollout complete", timeout=90)
     term.escape_from("Rollout of digits/digits-prod")
 
+    term.wait_for("scaling to 3", gone=True, timeout=20)  # the notices over the right side are gone
+    term.keys("?")
+    dialog = "\n".join(line for line in term.wait_for("tab moves between").splitlines() if "█" in line)
+    assert dialog.count(" Quit") == 1 and dialog.count("Palette") == 1, dialog  # each action once
+    term.escape_from("tab moves between")
+
     term.keys("l")
     term.wait_for("following")
     term.wait_for("model 2 (sha256")  # the rollout's replicas said their model is live
     term.keys("e")
     term.wait_for("level ≥ error")
+    term.wait_for("no error or critical lines since")  # not a blank screen
     term.escape_from("level ≥ error")
     term.wait_for("pods of digits-prod")
     shown = term.screen()

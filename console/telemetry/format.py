@@ -1,4 +1,5 @@
-"""Figures as an operator reads them, shared by `kanri top` and the console: None shows as a blank."""
+"""Figures as an operator reads them, shared by `kanri top` and every panel of the console, so that a figure
+reads the same wherever it shows: None shows as a blank."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ def cores(value: float | None) -> str | None:
 
 def count(value: float | None) -> str | None:
     return None if value is None else f"{value:.0f}"
+
+
+def score(value: float | None) -> str | None:
+    """Accuracy, precision, recall, F1: three decimals wherever they show."""
+    return None if value is None else f"{value:.3f}"
+
+
+def score_change(value: float | None) -> str | None:
+    return None if value is None else f"{value:+.3f}"
 
 
 COLUMNS: dict[str, Callable[[Figures], str | None]] = {

@@ -7,6 +7,7 @@ from textual.binding import Binding
 
 from console.config import Settings
 from console.tui.data import ConsoleData
+from console.tui.fit import NARROW
 from console.tui.palette import KanriCommands
 from console.tui.screens.help import HelpScreen
 from console.tui.screens.main import MainScreen
@@ -16,7 +17,12 @@ class KanriApp(App):
     CSS_PATH = "kanri.tcss"
     TITLE = "kanri"
     COMMANDS = App.COMMANDS | {KanriCommands}
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("question_mark", "help", "Keys", key_display="?")]
+    BINDINGS = [Binding("q", "quit", "Quit"), Binding("question_mark", "help", "Keys", key_display="?"),
+                Binding(App.COMMAND_PALETTE_BINDING, "command_palette", "palette", show=False, priority=True,
+                        tooltip="Palette: any action or app by name")]
+    # Screens lay out tighter under 100 columns (-narrow) and under 30 lines (-short): 80×24 is both.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     def __init__(self, data: ConsoleData, *, refresh_seconds: float = 2.0, traffic: object | None = None) -> None:
         super().__init__()

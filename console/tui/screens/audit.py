@@ -2,7 +2,9 @@
 
 Both are a table read from the registry in a thread worker every `refresh`
 seconds; a refresh updates only the cells that changed (dolphie's way) and
-rebuilds only when rows came or went, keeping the cursor on its row.
+rebuilds only when rows came or went, keeping the cursor on its row. Columns
+fit the width (console/tui/widgets/fitted_table.py); the status line says in
+full what the cursor's row shows shortened.
 """
 
 from __future__ import annotations
@@ -15,16 +17,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input
 
 from console.moments import duration
 from console.ops.audit import Tenure, change_summary
 from console.ops.views import AuditView
 from console.telemetry.bounded import describe
 from console.tui.data import ConsoleData
+from console.tui.fit import Spec
+from console.tui.widgets.fit_line import FitLine
+from console.tui.widgets.fitted_table import FittedTable
+from console.tui.widgets.key_footer import KeyFooter
 
 Row = tuple[str | Text, ...]
 RESULT_STYLES = {"ok": "green", "refused": "yellow", "cluster-failed": "bold red"}
+
+
+def now() -> datetime:
+    """The clock a tenure that still lasts is measured against; snapshot tests fix it."""
+    return datetime.now(UTC)
 
 
 def when(moment: datetime) -> str:
@@ -43,14 +54,14 @@ class RefreshedTable(Screen):
     """A table filled by `read()` (blocking, run in a thread worker) now and every `refresh` seconds."""
 
     DEFAULT_CSS = """
-    RefreshedTable .table-title { height: 1; background: $panel; padding: 0 1; }
-    RefreshedTable DataTable { height: 1fr; }
+    RefreshedTable .table-title { background: $panel; padding: 0 1; }
+    RefreshedTable FittedTable { height: 1fr; }
     RefreshedTable #table-filter { display: none; }
     RefreshedTable #table-filter.-open { display: block; }
-    RefreshedTable .table-status { height: 1; background: $panel; padding: 0 1; }
+    RefreshedTable .table-status { background: $panel; padding: 0 1; }
     """
 
-    COLUMNS: tuple[str, ...] = ()
+    COLUMNS: tuple[Spec, ...] = ()
     BINDINGS = [Binding("r", "reload", "Refresh"), Binding("escape", "close", "Close")]
 
     def __init__(self, data: ConsoleData, refresh: float = 2.0) -> None:
@@ -58,7 +69,6 @@ class RefreshedTable(Screen):
         self.data = data
         self.refresh_seconds = refresh
         self.unavailable = ""
-        self._rows: dict[str, Row] = {}
 
     def title_text(self) -> str:
         raise NotImplementedError
@@ -68,18 +78,15 @@ class RefreshedTable(Screen):
         raise NotImplementedError
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one(DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one(FittedTable)
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text(), classes="table-title")
-        table = DataTable(cursor_type="row", zebra_stripes=True)
-        for name in self.COLUMNS:
-            table.add_column(name, key=name)
-        yield table
+        yield FitLine(prose=self.title_text(), classes="table-title")
+        yield FittedTable(self.COLUMNS, cursor_type="row", zebra_stripes=True)
         yield Input(id="table-filter")
-        yield Static(classes="table-status")
-        yield Footer()
+        yield FitLine(classes="table-status")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -106,37 +113,32 @@ class RefreshedTable(Screen):
             self.unavailable = message.rows
         else:
             self.unavailable = ""
-            self._show(message.rows)
-        self.query_one(".table-status", Static).update(self.status_text())
+            self.table.show(message.rows)
+        self._show_status()
 
-    def status_text(self) -> str:
-        text = f"{len(self._rows)} rows, every {self.refresh_seconds:g}s"
-        return text + (f"  │  unavailable: {self.unavailable}" if self.unavailable else "")
+    @on(DataTable.RowHighlighted)
+    def _show_status(self) -> None:
+        """How many rows and how often; then why the registry cannot be read, or the cursor's row in full
+        where its cells are shortened."""
+        count = len(self.table.row_keys)
+        parts = [*self.status_parts(), f"{count} row{'' if count == 1 else 's'}, every {self.refresh_seconds:g}s"]
+        prose = (Text(f"unavailable: {self.unavailable}", style="red") if self.unavailable
+                 else " · ".join(self.table.cut_in(self.selected_key())))
+        self.query_one(".table-status", FitLine).show(parts, prose)
+
+    def status_parts(self) -> list[str]:
+        """What the status line says before the row count."""
+        return []
 
     def selected_key(self) -> str | None:
-        if not self._rows or self.table.row_count == 0:
-            return None
-        return list(self._rows)[min(self.table.cursor_row, len(self._rows) - 1)]
-
-    def _show(self, rows: dict[str, Row]) -> None:
-        table = self.table
-        if list(rows) != list(self._rows):
-            keep = self.selected_key()
-            table.clear()
-            for key, row in rows.items():
-                table.add_row(*row, key=key)
-            if keep in rows:
-                table.move_cursor(row=list(rows).index(keep), animate=False)
-        else:
-            for key, row in rows.items():
-                for column, old, new in zip(self.COLUMNS, self._rows[key], row, strict=True):
-                    if old != new:
-                        table.update_cell(key, column, new)
-        self._rows = rows
+        return self.table.cursor_key()
 
 
 class AuditScreen(RefreshedTable):
-    COLUMNS = ("#", "time", "actor", "action", "target", "result", "change", "error")
+    COLUMNS = (Spec("#", "#", rank=4), Spec("time", "time"), Spec("actor", "actor", rank=3, kind="name", least=6),
+               Spec("action", "action"), Spec("target", "target", kind="name", least=14), Spec("result", "result"),
+               Spec("change", "change", rank=1, kind="text", least=17),
+               Spec("error", "error", rank=2, kind="text", least=16))
     BINDINGS = [Binding("slash", "filter", "Filter target"), Binding("h", "history", "History")]
 
     def __init__(self, data: ConsoleData, refresh: float = 2.0, limit: int = 500) -> None:
@@ -155,9 +157,8 @@ class AuditScreen(RefreshedTable):
                             Text(e.result, style=RESULT_STYLES.get(e.result, "")), change_summary(e), e.error)
                 for e in events}
 
-    def status_text(self) -> str:
-        shown = f"target {self.target_prefix}…  │  " if self.target_prefix else ""
-        return shown + super().status_text()
+    def status_parts(self) -> list[str]:
+        return [f"target {self.target_prefix}…"] if self.target_prefix else []
 
     def action_filter(self) -> None:
         field = self.query_one("#table-filter", Input)
@@ -193,7 +194,8 @@ class AuditScreen(RefreshedTable):
 class HistoryScreen(RefreshedTable):
     """Which model version the service ran, from when to when, and who promoted it."""
 
-    COLUMNS = ("model", "since", "until", "for", "by", "how")
+    COLUMNS = (Spec("model", "model"), Spec("since", "since"), Spec("until", "until"), Spec("for", "for", rank=1),
+               Spec("by", "by", rank=2, kind="name", least=6), Spec("how", "how", rank=1))
 
     def __init__(self, data: ConsoleData, app: str, service: str, refresh: float = 2.0) -> None:
         super().__init__(data, refresh)
@@ -204,8 +206,8 @@ class HistoryScreen(RefreshedTable):
         return f"promotion history of {self.app_name}/{self.service}, newest first"
 
     def read(self) -> dict[str, Row]:
-        now = datetime.now(UTC)
-        return {f"{t.since.isoformat()}-v{t.model_version}": tenure_row(t, now)
+        at = now()
+        return {f"{t.since.isoformat()}-v{t.model_version}": tenure_row(t, at)
                 for t in self.data.service_history(self.app_name, self.service)}
 
 

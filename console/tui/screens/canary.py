@@ -2,7 +2,8 @@
 
 Cancelling puts the starting weights back (the canary does that itself);
 the screen stays open until the canary has finished one way or the other,
-so nobody leaves a canary running unseen.
+so nobody leaves a canary running unseen; once it is over, only closing is
+offered.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from console.tui.guard import post, reason
 
 KIND_STYLE = {"promoted": "bold green", "rolled-back": "bold red", "cancelled": "yellow", "passed": "green"}
 FINAL = frozenset({"promoted", "rolled-back", "cancelled"})
+KEYS = {True: "[b]c[/b] cancel (the starting weights come back)   [b]escape[/b] close once it is over",
+        False: "[b]escape[/b] close"}
 
 
 def weights_text(weights: dict[str, int]) -> str:
@@ -46,7 +49,7 @@ class CanaryScreen(ModalScreen[None]):
                         classes="dialog-title")
             yield Static("starting…", id="canary-weights")
             yield RichLog(id="canary-log", max_lines=500, wrap=True)
-            yield Label("[b]c[/b] cancel (the starting weights come back)   [b]escape[/b] close once it is over")
+            yield Static(KEYS[True], id="canary-keys")
 
     def on_mount(self) -> None:
         self.run()
@@ -71,11 +74,15 @@ class CanaryScreen(ModalScreen[None]):
     def _over(self) -> None:
         self.finished = True
         self.query_one("#canary-log", RichLog).write(Text("the canary is over; escape closes", style="dim"))
+        self.query_one("#canary-keys", Static).update(KEYS[False])
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "cancel" and self.finished)
 
     def action_cancel(self) -> None:
-        if not self.finished:
-            self.stop.set()
-            self.query_one("#canary-log", RichLog).write(Text("cancelling…", style="yellow"))
+        self.stop.set()
+        self.query_one("#canary-log", RichLog).write(Text("cancelling…", style="yellow"))
 
     def action_close(self) -> None:
         if self.finished:

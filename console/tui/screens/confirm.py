@@ -5,11 +5,12 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from console.ops.views import ServiceView
+from console.tui.screens.forms import buttons
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -34,32 +35,30 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.details, classes="dialog-body")
             if self.type_to_confirm:
-                yield Label(f"This is production: type [b]{self.type_to_confirm}[/b] and press enter to go ahead.")
-                yield Input(placeholder=self.type_to_confirm, id="confirm-name")
+                yield Static(f"This is production: type [b]{self.type_to_confirm}[/b] and press enter to go ahead.")
+                yield Input(placeholder=self.type_to_confirm, id="confirm-name", compact=True)
             else:
-                yield Label("Press [b]y[/b] to go ahead, [b]escape[/b] to cancel.")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Go ahead", variant="warning", id="yes")
-                yield Button("Cancel", id="no")
+                yield Static("Press [b]y[/b] to go ahead, [b]escape[/b] to cancel.")
+            yield from buttons("Go ahead", "warning")
 
     def on_mount(self) -> None:
         if self.type_to_confirm:
             self.query_one("#confirm-name", Input).focus()
         else:
-            self.query_one("#no", Button).focus()
+            self.query_one("#cancel", Button).focus()
 
     def action_confirm(self) -> None:
         if not self.type_to_confirm:
             self.dismiss(True)
 
     @on(Input.Submitted, "#confirm-name")
-    @on(Button.Pressed, "#yes")
+    @on(Button.Pressed, "#ok")
     def _yes(self) -> None:
         if self.type_to_confirm and self.query_one("#confirm-name", Input).value.strip() != self.type_to_confirm:
             self.notify(f"type {self.type_to_confirm} exactly to go ahead", severity="warning")
             return
         self.dismiss(True)
 
-    @on(Button.Pressed, "#no")
+    @on(Button.Pressed, "#cancel")
     def _no(self) -> None:
         self.dismiss(False)

@@ -1,4 +1,6 @@
-"""Sync with the cluster: what it really runs against what the registry wants, and a key to converge."""
+"""Sync with the cluster: what it really runs against what the registry wants, and a key to converge.
+
+The key is offered only when there is something to converge and the console may change things."""
 
 from __future__ import annotations
 
@@ -7,12 +9,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import Label, Static
 
 from console.ops.sync import Drift
 from console.tui.data import ConsoleData
+from console.tui.fit import Spec
 from console.tui.guard import attempt, post
 from console.tui.screens.confirm import ConfirmScreen
+from console.tui.widgets.fitted_table import FittedTable
+
+COLUMNS = (Spec("target", "target", kind="name", least=14), Spec("field", "field"),
+           Spec("registry wants", "registry wants", "wants", kind="text"),
+           Spec("cluster has", "cluster has", "has", kind="text"), Spec("cluster", "cluster", rank=1, kind="name"))
 
 
 class DriftScreen(ModalScreen[None]):
@@ -28,13 +36,10 @@ class DriftScreen(ModalScreen[None]):
         with Vertical(classes="dialog wide"):
             yield Label("Sync: registry against cluster", classes="dialog-title")
             yield Static("reading the cluster…", id="drift-status")
-            table = DataTable(id="drift-table", cursor_type="row")
-            for column in ("target", "field", "registry wants", "cluster has", "cluster"):
-                table.add_column(column, key=column)
-            yield table
+            yield FittedTable(COLUMNS, id="drift-table", cursor_type="row")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "fix" and self.data.read_only)
+        return not (action == "fix" and (self.data.read_only or not self.found))
 
     def on_mount(self) -> None:
         self.action_reload()
@@ -43,10 +48,6 @@ class DriftScreen(ModalScreen[None]):
         self.load(fix=False)
 
     def action_fix(self) -> None:
-        if not self.found:
-            self.notify("nothing to fix: the cluster runs what the registry wants")
-            return
-
         def confirmed(go: bool | None) -> None:
             if go:
                 self.load(fix=True)
@@ -74,9 +75,11 @@ class DriftScreen(ModalScreen[None]):
 
     def _show(self, found: list[Drift]) -> None:
         self.found = found
+        self.refresh_bindings()
+        fix = "" if self.data.read_only else "; f applies the registry's state again"
         self._status("in sync: the cluster runs what the registry wants" if not found
-                     else f"{len(found)} differences; f applies the registry's state again")
-        table = self.query_one("#drift-table", DataTable)
-        table.clear()
-        for d in found:
-            table.add_row(d.target, d.field, str(d.desired), str(d.actual), d.cluster)
+                     else f"{len(found)} difference{'' if len(found) == 1 else 's'}{fix}")
+        table = self.query_one("#drift-table", FittedTable)
+        table.display = bool(found)
+        table.show({f"{d.target} {d.field} {d.cluster}": (d.target, d.field, str(d.desired), str(d.actual), d.cluster)
+                    for d in found})

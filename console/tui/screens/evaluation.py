@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.columns import Columns
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,12 +13,14 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from console.telemetry.format import score, score_change
+
 BAR_WIDTH = 20
 
 
 def bar(value: float, style: str) -> Text:
     filled = round(max(0.0, min(value, 1.0)) * BAR_WIDTH)
-    return Text.assemble(("█" * filled, style), ("░" * (BAR_WIDTH - filled), "dim"), f" {value:.3f}")
+    return Text.assemble(("█" * filled, style), ("░" * (BAR_WIDTH - filled), "dim"), f" {score(value)}")
 
 
 def per_label_table(metrics: dict[str, Any], baseline: dict[str, Any] | None, baseline_name: str) -> Table:
@@ -51,19 +54,20 @@ def confusion_table(metrics: dict[str, Any]) -> Table | Text:
     return table
 
 
-def headline(metrics: dict[str, Any], baseline: dict[str, Any] | None) -> Text:
-    text = Text()
+def headline(metrics: dict[str, Any], baseline: dict[str, Any] | None) -> Columns:
+    """`accuracy 0.971 (+0.013)` for each figure, side by side as the width allows, never split."""
+    figures = []
     for name in ("accuracy", "precision", "recall", "f1"):
         value = metrics.get(name)
         if value is None:
             continue
-        text.append(f"{name} {value:.4f}")
+        text = Text(f"{name} {score(value)}")
         old = (baseline or {}).get(name)
         if old is not None:
             delta = value - old
-            text.append(f" ({delta:+.4f})", style="green" if delta >= 0 else "red")
-        text.append("   ")
-    return text
+            text.append(f" ({score_change(delta)})", style="green" if delta >= 0 else "red")
+        figures.append(text)
+    return Columns(figures, padding=(0, 3))
 
 
 class EvaluationScreen(ModalScreen[None]):
@@ -82,6 +86,6 @@ class EvaluationScreen(ModalScreen[None]):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(headline(self.metrics, self.baseline))
             if self.baseline is None and self.baseline_name:
-                yield Label(f"{self.baseline_name} has no evaluation to compare with", classes="dim")
+                yield Static(f"{self.baseline_name} has no evaluation to compare with", classes="dim")
             yield Static(per_label_table(self.metrics, self.baseline, self.baseline_name))
             yield Static(confusion_table(self.metrics))

@@ -1,4 +1,6 @@
-"""Small forms that return typed values: a few labelled fields, checked before they are handed back."""
+"""Small forms that return typed values: a few labelled fields, checked before they are handed back.
+
+A field is one line, its label beside a compact input, so a form of three fields fits 80×24."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Input, Label, Static
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,13 @@ def percent_steps(text: str) -> list[int]:
     return steps
 
 
+def buttons(ok: str, variant: str = "primary") -> ComposeResult:
+    """The dialogs' two buttons, one line high: enter and escape do the same from the keyboard."""
+    with Horizontal(classes="dialog-buttons"):
+        yield Button(ok, variant=variant, id="ok", compact=True)
+        yield Button("Cancel", id="cancel", compact=True)
+
+
 class FormScreen(ModalScreen[dict[str, Any] | None]):
     """Enter on the last field (or the OK button) submits; escape cancels with None."""
 
@@ -61,14 +70,13 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             if self.note:
-                yield Label(self.note, classes="dialog-body")
+                yield Static(self.note, classes="dialog-body")
             for field in self.fields:
-                yield Label(field.label)
-                yield Input(value=field.value, id=f"field-{field.name}")
-            yield Label("", id="form-error", classes="error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("OK", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+                with Horizontal(classes="field-row"):
+                    yield Label(field.label, classes="field-label")
+                    yield Input(value=field.value, id=f"field-{field.name}", compact=True, classes="field-input")
+            yield Static("", id="form-error", classes="error")
+            yield from buttons("OK")
 
     @on(Input.Submitted)
     def _next(self, event: Input.Submitted) -> None:
@@ -87,7 +95,7 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
             try:
                 values[field.name] = field.parse(text)
             except ValueError as exc:
-                self.query_one("#form-error", Label).update(f"{field.label}: {exc}")
+                self.query_one("#form-error", Static).update(f"{field.label}: {exc}")
                 self.query_one(f"#field-{field.name}", Input).focus()
                 return
         self.dismiss(values)

@@ -4,7 +4,9 @@ A thread worker searches, then polls the log source from its cursor every
 `refresh` seconds; each page reaches the screen as one message and is written
 with one `Log.write_lines` call, so thousands of lines a second cost one
 update per poll. A change of filter starts a new query generation: the worker
-searches again, and pages of older generations are dropped on arrival.
+searches again, and pages of older generations are dropped on arrival. When
+nothing matches, the screen says so, and since when: the oldest line it has
+seen, which the search reached back to at least.
 """
 
 from __future__ import annotations
@@ -12,37 +14,67 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from rich.highlighter import Highlighter
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Input, Log, Static
 from textual.worker import get_current_worker
 
 from console.errors import KanriError
 from console.moments import moment
 from console.telemetry import LogLine, LogPage, LogQuery, TelemetryUnavailable, levels_at_least
+from console.telemetry.types import LEVELS
 from console.tui.data import ConsoleData
+from console.tui.fit import NARROW, shorten
+from console.tui.widgets.fit_line import FitLine
+from console.tui.widgets.key_footer import KeyFooter
 
 MAX_LINES = 5000
 BUSY_POLL = 0.25  # seconds between polls while the last poll brought lines
 LEVEL_CYCLE = (None, "info", "warning", "error")  # None: every level
 TIME_WIDTH = len("00:00:00.000")
 LEVEL_WIDTH = 8
+NARROW_POD_WIDTH = 20  # under NARROW columns, so that a line keeps room for its message
 LEVEL_STYLES = {"critical": "bold reverse red", "error": "bold red", "warning": "yellow", "debug": "dim",
                 "raw": "dim"}
 SEARCH_STYLE = "bold reverse"  # reverse survives NO_COLOR
 
 
-def format_line(line: LogLine) -> str:
-    """One line as the tail shows it: time, level, pod, message; the line's own newlines become spaces."""
+def now() -> datetime:
+    """The clock the screen opens by; snapshot tests fix it."""
+    return datetime.now(UTC)
+
+
+def nothing_matched(query: LogQuery, min_level: str | None, since: datetime) -> str:
+    """`no error or critical lines since 2026-12-04 18:12:40 UTC; e shows every level again`."""
+    levels = [level for level in LEVELS if level in query.levels]
+    kinds = " or ".join([", ".join(levels[:-1]), levels[-1]] if len(levels) > 1 else levels)
+    what = f"no {kinds} lines" if kinds else "no lines"
+    if query.text:
+        what += f" matching {query.text!r}"
+    what += f" before {query.until:%Y-%m-%d %H:%M:%S %Z}" if query.until else f" since {since:%Y-%m-%d %H:%M:%S %Z}"
+    hints = []
+    if min_level:
+        hints.append("e shows every level again" if min_level == "error" else "l changes the level")
+    if query.text:
+        hints.append("/ changes the search")
+    if query.until:
+        hints.append("f goes live")
+    return "; ".join([what, *hints])
+
+
+def format_line(line: LogLine, pod_width: int = 0) -> str:
+    """One line as the tail shows it: time, level, pod (shortened in the middle to `pod_width`, if given),
+    message; the line's own newlines become spaces."""
     message = " ".join(line.message.splitlines())
-    return f"{line.timestamp:%H:%M:%S.%f}"[:TIME_WIDTH] + f" {line.level:<{LEVEL_WIDTH}} {line.pod}  {message}"
+    pod = shorten(line.pod, pod_width) if pod_width else line.pod
+    return f"{line.timestamp:%H:%M:%S.%f}"[:TIME_WIDTH] + f" {line.level:<{LEVEL_WIDTH}} {pod}  {message}"
 
 
 class LineHighlighter(Highlighter):
@@ -76,9 +108,10 @@ class LogsScreen(Screen):
     DEFAULT_CSS = """
     LogsScreen #logs-title { height: 1; background: $panel; padding: 0 1; }
     LogsScreen #logs-log { height: 1fr; }
+    LogsScreen #logs-empty { display: none; height: auto; padding: 1 2; color: $text-muted; }
     LogsScreen #logs-input { display: none; }
     LogsScreen #logs-input.-open { display: block; }
-    LogsScreen #logs-status { height: 1; background: $panel; padding: 0 1; }
+    LogsScreen #logs-status { background: $panel; padding: 0 1; }
     """
 
     BINDINGS = [
@@ -101,7 +134,10 @@ class LogsScreen(Screen):
         self.unavailable = ""
         self._held: deque[str] = deque(maxlen=max_lines)  # lines that arrived while not following
         self._input_mode = ""  # "search" or "back" while the input is open
-        self._status = ""
+        self.pod_width = 0  # pod names are shortened to this in lines formatted from now on (0: not at all)
+        self._searching = True  # from a new query until its first page
+        self._why = Text()  # what the empty log says
+        self._oldest = now()  # the oldest moment any page reached back to; the screen's opening until one does
         self._wake = threading.Event()
         self._highlighter = LineHighlighter()
         # (generation, query), replaced as a whole so the worker reads a consistent pair.
@@ -120,15 +156,23 @@ class LogsScreen(Screen):
         yield Static("logs of " + "/".join(p for p in (q.app, q.service, q.pod) if p), id="logs-title")
         log = Log(max_lines=self.max_lines, highlight=True, id="logs-log")
         log.highlighter = self._highlighter
+        yield Static(id="logs-empty")
         yield log
         yield Input(id="logs-input")
-        yield Static(id="logs-status")
-        yield Footer()
+        yield FitLine(id="logs-status", separator="  │  ")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
+        self._fit_pods(self.app.size.width)  # before the first page is formatted
         self.tail.focus()
         self._show_status()
         self._tail()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_pods(event.size.width)
+
+    def _fit_pods(self, width: int) -> None:
+        self.pod_width = NARROW_POD_WIDTH if width < NARROW else 0
 
     def on_unmount(self) -> None:
         self._wake.set()  # the worker is cancelled with the screen; let it see that now
@@ -148,7 +192,7 @@ class LogsScreen(Screen):
             if isinstance(page, LogPage):
                 cursor = page.cursor
                 # Only the last max_lines can be shown: format no more than those, here, off the UI thread.
-                lines = [format_line(line) for line in page.lines[-self.max_lines:]]
+                lines = [format_line(line, self.pod_width) for line in page.lines[-self.max_lines:]]
             self.post_message(LogsArrived(generation, page, lines, fresh))
             if not (isinstance(page, LogPage) and page.more):
                 # While lines flow, poll sooner: small pages cost the UI thread short pauses, not one long one.
@@ -158,10 +202,13 @@ class LogsScreen(Screen):
     def _arrived(self, message: LogsArrived) -> None:
         if message.generation != self._wanted[0]:
             return
+        self._searching = False
         if isinstance(message.page, TelemetryUnavailable):
             self.unavailable = message.page.reason
         else:
             self.unavailable = ""
+            if message.page.lines:
+                self._oldest = min(self._oldest, message.page.lines[0].timestamp)
             if message.fresh:  # a new query's answer: shown up to its newest line, following or not
                 self.tail.clear()
                 self._held.clear()
@@ -179,6 +226,7 @@ class LogsScreen(Screen):
         self._highlighter.words = self.current_query.text.split()
         self.tail.clear()
         self._held.clear()
+        self._searching = True
         self._wake.set()
         self._show_status()
 
@@ -193,12 +241,25 @@ class LogsScreen(Screen):
             parts.append(f"until {q.until:%Y-%m-%d %H:%M:%S %Z}")
         count = self.tail.line_count
         parts.append(f"{count} line" + ("" if count == 1 else "s"))
-        if self.unavailable:
-            parts.append(f"unavailable: {self.unavailable}")
-        text = "  │  ".join(parts)
-        if text != self._status:  # an update lays the screen out again: only when it says something new
-            self._status = text
-            self.query_one("#logs-status", Static).update(Text(text))
+        unavailable = Text(f"unavailable: {self.unavailable}" if self.unavailable else "", style="red")
+        self.query_one("#logs-status", FitLine).show(parts, unavailable)
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """Over an empty log, why it is empty: still searching, the source failing, or nothing matched."""
+        if self.tail.line_count or self._held:
+            why = Text()
+        elif self._searching:
+            why = Text("searching…")
+        elif self.unavailable:
+            why = Text(f"the log source is unavailable: {self.unavailable}", style="red")
+        else:
+            why = Text(nothing_matched(self.current_query, self.min_level, self._oldest))
+        empty = self.query_one("#logs-empty", Static)
+        if why != self._why:  # as the status: lay out again only for something new
+            self._why = why
+            empty.update(why)
+            empty.display = bool(why)
 
     def _set_level(self, level: str | None) -> None:
         self.min_level = level

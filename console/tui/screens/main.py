@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input
 
 from console.ops.canary import CanaryPlan
 from console.ops.overview import AppHealth
@@ -36,7 +36,9 @@ from console.tui.screens.pick_file import PickFileScreen
 from console.tui.screens.rollout import RolloutScreen
 from console.tui.screens.weights import WeightsScreen
 from console.tui.widgets.app_list import AppList
-from console.tui.widgets.model_grid import FIXED, ModelGrid
+from console.tui.widgets.fit_line import FitLine
+from console.tui.widgets.key_footer import KeyFooter
+from console.tui.widgets.model_grid import ModelGrid
 from console.tui.widgets.pods_panel import PodsPanel
 
 # Actions that change something: hidden and refused in read-only mode.
@@ -48,13 +50,13 @@ VIEWS = {"apps": "filter", "audit": "audit", "logs": "logs", "history": "history
          "help": "app.help", "quit": "app.quit", "q": "app.quit"}
 
 
-def alerts_line(alerts: list[FiringAlert]) -> Text:
+def alert_parts(alerts: list[FiringAlert]) -> tuple[list[Text], str]:
+    """`⚠ 1 firing: page digits-prod   ! goes to it   <summary>`: the summary cut to the room left."""
     first = alerts[0]
-    line = Text.assemble(("⚠ ", "bold red"), (f"{len(alerts)} firing: ", "bold"),
+    what = Text.assemble(("⚠ ", "bold red"), (f"{len(alerts)} firing: ", "bold"),
                          (f"{first.severity} ", "bold red" if first.severity == "page" else "yellow"),
-                         f"{first.service or first.app}: {first.summary}")
-    line.append("   ! goes to it", style="dim")
-    return line
+                         first.service or first.app)
+    return [what, Text("! goes to it", style="dim")], first.summary
 
 
 class MainScreen(Screen):
@@ -95,12 +97,12 @@ class MainScreen(Screen):
         with Horizontal():
             yield AppList(id="apps")
             with Vertical(id="centre"):
-                yield Static("", id="grid-status")
-                yield Static("", id="alerts")
+                yield FitLine(id="grid-status")
+                yield FitLine(id="alerts")
                 yield ModelGrid(id="grid")
                 yield PodsPanel(id="pods")
         yield Input(placeholder=":view  (apps, audit, logs, history, drift, help, app NAME)", id="command-line")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def grid(self) -> ModelGrid:
@@ -112,7 +114,7 @@ class MainScreen(Screen):
         self.query_one("#command-line", Input).display = False
         self.grid.read_only = self.data.read_only
         self.grid.focus()
-        self.query_one("#alerts", Static).display = False
+        self.query_one("#alerts", FitLine).display = False
         self.action_reload()
         self.set_interval(self.refresh_seconds, self.action_reload)
         self.set_interval(max(self.refresh_seconds, SLO_SECONDS), self._reload_slo)
@@ -149,7 +151,7 @@ class MainScreen(Screen):
 
     def _show_apps(self, apps: list[AppHealth], error: str, first: str | None) -> None:
         if error:
-            self._status(Text(f"registry unavailable: {error}", style="red"))
+            self._status([], Text(f"registry unavailable: {error}", style="red"))
             return
         app_list = self.query_one(AppList)
         app_list.show(apps)
@@ -157,7 +159,7 @@ class MainScreen(Screen):
             self.selected_app = first
             app_list.select(first)
         elif not apps:
-            self._status("no applications yet: create one with `kanri app create` (or run `kanri demo`)")
+            self._status(["no applications yet: `kanri app create` or `kanri demo`"])
 
     @work(thread=True, exclusive=True, group="app")
     def load_app(self, app: str, service: str | None) -> None:
@@ -194,13 +196,13 @@ class MainScreen(Screen):
             return
         if isinstance(statuses, list):
             self.grid.show_slo({s.objective.service: s for s in statuses})
-        line = self.query_one("#alerts", Static)
+        line = self.query_one("#alerts", FitLine)
         if isinstance(alerts, TelemetryUnavailable):
             self.alerts = []
-            line.update(Text(f"alerts unavailable: {alerts.reason}", style="yellow"))
+            line.show([], Text(f"alerts unavailable: {alerts.reason}", style="yellow"))
         else:
             self.alerts = alerts
-            line.update(alerts_line(alerts) if alerts else "")
+            line.show(*alert_parts(alerts)) if alerts else line.show([])
         line.display = bool(self.alerts) or isinstance(alerts, TelemetryUnavailable)
 
     @work(thread=True, exclusive=True, group="history")
@@ -211,14 +213,14 @@ class MainScreen(Screen):
         if app != self.selected_app:
             return
         if grid is None:
-            self._status(Text(f"{app}: unavailable: {error}", style="red"))
+            self._status([], Text(f"{app}: unavailable: {error}", style="red"))
             return
         self.grid_data = grid
         self.grid.show(grid)
         if self._slo_app != app:  # after the first grid, not beside it: SLOs need history and can wait
             self._slo_app = app
             self.load_slo(app)
-        self._status(self._route_line())
+        self._status(*self._focus_line())
         self._show_pods()
 
     def _show_snapshot(self, app: str, snapshot: MetricsSnapshot | TelemetryUnavailable) -> None:
@@ -234,21 +236,25 @@ class MainScreen(Screen):
         if self.grid_data is not None:
             self.query_one(PodsPanel).show(self.grid_data, self._selected_service_name(), self.snapshot)
 
-    def _status(self, text: str | Text) -> None:
-        self.query_one("#grid-status", Static).update(text)
+    def _status(self, parts: list[Text | str], prose: Text | str = "") -> None:
+        """The line above the grid: parts kept whole as the width allows, `prose` cut between words."""
+        self.query_one("#grid-status", FitLine).show(parts, prose)
 
-    def _route_line(self) -> Text:
-        """The application and its selected level's traffic split (other levels show theirs in the grid)."""
+    def _focus_line(self) -> tuple[list[Text | str], str]:
+        """The focused cell in full (the grid may show its names shortened), then its level's traffic split
+        (other levels show theirs in the grid), then the model's description as far as it fits."""
         grid = self.grid_data
-        line = Text.assemble((grid.app, "bold"))
-        column = self.grid.selected_column
-        route = next((r for r in grid.routes if column and r.level == column.service.level), None)
+        parts: list[Text | str] = [Text(grid.app, style="bold")]
+        column, model = self.grid.selected_column, self.grid.selected_model
+        if column is None:
+            return parts, ""
+        parts.append(Text(column.service.name + (f" · v{model.version}" if model else ""), style="bold"))
+        route = next((r for r in grid.routes if r.level == column.service.level), None)
         if route is not None:
             weights = " / ".join(f"{name} {weight}%" for name, weight in route.weights.items())
-            line.append(f"   {route.level}: {weights}")
-            if route.mirror:
-                line.append(f" (mirror {route.mirror_percent}% to {route.mirror})")
-        return line
+            mirror = f" (mirror {route.mirror_percent}% to {route.mirror})" if route.mirror else ""
+            parts.append(f"{route.level}: {weights}{mirror}")
+        return parts, model.description if model else ""
 
     def _selected_service_name(self) -> str | None:
         column = self.grid.selected_column
@@ -260,14 +266,14 @@ class MainScreen(Screen):
             return
         self.selected_app = event.app
         self.grid_data, self.snapshot = None, None
-        self._status(f"{event.app}: loading…")
+        self._status([f"{event.app}: loading…"])
         self.grid.slo = {}
         self.load_app(event.app, None)
 
     @on(ModelGrid.CellHighlighted, "#grid")
     def _cell_highlighted(self) -> None:
         if self.grid_data is not None:
-            self._status(self._route_line())
+            self._status(*self._focus_line())
         self._show_pods()
         service = self._selected_service_name()
         if self.selected_app and service:
@@ -305,7 +311,8 @@ class MainScreen(Screen):
         else:
             self._post(self.notify, done, timeout=6)
             if follow is not None and isinstance(result, ServiceView):
-                self._post(self.app.push_screen, RolloutScreen(self.data, follow[0], result, follow[1]))
+                self._post(self.app.push_screen, RolloutScreen(self.data, follow[0], result, follow[1],
+                                                                         self.refresh_seconds))
         self._post(self.action_reload)
 
     def action_switch(self) -> None:
@@ -502,11 +509,8 @@ class MainScreen(Screen):
         if not self.alerts:
             self.notify("no alert is firing")
             return
-        alert = self.alerts[0]
-        names = [c.key for c in self.grid_data.columns] if self.grid_data else []
-        if alert.service in names:
-            self.grid.move_cursor(column=len(FIXED) + names.index(alert.service))
-            self.grid.focus()
+        self.grid.move_to_service(self.alerts[0].service)
+        self.grid.focus()
 
     def action_sync(self) -> None:
         self.app.push_screen(DriftScreen(self.data))

@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label
 
+from console.tui.screens.forms import buttons
+
 
 class PickFileScreen(ModalScreen[tuple[str, str] | None]):
     """Dismisses (path, note) for an existing file, or None."""
@@ -24,17 +26,18 @@ class PickFileScreen(ModalScreen[tuple[str, str] | None]):
         self.note_label = note_label
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
+        with Vertical(classes="dialog wide fill"):
             yield Label(self.title_text, classes="dialog-title")
             yield DirectoryTree(self.start, id="picker-tree")
-            yield Label("path (type it, or pick it above)")
-            yield Input(id="picker-path")
+            with Horizontal(classes="field-row"):
+                yield Label("path", classes="field-label")
+                yield Input(id="picker-path", placeholder="type it, or pick it above", compact=True,
+                            classes="field-input wide-input")
             if self.note_label:
-                yield Label(self.note_label)
-                yield Input(id="picker-note")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("OK", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+                with Horizontal(classes="field-row"):
+                    yield Label(self.note_label, classes="field-label")
+                    yield Input(id="picker-note", compact=True, classes="field-input wide-input")
+            yield from buttons("OK")
 
     def on_mount(self) -> None:
         self.query_one("#picker-path", Input).focus()

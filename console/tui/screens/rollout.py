@@ -1,11 +1,16 @@
 """Live rollout progress after a change: updated/ready/desired, the pods coming and going, stuck and why.
 
-Cancel rolls back: it switches the service to the model it ran before, as a
-rollback through the operations layer, and follows that rollout instead.
+The panel stays live until it is closed: once the rollout is over the pods
+are still read every `refresh` seconds, so the old pods are seen to finish
+terminating and the ages keep counting. Cancel rolls back while there is a
+rollout to cancel (rolling, or stuck): it switches the service to the model
+it ran before, as a rollback through the operations layer, and follows that
+rollout instead; once complete, only closing is offered.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 from rich.text import Text
@@ -14,56 +19,97 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar, Static
+from textual.worker import get_current_worker
 
 from console.cluster.base import Pod, RolloutStatus
 from console.moments import duration
 from console.ops.views import ServiceView
 from console.tui.data import ConsoleData
+from console.tui.fit import Spec
 from console.tui.guard import attempt, post, reason
 from console.tui.screens.confirm import ConfirmScreen
+from console.tui.widgets.fitted_table import FittedTable
+
+clock = time.monotonic  # how long the rollout has taken; snapshot tests fix it
+COLUMNS = (Spec("pod", "pod", kind="name", least=14), Spec("model", "model"), Spec("status", "status"),
+           Spec("ready", "ready"), Spec("age", "age", rank=1))
+KEYS = {True: "[b]c[/b] cancel = roll back   [b]escape[/b] close (the rollout goes on)",
+        False: "[b]escape[/b] close"}
+
+
+def pod_row(pod: Pod) -> tuple[str, ...]:
+    return (pod.name, "" if pod.model_version is None else f"v{pod.model_version}", pod.status,
+            "1/1" if pod.ready else "0/1", duration(pod.age_seconds))
 
 
 class RolloutScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "dismiss", "Close (keeps rolling)"), Binding("c", "cancel", "Cancel = roll back")]
 
-    def __init__(self, data: ConsoleData, app: str, service: ServiceView, change: str) -> None:
+    def __init__(self, data: ConsoleData, app: str, service: ServiceView, change: str, refresh: float = 2.0) -> None:
         super().__init__()
         self.data = data
         self.app_name = app
         self.service = service
         self.change = change
-        self.started = time.monotonic()
+        self.refresh_seconds = refresh
+        self.started = clock()
+        self.took: float | None = None  # set when the rollout completes: its time stops counting
+        self._gone = threading.Event()
+
+    @property
+    def complete(self) -> bool:
+        return self.took is not None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(f"Rollout of {self.app_name}/{self.service.name}: {self.change}", classes="dialog-title")
+            yield Label(self._title(), classes="dialog-title")
             yield ProgressBar(total=max(self.service.replicas, 1), show_eta=False, id="rollout-progress")
             yield Static("waiting for the cluster…", id="rollout-status")
-            table = DataTable(id="rollout-pods", cursor_type="none")
-            for column in ("pod", "model", "status", "ready", "age"):
-                table.add_column(column, key=column)
-            yield table
-            yield Label("[b]c[/b] cancel = roll back   [b]escape[/b] close (the rollout goes on)")
+            yield FittedTable(COLUMNS, id="rollout-pods", cursor_type="none")
+            yield Static(KEYS[True], id="rollout-keys")
+
+    def _title(self) -> str:
+        return f"Rollout of {self.app_name}/{self.service.name}: {self.change}"
 
     def on_mount(self) -> None:
         self.follow()
 
+    def on_unmount(self) -> None:
+        self._gone.set()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action == "cancel" and self.complete)
+
     @work(thread=True, exclusive=True, group="rollout")
     def follow(self) -> None:
+        """The rollout's steps as the cluster reports them, then the pods every `refresh` seconds until the
+        panel closes (or another rollout, a rollback, is followed instead)."""
+        worker = get_current_worker()
         try:
             for status in self.data.rollout(self.app_name, self.service.name):
                 post(self, self._show, status, self.data.pods(self.app_name, self.service.name))
                 if status.converged or status.stuck:
-                    return
+                    break
         except Exception as exc:  # the boundary: a failing cluster or registry is said, not raised
             post(self, self._fail, reason(exc))
+        while not self._gone.wait(self.refresh_seconds) and not worker.is_cancelled:
+            pods, error = attempt(lambda: self.data.pods(self.app_name, self.service.name))
+            if pods is None:
+                post(self, self._fail, error)
+            else:
+                post(self, self._show_pods, pods)
 
     def _show(self, status: RolloutStatus, pods: list[Pod]) -> None:
+        if status.converged and self.took is None:
+            self.took = clock() - self.started
+            self.query_one("#rollout-keys", Static).update(KEYS[False])
+            self.refresh_bindings()
         bar = self.query_one("#rollout-progress", ProgressBar)
         bar.update(total=max(status.desired, 1), progress=min(status.updated, status.desired))
+        seconds = self.took if self.took is not None else clock() - self.started
         text = Text(f"updated {status.updated}/{status.desired}  ready {status.ready}/{status.desired}  "
-                    f"available {status.available}  ({time.monotonic() - self.started:.0f}s)")
+                    f"available {status.available}  ({seconds:.0f}s)")
         if status.converged:
             text.append("\nrollout complete", style="bold green")
         elif status.stuck:
@@ -72,11 +118,10 @@ class RolloutScreen(ModalScreen[None]):
         elif status.message:
             text.append(f"\n{status.message}")
         self.query_one("#rollout-status", Static).update(text)
-        table = self.query_one("#rollout-pods", DataTable)
-        table.clear()
-        for pod in pods:
-            table.add_row(pod.name, "" if pod.model_version is None else f"v{pod.model_version}",
-                          pod.status, "1/1" if pod.ready else "0/1", duration(pod.age_seconds), key=pod.name)
+        self._show_pods(pods)
+
+    def _show_pods(self, pods: list[Pod]) -> None:
+        self.query_one("#rollout-pods", FittedTable).show({pod.name: pod_row(pod) for pod in pods})
 
     def _fail(self, message: str) -> None:
         self.query_one("#rollout-status", Static).update(Text(f"unavailable: {message}", style="red"))
@@ -100,9 +145,11 @@ class RolloutScreen(ModalScreen[None]):
             return
         self.service = rolled
         self.change = f"rolling back to v{rolled.model_version}"
-        self.started = time.monotonic()
         post(self, self._restart)
 
     def _restart(self) -> None:
-        self.query_one(".dialog-title", Label).update(f"Rollout of {self.app_name}/{self.service.name}: {self.change}")
+        self.started, self.took = clock(), None
+        self.query_one(".dialog-title", Label).update(self._title())
+        self.query_one("#rollout-keys", Static).update(KEYS[True])
+        self.refresh_bindings()
         self.follow()

@@ -14,6 +14,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from console.tui.fit import shorten
+from console.tui.screens.forms import buttons
+
+NAME_WIDTH = 40  # what the dialog holds beside the input at 80 columns
+
 
 class WeightsScreen(ModalScreen[dict[str, int] | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
@@ -29,13 +34,12 @@ class WeightsScreen(ModalScreen[dict[str, int] | None]):
         with Vertical(classes="dialog"):
             yield Label(f"Route weights of {self.app_name} at {self.level}", classes="dialog-title")
             for name, weight in self.weights.items():
-                with Horizontal(classes="weight-row"):
-                    yield Label(name, classes="weight-name")
-                    yield Input(str(weight), id=f"weight-{name}", type="integer", classes="weight-input")
+                with Horizontal(classes="field-row"):
+                    yield Label(shorten(name, NAME_WIDTH), classes="field-label")
+                    yield Input(str(weight), id=f"weight-{name}", type="integer", compact=True,
+                                classes="field-input weight-input")
             yield Label(self._total_text(), id="weights-total")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("OK", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+            yield from buttons("OK")
 
     def _total_text(self) -> str:
         total = sum(self.weights.values())

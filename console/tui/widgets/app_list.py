@@ -1,9 +1,11 @@
-"""The applications column: every application with its health mark, narrowed by typing in the filter."""
+"""The applications column: every application with its health mark, narrowed by typing in the filter.
+
+A name longer than the column is shortened in the middle (the status line above the grid says it whole)."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -12,6 +14,7 @@ from textual.widgets.option_list import Option
 
 from console.ops.overview import AppHealth
 from console.tui import marks
+from console.tui.fit import shorten
 
 
 class AppList(Vertical):
@@ -50,6 +53,10 @@ class AppList(Vertical):
         self._render_options()
         self.post_message(self.Selected(app))
 
+    def on_resize(self, _: events.Resize) -> None:
+        self._shown = []  # every name again, shortened to the new width
+        self._render_options()
+
     def _render_options(self) -> None:
         needle = self.query_one("#app-filter", Input).value.strip().lower()
         shown = [a for a in self._apps if needle in a.name.lower()]
@@ -69,9 +76,9 @@ class AppList(Vertical):
         elif names:
             options.highlighted = 0
 
-    @staticmethod
-    def _label(app: AppHealth) -> Text:
-        return Text.assemble(marks.health(app.health), " ", app.name)
+    def _label(self, app: AppHealth) -> Text:
+        room = self.query_one("#app-options", OptionList).scrollable_content_region.width - 2  # the mark, a space
+        return Text.assemble(marks.health(app.health), " ", shorten(app.name, room) if room > 0 else app.name)
 
     @on(Input.Changed, "#app-filter")
     def _filter(self) -> None:

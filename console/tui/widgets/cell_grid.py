@@ -141,8 +141,12 @@ class CellGrid(ScrollView, can_focus=True):
     def row_count(self) -> int:
         return len(self._rows)
 
-    def reset(self, columns: list[Column], rows: list[str], cursor: tuple[int, int] = (0, 0)) -> None:
-        """New columns and rows, every cell blank; the cursor lands on `cursor` (clamped) and is announced."""
+    def reset(self, columns: list[Column], rows: list[str], cursor: tuple[int, int] = (0, 0),
+              fixed_columns: int | None = None) -> None:
+        """New columns and rows (and, if given, how many columns stay at the left), every cell blank; the
+        cursor lands on `cursor` (clamped) and is announced."""
+        if fixed_columns is not None:
+            self.fixed_columns = fixed_columns
         self.columns = {column.key: column for column in columns}
         self._order = list(columns)
         for column in columns:

@@ -1,12 +1,15 @@
 """The pods of the selected service with their live figures, and sparklines of the last 15 minutes.
 
 A pod's status is the one `kubectl get pods` shows (Init:CrashLoopBackOff, not the Pending phase behind
-it); under the table, pods that are not ready say why, the way `kubectl describe` would.
+it); under the table, pods that are not ready say why, the way `kubectl describe` would. At 80 columns the
+table keeps the pod, its status and readiness, shortens pod names in the middle, and gives up age, restarts,
+then memory and GPU first; with the table focused, the title says the cursor's pod in full.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Sparkline, Static
@@ -16,12 +19,31 @@ from console.moments import duration
 from console.telemetry import Figures, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
 from console.telemetry.format import cores, count, mib, ms, percent, rate
 from console.tui.data import AppGrid
+from console.tui.fit import Spec
+from console.tui.widgets.fit_line import FitLine
+from console.tui.widgets.fitted_table import FittedTable
 
-COLUMNS = ("pod", "status", "ready", "restarts", "age", "model", "cpu", "memory", "gpu", "rps", "p99 ms")
+COLUMNS = (Spec("pod", "pod", kind="name", least=14), Spec("status", "status"), Spec("ready", "ready"),
+           Spec("restarts", "restarts", "rst", rank=3), Spec("age", "age", rank=3), Spec("model", "model", rank=1),
+           Spec("cpu", "cpu", rank=1), Spec("memory", "memory", "mem", rank=2), Spec("gpu", "gpu", rank=2),
+           Spec("rps", "rps", rank=1), Spec("p99 ms", "p99 ms", "p99", rank=1))
 FAILING = ("Err", "BackOff", "Killed", "ExitCode", "Signal", "Failed", "Evicted")  # words of statuses shown red
-# sparkline id -> (label, figure name)
-SPARKS = {"spark-rps": ("req/s", "requests_per_second"), "spark-p99": ("p99", "p99_seconds"),
-          "spark-cpu": ("cpu", "cpu_cores"), "spark-gpu": ("gpu", "gpu_utilization")}
+# A figure's name, format and unit, the same in the title's summary and under each sparkline.
+FIGURES = {"requests_per_second": ("rps", rate, ""), "error_ratio": ("errors", percent, ""),
+           "p99_seconds": ("p99", ms, " ms"), "in_flight": ("in flight", count, ""),
+           "cpu_cores": ("cpu", cores, ""), "gpu_utilization": ("gpu", percent, "")}
+SPARKS = {"spark-rps": "requests_per_second", "spark-p99": "p99_seconds", "spark-cpu": "cpu_cores",
+          "spark-gpu": "gpu_utilization"}
+SUMMARY = ("requests_per_second", "error_ratio", "p99_seconds", "in_flight")
+
+
+def figure(name: str, value: float | None, blank: str = "") -> str:
+    """`p99 3.7 ms`; `blank` after the name when there is no figure (and "" without a blank)."""
+    label, show, unit = FIGURES[name]
+    text = show(value)
+    if text is None:
+        return f"{label} {blank}" if blank else ""
+    return f"{label} {text}{unit}"
 
 
 def pod_row(pod: Pod, figures: Figures | None) -> tuple[str | Text, ...]:
@@ -61,74 +83,58 @@ class PodsPanel(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._rows: dict[str, tuple] = {}
+        self._title: list[Text | str] = []
+        self._trouble = Text()
 
     def compose(self) -> ComposeResult:
-        yield Static("pods", id="pods-title")
-        table = DataTable(id="pods-table", cursor_type="row", zebra_stripes=True)
-        for name in COLUMNS:
-            table.add_column(name, key=name)
-        yield table
+        yield FitLine("pods", id="pods-title")
+        yield FittedTable(COLUMNS, id="pods-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="pods-reasons")
         with Horizontal(id="sparks"):
-            for spark_id, (label, _) in SPARKS.items():
+            for spark_id, name in SPARKS.items():
                 with Vertical(classes="spark"):
-                    yield Label(label, id=f"{spark_id}-label")
+                    yield Label(figure(name, None, "—"), id=f"{spark_id}-label")
                     yield Sparkline([], id=spark_id)
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#pods-table", DataTable)
+    def table(self) -> FittedTable:
+        return self.query_one("#pods-table", FittedTable)
 
     def show(self, grid: AppGrid, service: str | None, snapshot: MetricsSnapshot | TelemetryUnavailable | None) -> None:
         pods = [p for p in grid.pods if service in (None, p.service)]
         figures: dict[str, Figures] = {}
-        title = f"pods of {service or grid.app}"
+        parts: list[Text | str] = [Text(f"pods of {service or grid.app}", style="bold")]
+        self._trouble = Text(f"pods {grid.pods_unavailable}" if grid.pods_unavailable else "", style="red")
         if isinstance(snapshot, MetricsSnapshot):
             for group in snapshot.services:
                 if service in (None, group.service):
                     figures.update({p.pod: p.figures for p in group.pods})
                     if service == group.service:
-                        title += "  " + summary(group.figures)
-        elif isinstance(snapshot, TelemetryUnavailable):
-            title += f"  metrics unavailable: {snapshot.reason}"
-        if grid.pods_unavailable:
-            title += f"  pods {grid.pods_unavailable}"
-        self.query_one("#pods-title", Static).update(title)
+                        parts += [figure(name, getattr(group.figures, name)) for name in SUMMARY]
+        elif isinstance(snapshot, TelemetryUnavailable) and not self._trouble:
+            self._trouble = Text(f"metrics unavailable: {snapshot.reason}", style="yellow")
+        self._title = parts
         why, text = self.query_one("#pods-reasons", Static), reasons(pods)
         why.update(text)
         why.display = bool(text.plain)
+        self.table.show({p.name: pod_row(p, figures.get(p.name)) for p in pods})
+        self._show_title()
+
+    @on(DataTable.RowHighlighted)
+    @on(events.DescendantFocus)
+    @on(events.DescendantBlur)
+    def _show_title(self) -> None:
+        """The title, the cursor's pod in full if it shows shortened and the table has focus, the figures."""
         table = self.table
-        wanted = {p.name: pod_row(p, figures.get(p.name)) for p in pods}
-        for gone in [key for key in self._rows if key not in wanted]:
-            table.remove_row(gone)
-            del self._rows[gone]
-        for name, row in wanted.items():
-            if name not in self._rows:
-                table.add_row(*row, key=name)
-            elif self._rows[name] != row:
-                for column, (old, new) in zip(COLUMNS, zip(self._rows[name], row, strict=True), strict=True):
-                    if old != new:
-                        table.update_cell(name, column, new)
-            self._rows[name] = row
+        cut = [Text(name, style="bold") for name in table.cut_in(table.cursor_key())] if table.has_focus else []
+        self.query_one("#pods-title", FitLine).show([*self._title[:1], *cut, *self._title[1:]], self._trouble)
 
     def show_history(self, history: MetricsHistory | TelemetryUnavailable, service: str | None) -> None:
         series = history.services.get(service or "", {}) if isinstance(history, MetricsHistory) else {}
-        for spark_id, (label, figure) in SPARKS.items():
-            values = series[figure].values if figure in series else []
+        for spark_id, name in SPARKS.items():
+            values = series[name].values if name in series else []
             self.query_one(f"#{spark_id}", Sparkline).data = values
-            latest = _latest(figure, values[-1]) if values else "—"
+            label = figure(name, values[-1] if values else None, "—")
             if isinstance(history, TelemetryUnavailable):
-                latest = "unavailable"
-            self.query_one(f"#{spark_id}-label", Label).update(f"{label} {latest}")
-
-
-def _latest(figure: str, value: float) -> str:
-    return {"requests_per_second": rate, "p99_seconds": lambda v: f"{ms(v)} ms",
-            "cpu_cores": cores, "gpu_utilization": percent}[figure](value) or "—"
-
-
-def summary(f: Figures) -> str:
-    parts = [("rps", rate(f.requests_per_second)), ("err", percent(f.error_ratio)),
-             ("p99", ms(f.p99_seconds) and f"{ms(f.p99_seconds)}ms"), ("in-flight", count(f.in_flight))]
-    return "  ".join(f"{name} {value}" for name, value in parts if value is not None)
+                label = figure(name, None, "n/a")  # the title says why
+            self.query_one(f"#{spark_id}-label", Label).update(label)
