@@ -29,11 +29,14 @@ a Static) taken in the same run:
                  scroll. The empty app: a key that updates its Static, with
                  the same writer running. Target: < 50 ms.
 
+Grid refresh and keystroke latency are measured at both terminal sizes
+operators have, 120×40 and 80×24 (the first screen and memory at 120×40).
+
 Paints are timed at the end of App._display, which also renders the update
 to terminal bytes as a terminal driver would (the headless driver skips it).
 
-    python bench/console.py           # ~4 minutes
-    python bench/console.py --quick   # ~2 minutes
+    python bench/console.py           # ~6 minutes
+    python bench/console.py --quick   # ~3 minutes
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ GRID_MODELS = GRID_SERVICES = 100
 LEVELS = ("development",) * 3 + ("staging",) * 3 + ("production",) * 4
 LOG_RATE = 5000
 SIZE = (120, 40)
+SIZES = ((120, 40), (80, 24))  # the grid refresh and the keystrokes, at each
 
 
 def log(message: str) -> None:
@@ -267,7 +271,7 @@ def synthetic_grid(weight: int, ready: int) -> Any:
     return AppGrid("grid", models, tuple(columns), (), ())
 
 
-async def grid_refresh(rounds: int) -> dict[str, list[float]]:
+async def grid_refresh(rounds: int, size: tuple[int, int]) -> dict[str, list[float]]:
     from textual.app import App, ComposeResult
     from textual.widgets import Static
 
@@ -278,7 +282,7 @@ async def grid_refresh(rounds: int) -> dict[str, list[float]]:
              for w in (10, 20)]
 
     class Host(App):
-        CSS = "ModelGrid { height: 30; } #static { height: 8; }"
+        CSS = "ModelGrid { height: 3fr; } #static { height: 1fr; }"
 
         def compose(self) -> ComposeResult:
             yield ModelGrid(id="grid")
@@ -287,7 +291,7 @@ async def grid_refresh(rounds: int) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {"first": [], "refresh": [], "refresh_show": [], "peer": []}
     app = Host()
     paints = Paints(app)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         for r in range(rounds):
             grid = ModelGrid(id="grid")
             await app.query_one("#grid").remove()
@@ -335,7 +339,7 @@ def writer(path: Path, seconds: float) -> None:
             time.sleep(max(0.0, seq / LOG_RATE - elapsed))
 
 
-async def keystrokes(peer: str, presses: int) -> dict[str, Any]:
+async def keystrokes(peer: str, presses: int, size: tuple[int, int]) -> dict[str, Any]:
     from console.cluster.local.paths import LocalPaths
     from console.config import load
 
@@ -351,11 +355,11 @@ async def keystrokes(peer: str, presses: int) -> dict[str, Any]:
         if peer == "empty":
             app = empty_app_class()()
             paints = Paints(app)
-            async with app.run_test(size=SIZE) as pilot:
+            async with app.run_test(size=size) as pilot:
                 await asyncio.sleep(3.0)
                 latencies = await press_and_time(pilot, paints, lambda: app.acted, presses)
                 return {"latency_s": latencies, "rss_mb": rss_mb()}
-        return await tail_keystrokes(path, service, presses, writing_since)
+        return await tail_keystrokes(path, service, presses, writing_since, size)
     finally:
         feeder.terminate()
         feeder.wait(10)
@@ -372,13 +376,14 @@ async def press_and_time(pilot: Any, paints: Paints, acted: Callable[[], float],
     return latencies
 
 
-async def tail_keystrokes(path: Path, service: str, presses: int, writing_since: float) -> dict[str, Any]:
+async def tail_keystrokes(path: Path, service: str, presses: int, writing_since: float,
+                          size: tuple[int, int]) -> dict[str, Any]:
     from console.tui.app import KanriApp
     from console.tui.screens.logs import LogsScreen
 
     app = KanriApp(console_data())
     paints = Paints(app)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         screen = LogsScreen(app.data, app_name(0), service)
         await app.push_screen(screen)
         await wait(lambda: screen.tail.line_count > 1000)
@@ -421,13 +426,15 @@ def main() -> None:
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=10, help=argparse.SUPPRESS)
+    parser.add_argument("--size", default="120x40", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    size = tuple(int(n) for n in args.size.split("x"))
     if args.child == "writer":
         writer(Path(args.path), args.seconds)
         return
     if args.child:
-        run = {"first": lambda: first_screen(args.peer), "grid": lambda: grid_refresh(args.rounds),
-               "keys": lambda: keystrokes(args.peer, args.rounds)}[args.child]
+        run = {"first": lambda: first_screen(args.peer), "grid": lambda: grid_refresh(args.rounds, size),
+               "keys": lambda: keystrokes(args.peer, args.rounds, size)}[args.child]
         print(json.dumps(asyncio.run(run())))
         return
 
@@ -451,10 +458,14 @@ def main() -> None:
                 samples[peer].append(child("first", peer, env))
             log(f"first screen, round {r + 1}/{repeats}: kanri {ms(samples['kanri'][-1]['first_screen_s'])}, "
                 f"empty {ms(samples['empty'][-1]['first_screen_s'])}")
-        grid = child("grid", "kanri", env, "--rounds", str(rounds))
-        log("grid refresh done")
-        keys = {peer: child("keys", peer, env, "--rounds", str(presses)) for peer in ("kanri", "empty")}
-        log("keystrokes done")
+        grids, keys = {}, {}
+        for width, height in SIZES:
+            named = f"{width}x{height}"
+            grids[named] = child("grid", "kanri", env, "--rounds", str(rounds), "--size", named)
+            log(f"grid refresh at {named} done")
+            keys[named] = {peer: child("keys", peer, env, "--rounds", str(presses), "--size", named)
+                           for peer in ("kanri", "empty")}
+            log(f"keystrokes at {named} done")
 
     def median(peer: str, key: str) -> float:
         return statistics.median(s[key] for s in samples[peer])
@@ -462,31 +473,40 @@ def main() -> None:
     def quantile(values: list[float], q: float) -> float:
         return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
+    def megabytes(value: float) -> str:
+        return f"{value:.0f} MB"
+
     rows = [
         ("first screen", median("kanri", "first_screen_s"), median("empty", "first_screen_s"), 0.5, ms),
-        ("grid: first show, 10,000 cells", statistics.median(grid["first"]), statistics.median(grid["peer"]),
-         0.030, ms),
-        ("grid: refresh, 10,000 cells", statistics.median(grid["refresh"]), statistics.median(grid["peer"]),
-         0.030, ms),
-        ("  of which ModelGrid.show", statistics.median(grid["refresh_show"]), None, 0.030, ms),
-        ("RSS 2 s after first screen", median("kanri", "rss_mb"), median("empty", "rss_mb"), 150,
-         lambda v: f"{v:.0f} MB"),
-        ("RSS, logs screen at 5,000 lines/s", keys["kanri"]["rss_mb"], keys["empty"]["rss_mb"], 150,
-         lambda v: f"{v:.0f} MB"),
-        ("keystroke → paint, median", statistics.median(keys["kanri"]["latency_s"]),
-         statistics.median(keys["empty"]["latency_s"]), 0.050, ms),
-        ("keystroke → paint, p95", quantile(keys["kanri"]["latency_s"], 0.95),
-         quantile(keys["empty"]["latency_s"], 0.95), 0.050, ms),
-        ("keystroke → paint, max", max(keys["kanri"]["latency_s"]), max(keys["empty"]["latency_s"]), 0.050, ms),
+        ("RSS 2 s after first screen", median("kanri", "rss_mb"), median("empty", "rss_mb"), 150, megabytes),
     ]
-    print(f"{'measure':<32} {'kanri':>10} {'empty app':>10} {'ratio':>7} {'target':>10}  met")
+    for named, grid in grids.items():
+        tail = keys[named]
+        rows += [
+            (f"{named} grid: first show, 10,000", statistics.median(grid["first"]), statistics.median(grid["peer"]),
+             0.030, ms),
+            (f"{named} grid: refresh, 10,000", statistics.median(grid["refresh"]), statistics.median(grid["peer"]),
+             0.030, ms),
+            ("  of which ModelGrid.show", statistics.median(grid["refresh_show"]), None, 0.030, ms),
+            (f"{named} RSS, logs at 5,000 lines/s", tail["kanri"]["rss_mb"], tail["empty"]["rss_mb"], 150,
+             megabytes),
+            (f"{named} keystroke → paint, median", statistics.median(tail["kanri"]["latency_s"]),
+             statistics.median(tail["empty"]["latency_s"]), 0.050, ms),
+            (f"{named} keystroke → paint, p95", quantile(tail["kanri"]["latency_s"], 0.95),
+             quantile(tail["empty"]["latency_s"], 0.95), 0.050, ms),
+            (f"{named} keystroke → paint, max", max(tail["kanri"]["latency_s"]), max(tail["empty"]["latency_s"]),
+             0.050, ms),
+        ]
+    print(f"{'measure':<36} {'kanri':>10} {'empty app':>10} {'ratio':>7} {'target':>10}  met")
     for name, kanri, empty, target, show in rows:
         peer, ratio = ("", "") if empty is None else (show(empty), f"{kanri / empty:.1f}×")
-        print(f"{name:<32} {show(kanri):>10} {peer:>10} {ratio:>7} {show(target):>10}  "
+        print(f"{name:<36} {show(kanri):>10} {peer:>10} {ratio:>7} {show(target):>10}  "
               f"{'yes' if kanri < target else 'NO'}")
-    tail = keys["kanri"]
-    print(f"\nlogs: {tail['lines_written']} lines written during the keystrokes, {tail['rate']:.0f} lines/s; "
-          f"the tail was {tail['lag_lines']} lines ({tail['lag_lines'] / LOG_RATE:.1f} s) behind at the end")
+    for named, tail in keys.items():
+        logged = tail["kanri"]
+        print(f"\nlogs at {named}: {logged['lines_written']} lines written during the keystrokes, "
+              f"{logged['rate']:.0f} lines/s; the tail was {logged['lag_lines']} lines "
+              f"({logged['lag_lines'] / LOG_RATE:.1f} s) behind at the end")
     print(f"load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
           f"on {os.cpu_count()} cores")
     print(f"medians over {repeats} processes (first screen, RSS), {rounds} rounds (grid), "
