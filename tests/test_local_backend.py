@@ -223,7 +223,7 @@ def test_a_restarted_supervisor_adopts_running_replicas(backend: LocalBackend,
     assert running_supervisor(backend.paths).pid != old_supervisor.pid
     after = backend.pods("adopt")
     assert {p.name: p.pid for p in after} == before
-    assert all(p.restarts == 0 and p.ready for p in after)
+    assert all(p.restarts == 0 and p.ready for p in after), after
     assert load.failures == []
 
 
