@@ -41,15 +41,20 @@ OTEL_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_
                    "Predict (/kanri/v1/predict); 0: off. See docs/http.md.")
 @click.option("--metrics-port", default=0, envvar=_env("METRICS_PORT"), type=int,
               help="Prometheus /metrics port (0: off).")
-@click.option("--workers", default=1, show_default=True, envvar=_env("WORKERS"), type=int,
-              help="Processes sharing the port (SO_REUSEPORT), to use every core.")
+@click.option("--workers", default=0, envvar=_env("WORKERS"), type=int,
+              help="Processes sharing the port (SO_REUSEPORT), to use every core; each loads the model. "
+                   "Default 0: one per CPU the process may use (its affinity, bounded by a container's CPU limit).")
 @click.option("--batching/--no-batching", default=True, show_default=True, envvar=_env("BATCHING"),
               help="Group concurrent requests into predict_batch calls (when the predictor has one).")
 @click.option("--batch-max-size", default=32, show_default=True, envvar=_env("BATCH_MAX_SIZE"), type=int)
 @click.option("--batch-max-wait-ms", default=2.0, show_default=True, envvar=_env("BATCH_MAX_WAIT_MS"), type=float,
               help="Longest a batch waits for more requests while they keep arriving.")
 @click.option("--request-log-sample", default=1.0, show_default=True, envvar=_env("REQUEST_LOG_SAMPLE"), type=float,
-              help="Share of requests logged (0: none).")
+              help="Share of successful calls logged (0: none). Failed and slow calls are always logged.")
+@click.option("--request-log-per-second", default=100, show_default=True, envvar=_env("REQUEST_LOG_PER_SECOND"),
+              type=int, help="At most this many lines a second for successful calls, per process (0: no cap).")
+@click.option("--request-log-slow-ms", default=500.0, show_default=True, envvar=_env("REQUEST_LOG_SLOW_MS"),
+              type=float, help="A call taking this long or longer is always logged, as a warning (0: no such rule).")
 @click.option("--log-level", default="info", show_default=True, envvar=_env("LOG_LEVEL"),
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.option("--tls-cert", default="", envvar=_env("TLS_CERT"), help="PEM certificate file (with --tls-key).")
@@ -86,13 +91,13 @@ def serve(**options: object) -> None:
         predictor_cls = load_predictor_class(settings.predictor)
     except (ValueError, ImportError, SyntaxError) as exc:
         raise click.ClickException(f"cannot load predictor {settings.predictor}: {exc}") from None
-    if settings.workers > 1:
-        from .workers import supervise
-
-        sys.exit(supervise(settings))
-    from .server import serve as run_server
-
     try:
+        if settings.workers > 1:
+            from .workers import supervise
+
+            sys.exit(supervise(settings))
+        from .server import serve as run_server
+
         asyncio.run(run_server(settings, predictor_cls))
     except OSError as exc:
         raise click.ClickException(str(exc)) from None

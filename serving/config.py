@@ -6,6 +6,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .cpus import usable_cpus
+
 
 def data_dir() -> Path:
     """kanri's data folder: $KANRI_HOME, else $XDG_DATA_HOME/kanri, else ~/.local/share/kanri."""
@@ -35,11 +37,15 @@ class ServerSettings:
     # The Open Inference Protocol's REST API and kanri's Predict in JSON (serving.rest); 0: off.
     http_port: int = 0
     metrics_port: int = 0
-    workers: int = 1
+    # Processes sharing the port; 0, the default: one per CPU this process may use (serving.cpus), resolved here.
+    workers: int = 0
     batching: bool = True
     batch_max_size: int = 32
     batch_max_wait_ms: float = 2.0
+    # Request lines: every failed or slow call; successful ones sampled, then capped per second (serving.logs).
     request_log_sample: float = 1.0
+    request_log_per_second: int = 100
+    request_log_slow_ms: float = 500.0
     log_level: str = "info"
     tls_cert: str = ""
     tls_key: str = ""
@@ -53,17 +59,21 @@ class ServerSettings:
     admin_token: str = ""
 
     def __post_init__(self) -> None:
+        if self.workers == 0:
+            object.__setattr__(self, "workers", usable_cpus())  # frozen: set once, before anyone reads it
         problems = []
         if self.service_level not in SERVICE_LEVELS:
             problems.append(f"service level must be one of {', '.join(SERVICE_LEVELS)}, got {self.service_level!r}")
         if self.http_port and self.http_port in (self.port, self.metrics_port):
             problems.append(f"the HTTP port {self.http_port} must differ from the gRPC and metrics ports")
         if self.workers < 1:
-            problems.append("workers must be at least 1")
+            problems.append("workers must be at least 1, or 0 for one per usable CPU")
         if bool(self.tls_cert) != bool(self.tls_key):
             problems.append("TLS needs both a certificate and a key file")
         if not 0.0 <= self.request_log_sample <= 1.0:
             problems.append("request log sample must be between 0 and 1")
+        if self.request_log_per_second < 0 or self.request_log_slow_ms < 0:
+            problems.append("request log lines per second and slow call milliseconds must be ≥ 0")
         if self.batch_max_size < 1 or self.batch_max_wait_ms < 0:
             problems.append("batch max size must be ≥ 1 and batch max wait ≥ 0")
         if problems:

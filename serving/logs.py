@@ -1,7 +1,8 @@
 """One JSON object per line on stdout, for fluent-bit and the console's log tail.
 
 Every line carries the service's identity; request lines add the request's
-id, method, latency and status code. Request lines can be sampled or turned off.
+id, method, latency and status code. Every failed or slow call is logged; successful
+ones are sampled and capped at a number of lines a second (RequestLog).
 With tracing on, a line written during a call carries its trace_id and span_id,
 so a log line leads to its trace.
 """
@@ -14,6 +15,7 @@ import os
 import random
 import socket
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -23,6 +25,8 @@ _IDENTITY: dict[str, str | int] = {}
 _trace_fields: Callable[[], dict[str, str]] | None = None
 # LogRecord attributes that are not user fields.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+# Made once: json.dumps with arguments makes one a line.
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
 
 
 class JsonFormatter(logging.Formatter):
@@ -41,7 +45,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return _ENCODER.encode(line)
 
 
 def configure(app: str, service: str, service_level: str, level: str = "info",
@@ -67,21 +71,51 @@ def set_trace_fields(source: Callable[[], dict[str, str]] | None) -> None:
 
 
 class RequestLog:
-    """Writes one line per sampled request (sample 1.0: all, 0: none)."""
+    """Which calls get a request line, and writing it.
 
-    def __init__(self, sample: float) -> None:
+    Every failed call and every slow one (latency at least slow_s; 0: no such rule) gets a
+    line, always. Successful calls are sampled (a share `sample` of them, at random; 0: none),
+    then capped at `per_second` lines a second (0: no cap), so a quiet server logs every call
+    and a busy one a bounded number: a line costs about 50 µs of the event loop, and a line
+    for every call cost up to a fifth of the throughput under load (bench/README.md).
+    """
+
+    def __init__(self, sample: float = 1.0, per_second: int = 0, slow_s: float = 0.0) -> None:
         if not 0.0 <= sample <= 1.0:
             raise ValueError(f"request log sample must be between 0 and 1, got {sample}")
+        if per_second < 0 or slow_s < 0:
+            raise ValueError("request lines per second and the slow call threshold must be ≥ 0")
         self.sample = sample
+        self.per_second = per_second
+        self.slow_s = slow_s
+        self._second = -1  # the whole monotonic second the lines left are counted in
+        self._left = 0
         self._log = logging.getLogger("kanri.request")
 
     def write(self, method: str, code: str, latency_s: float, request_id: str, model_version: str,
               error: str = "") -> None:
-        if self.sample == 0.0 or (self.sample < 1.0 and random.random() >= self.sample):
+        slow = 0.0 < self.slow_s <= latency_s
+        if code == "OK" and not slow and not self._admit():
             return
         fields = {"request_id": request_id, "method": method, "latency_ms": round(latency_s * 1000, 3),
                   "code": code, "model_version": model_version}
         if error:
             self._log.warning(error, extra=fields)
+        elif slow:
+            self._log.warning("%s %s, slow: %.0f ms", method, code, latency_s * 1000, extra=fields)
         else:
             self._log.info("%s %s", method, code, extra=fields)
+
+    def _admit(self) -> bool:
+        """Whether a successful call that is not slow gets a line: sampled, then within this second's cap."""
+        if self.sample < 1.0 and (self.sample == 0.0 or random.random() >= self.sample):
+            return False
+        if not self.per_second:
+            return True
+        second = int(time.monotonic())
+        if second != self._second:
+            self._second, self._left = second, self.per_second
+        if not self._left:
+            return False
+        self._left -= 1
+        return True

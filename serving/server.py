@@ -69,8 +69,9 @@ class ServingServer:
         self.holder = ModelHolder(predictor_cls, self.store, on_swap=self._on_swap)
         self.dataplane = DataPlane(identity, self.holder, self.metrics, settings.batch_max_size,
                                    settings.batch_max_wait_ms / 1000.0, settings.batching)
-        self.runtime = Runtime(self.dataplane, logs.RequestLog(settings.request_log_sample), settings.admin_token,
-                               _start_tracing(settings))
+        request_log = logs.RequestLog(settings.request_log_sample, settings.request_log_per_second,
+                                      settings.request_log_slow_ms / 1000.0)
+        self.runtime = Runtime(self.dataplane, request_log, settings.admin_token, _start_tracing(settings))
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(options=grpc_options(settings))
         self.http = http_server(self.runtime, settings.max_message_mb * 1024 * 1024) if settings.http_port else None

@@ -1,6 +1,10 @@
 """--workers N: N server processes on one port (SO_REUSEPORT), one supervisor; the HTTP port likewise.
 
-The supervisor serves the merged /metrics of all workers (prometheus_client's
+Before starting them the supervisor binds each port once without SO_REUSEPORT:
+another server holding the port then makes `kanri serve` fail at once, as a
+single process does, where workers would share the port with another
+`kanri serve` without a word, or fail and be restarted for ever. The
+supervisor serves the merged /metrics of all workers (prometheus_client's
 multiprocess mode), restarts a worker that dies, and on SIGTERM/SIGINT passes
 the signal on and waits for every worker to drain. A model switch received by
 one worker reaches the others through a shared file (serving.model_sync).
@@ -13,6 +17,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +40,29 @@ def _spawn(settings: ServerSettings, env: dict[str, str]) -> subprocess.Popen:
                             env={**env, "KANRI_WORKER_SETTINGS": payload, "KANRI_SUPERVISOR_PID": str(os.getpid())})
 
 
+def claim_ports(settings: ServerSettings) -> ServerSettings:
+    """The settings with their gRPC and HTTP ports checked free (for port 0, one the system chose);
+    OSError naming the port if another listener holds it."""
+    ports = {"port": ("", "--port")} | ({"http_port": (" for HTTP", "--http-port")} if settings.http_port else {})
+    chosen = {}
+    for field, (what, option) in ports.items():
+        port = getattr(settings, field)
+        family, kind, proto, _, address = socket.getaddrinfo(settings.host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc and asyncio do: TIME_WAIT is no owner
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                reason = os.strerror(exc.errno) if exc.errno else str(exc)
+                raise OSError(f"cannot listen{what} on {settings.host}:{port}: {reason}; pick another {option}"
+                              ) from None
+            chosen[field] = probe.getsockname()[1]
+    return replace(settings, **chosen)
+
+
 def supervise(settings: ServerSettings) -> int:
+    settings = claim_ports(settings)
     state = Path(tempfile.mkdtemp(prefix="kanri-workers-"))
     metrics_dir = state / "metrics"
     metrics_dir.mkdir()
@@ -73,7 +100,9 @@ def supervise(settings: ServerSettings) -> int:
     codes = [worker.wait() for worker in workers]
     shutil.rmtree(state, ignore_errors=True)
     log.info("all workers stopped", extra={"exit_codes": codes})
-    return 0 if all(code == 0 for code in codes) else 1
+    # A worker the stop signal reached before it installed its handler (still starting) died of it: stopped, not
+    # failed.
+    return 0 if all(code in (0, -signal.SIGTERM, -signal.SIGINT) for code in codes) else 1
 
 
 def _mark_dead(pid: int) -> None:

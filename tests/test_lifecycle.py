@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -16,7 +20,7 @@ from grpc_health.v1 import health_pb2
 
 from serving.client import Client, ServingError
 from tests.support.prometheus import wait_until
-from tests.support.servers import PREDICTORS, health_status, start_serve
+from tests.support.servers import PREDICTORS, ROOT, health_status, start_serve
 
 
 def test_sigterm_turns_not_serving_finishes_in_flight_calls_and_exits_zero(
@@ -99,3 +103,19 @@ def test_workers_end_when_their_supervisor_is_killed(tmp_path: Path, echo_models
     assert not alive, f"orphaned workers still running: {[p.pid for p in alive]}"
     with Client(server.target, retries=0, timeout=2) as client, pytest.raises(ServingError):
         client.predict("anyone there?")
+
+
+def test_workers_refuse_a_port_another_server_holds_even_one_sharing_it(tmp_path: Path) -> None:
+    """Workers bind with SO_REUSEPORT, so they would share the port of another server that does too (another
+    `kanri serve` with workers) without a word; the supervisor checks the port first and fails like one process."""
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "serving", "serve", "--predictor", f"{PREDICTORS}:Echo",
+                               "--port", str(port), "--workers", "2", "--model-store", str(tmp_path)],
+                              capture_output=True, text=True, timeout=60, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use; pick another --port" in done.stderr

@@ -70,7 +70,8 @@ def temporary_runtime(app: str, predictor: str, uri: str, sha256: str, version: 
     port = free_port()
     args = [sys.executable, "-m", "serving", "serve", "--predictor", predictor, "--model", uri, "--sha256", sha256,
             "--model-version", str(version), "--app", app, "--service", f"{app}-evaluation", "--port", str(port),
-            "--model-store", store, "--request-log-sample", "0", "--log-level", "warning", "--no-batching"]
+            "--model-store", store, "--request-log-sample", "0", "--log-level", "warning", "--no-batching",
+            "--workers", "1"]
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT,
                                    env={**os.environ, "KANRI_ADMIN_TOKEN": admin_token})

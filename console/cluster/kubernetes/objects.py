@@ -43,7 +43,9 @@ def _env(spec: ServiceSpec) -> list[dict]:
               "MODEL_VERSION": str(spec.model.version), "MODEL_STORE": spec.model_store, "APP": spec.app,
               "SERVICE": spec.name, "SERVICE_LEVEL": spec.level, "HOST": "0.0.0.0", "PORT": str(spec.port),
               "HTTP_PORT": str(HTTP_PORT), "METRICS_PORT": str(METRICS_PORT), "DRAIN_DELAY_SECONDS": str(DRAIN_SECONDS),
-              "GRACE_SECONDS": str(GRACE_SECONDS)}
+              "GRACE_SECONDS": str(GRACE_SECONDS),
+              "WORKERS": "1"}  # one process loading the model: a service scales by pods, within their memory
+
     return [{"name": f"KANRI_{key}", "value": value} for key, value in values.items() if value]
 
 

@@ -35,11 +35,12 @@ def pod_template(spec: ServiceSpec) -> str:
 
 
 def serve_command(spec: ServiceSpec, settings: SupervisorSettings) -> list[str]:
-    """`kanri serve` for a replica of spec, without its ports (gRPC, metrics, HTTP: chosen at each start)."""
+    """`kanri serve` for a replica of spec, without its ports (gRPC, metrics, HTTP: chosen at each start); one worker:
+    the local cluster scales by replicas, as Kubernetes by pods."""
     return [sys.executable, "-m", "serving", "serve", "--predictor", spec.predictor,
             "--model", spec.model.uri, "--sha256", spec.model.sha256, "--model-version", str(spec.model.version),
             "--model-store", spec.model_store, "--app", spec.app, "--service", spec.name,
-            "--service-level", spec.level, "--host", "127.0.0.1",
+            "--service-level", spec.level, "--host", "127.0.0.1", "--workers", "1",  # one process, as a pod
             "--drain-delay-seconds", str(settings.drain_delay_seconds), "--grace-seconds", str(settings.grace_seconds)]
 
 
