@@ -245,7 +245,8 @@ def test_autoscaling_follows_cpu_with_a_cool_down(backend: LocalBackend,
     wait_for(lambda: replica_target_is(1), timeout=20, what="scaled down")
     (_, start), (up_at, up), (down_at, down) = replicas
     assert (start, up, down) == (1, 2, 1)
-    assert down_at - up_at >= FAST.autoscale_cooldown_seconds
+    # Seen by polling, the scale-up may be noticed up to a poll late, which shortens the gap measured.
+    assert down_at - up_at >= FAST.autoscale_cooldown_seconds - 0.2
     wait_for(lambda: len(backend.pods("busy")) == 1, what="back to one replica")
 
 
