@@ -84,18 +84,20 @@ def main() -> None:
         home = Path(scratch) / "kanri-demo"
         settings = demo_settings(home)
         ctx = open_context(settings)
-        try:
-            provision(ctx, home, lambda line: print(line, file=sys.stderr))
-            routes = {level: ctx.backend.address(APP, level) for level in LEVELS}
+        try:  # whatever fails, the demo's processes go with the scratch home
+            try:
+                provision(ctx, home, lambda line: print(line, file=sys.stderr))
+                routes = {level: ctx.backend.address(APP, level) for level in LEVELS}
+            finally:
+                ctx.registry.close()
+            traffic = Traffic(APP, routes, held_out_images(home), rate=30).start()
+            data = ConsoleData(settings)
+            try:
+                asyncio.run(shoot_all(data, traffic, args.out, args.warm_up))
+            finally:
+                traffic.stop()
+                data.close()
         finally:
-            ctx.registry.close()
-        traffic = Traffic(APP, routes, held_out_images(home), rate=30).start()
-        data = ConsoleData(settings)
-        try:
-            asyncio.run(shoot_all(data, traffic, args.out, args.warm_up))
-        finally:
-            traffic.stop()
-            data.close()
             tear_down(home)
 
 
