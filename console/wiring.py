@@ -28,9 +28,10 @@ def object_options(settings: Settings) -> ObjectOptions:
 
 
 def progress_deadline(settings: Settings) -> float:
-    """How long the configured cluster lets a rollout go without progress before it calls it stuck."""
+    """How long the configured cluster lets a rollout go without progress before it calls it stuck. Read from the
+    settings, not ObjectOptions: opening a context must not import the Kubernetes client."""
     if settings.cluster == "kubernetes":
-        return object_options(settings).progress_deadline_seconds
+        return settings.progress_deadline_seconds
     from console.cluster.local import SupervisorSettings
 
     return SupervisorSettings.from_env().progress_deadline_seconds
