@@ -52,6 +52,12 @@ class Context:
             self._backend = self.backend_factory()
         return self._backend
 
+    def close_backend(self) -> None:
+        """Stop what a backend keeps running (the Kubernetes backend's watches), if one was built."""
+        close = getattr(self._backend, "close", None)
+        if close is not None:
+            close()
+
 
 @dataclass
 class Change:

@@ -83,6 +83,7 @@ class ConsoleData:
             close = getattr(source, "close", None)
             if close is not None:
                 close()
+        self.ctx.close_backend()
         self.ctx.registry.close()
 
     # reading
