@@ -33,7 +33,12 @@ from .errors import ServingError
 
 __all__ = ["AsyncClient", "Client", "EvaluationResult", "Prediction", "ServingError"]
 
-RETRY_CODES = {grpc.StatusCode.UNAVAILABLE}
+# Every unary call of this API is idempotent (a prediction, a read, a switch to a named model, an
+# upload of given bytes), so a call is retried whenever the server may not have run it: UNAVAILABLE,
+# and CANCELLED, which a client that did not cancel receives only from the server. gRPC core answers
+# CANCELLED to calls a stopping server had received but not yet handed to a handler
+# (grpc/grpc#41785): without this, a worker's graceful drain loses a call now and then.
+RETRY_CODES = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 UPLOAD_CHUNK = 1 << 20
 
 

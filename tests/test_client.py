@@ -17,10 +17,11 @@ from tests.support.servers import PREDICTORS, free_port, start_serve
 
 
 class FlakyPrediction:
-    """A bare grpc.aio server whose Predict fails UNAVAILABLE a set number of times, recording metadata."""
+    """A bare grpc.aio server whose Predict fails with self.code a set number of times, recording metadata."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
+        self.code = grpc.StatusCode.UNAVAILABLE
         self.calls = 0
         self.metadata: list[dict[str, str]] = []
 
@@ -28,7 +29,7 @@ class FlakyPrediction:
         self.calls += 1
         self.metadata.append(dict(context.invocation_metadata()))
         if self.calls <= self.failures:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "warming up")
+            await context.abort(self.code, "warming up")
         return pb.PredictResponse(output=pb.Value(str="ok"), model_version="7").SerializeToString()
 
 
@@ -55,6 +56,25 @@ async def test_unavailable_is_retried_and_routing_headers_sent(flaky: tuple[Flak
     assert fake.metadata[-1]["x-kanri-app"] == "digits"
     assert fake.metadata[-1]["x-kanri-service-level"] == "staging"
     assert fake.metadata[-1]["authorization"] == "Bearer t0k"
+
+
+async def test_cancelled_by_the_server_is_retried(flaky: tuple[FlakyPrediction, str]) -> None:
+    """What a stopping gRPC server answers to calls it had not handed to a handler yet (grpc/grpc#41785)."""
+    fake, target = flaky
+    fake.code = grpc.StatusCode.CANCELLED
+    async with AsyncClient(target) as client:
+        assert (await client.predict("x")).label == "ok"
+    assert fake.calls == 3
+
+
+async def test_other_codes_are_not_retried(flaky: tuple[FlakyPrediction, str]) -> None:
+    fake, target = flaky
+    fake.code = grpc.StatusCode.INVALID_ARGUMENT
+    async with AsyncClient(target) as client:
+        with pytest.raises(ServingError) as error:
+            await client.predict("x")
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert fake.calls == 1
 
 
 async def test_retries_give_up_with_the_last_status(flaky: tuple[FlakyPrediction, str]) -> None:

@@ -2,8 +2,9 @@
 
 Calls go on with the caller's metadata and deadline, without decoding, and
 answers come back with the replica's metadata plus `x-kanri-service`. Unary
-calls that a replica refuses with UNAVAILABLE (it just went away) are tried
-once more on another replica.
+calls that a replica may not have run (UNAVAILABLE: it just went away;
+CANCELLED: it was stopping, see serving.client.RETRY_CODES) are tried once
+more on another replica.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2  # noqa: F401  (registers the health service's descriptors)
 
 from serving._pb import open_inference_pb2, serving_pb2  # noqa: F401  (register kanri's descriptors)
+from serving.client import RETRY_CODES
 
 from .router_table import RouterTable
 from .routing import SERVICE_HEADER, NoReplica, Routing
@@ -85,7 +87,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
                 try:
                     response = await call
                 except grpc.aio.AioRpcError as exc:
-                    if exc.code() == grpc.StatusCode.UNAVAILABLE and not tried:
+                    if exc.code() in RETRY_CODES and not tried:
                         tried.append(address)
                         continue
                     await context.abort(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ()))
