@@ -87,9 +87,9 @@ def seed(home: Path) -> None:
     """The registry in bulk, as console.ops would leave it: every service converged, weights summing to 100."""
     from sqlalchemy import insert
 
-    from console.config import load
-    from console.registry import schema
-    from console.registry.database import Registry
+    from kanri.console.config import load
+    from kanri.console.registry import schema
+    from kanri.console.registry.database import Registry
 
     settings = load()
     registry = Registry(settings.database_url, auto_upgrade=True)
@@ -128,7 +128,7 @@ def seed(home: Path) -> None:
 
 def fleet_backend() -> Any:
     """tests/support/memory_backend.py with the first application's 500 pods, 50 per service."""
-    from console.cluster.base import Pod
+    from kanri.console.cluster.base import Pod
     from tests.support.memory_backend import MemoryBackend
 
     pods = [Pod(name=f"{service_name(0, p % SERVICES)}-{p:03d}", app=app_name(0), service=service_name(0, p % SERVICES),
@@ -143,11 +143,11 @@ def fleet_backend() -> Any:
 
 
 def console_data() -> Any:
-    from console.config import load
-    from console.ops.context import Context
-    from console.registry.database import Registry
-    from console.tui.data import ConsoleData
-    from serving.models import ModelStore
+    from kanri.console.config import load
+    from kanri.console.ops.context import Context
+    from kanri.console.registry.database import Registry
+    from kanri.console.tui.data import ConsoleData
+    from kanri.serving.models import ModelStore
 
     settings = load()
     backend = fleet_backend()
@@ -232,9 +232,9 @@ async def first_screen(peer: str) -> dict[str, float]:
     else:
         import sqlalchemy.dialects.sqlite  # noqa: F401 - imported on first connect: an import, not screen time
 
-        from console.tui.app import KanriApp
-        from console.tui.widgets.app_list import AppList
-        from console.tui.widgets.model_grid import ModelGrid
+        from kanri.console.tui.app import KanriApp
+        from kanri.console.tui.widgets.app_list import AppList
+        from kanri.console.tui.widgets.model_grid import ModelGrid
 
         started = time.perf_counter()
         app = KanriApp(console_data())
@@ -256,8 +256,8 @@ async def first_screen(peer: str) -> dict[str, float]:
 
 def synthetic_grid(weight: int, ready: int) -> Any:
     """100 models × 100 services; every service runs some model, at `weight` %, with `ready` pods ready."""
-    from console.ops.views import ModelView, ServiceView
-    from console.tui.data import AppGrid, ServiceColumn
+    from kanri.console.ops.views import ModelView, ServiceView
+    from kanri.console.tui.data import AppGrid, ServiceColumn
 
     now = datetime.now(UTC)
     models = tuple(ModelView("grid", v, "0" * 64, 1024, "skops", "", "model.skops", f"model {v}", now, "bench",
@@ -275,7 +275,7 @@ async def grid_refresh(rounds: int, size: tuple[int, int]) -> dict[str, list[flo
     from textual.app import App, ComposeResult
     from textual.widgets import Static
 
-    from console.tui.widgets.model_grid import ModelGrid
+    from kanri.console.tui.widgets.model_grid import ModelGrid
 
     grids = [synthetic_grid(weight, ready) for weight, ready in ((10, 5), (20, 4))]
     texts = ["\n".join(" ".join(f"●{w:>3}" for _ in range(GRID_SERVICES)) for _ in range(GRID_MODELS))
@@ -340,8 +340,8 @@ def writer(path: Path, seconds: float) -> None:
 
 
 async def keystrokes(peer: str, presses: int, size: tuple[int, int]) -> dict[str, Any]:
-    from console.cluster.local.paths import LocalPaths
-    from console.config import load
+    from kanri.console.cluster.local.paths import LocalPaths
+    from kanri.console.config import load
 
     service = service_name(0, 0)
     path = LocalPaths(load().home).pod_log(app_name(0), service, f"{service}-000")
@@ -378,8 +378,8 @@ async def press_and_time(pilot: Any, paints: Paints, acted: Callable[[], float],
 
 async def tail_keystrokes(path: Path, service: str, presses: int, writing_since: float,
                           size: tuple[int, int]) -> dict[str, Any]:
-    from console.tui.app import KanriApp
-    from console.tui.screens.logs import LogsScreen
+    from kanri.console.tui.app import KanriApp
+    from kanri.console.tui.screens.logs import LogsScreen
 
     app = KanriApp(console_data())
     paints = Paints(app)

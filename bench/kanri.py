@@ -53,15 +53,16 @@ def start(
     transports: tuple[str, ...],
     otlp_endpoint: str = "",
 ) -> list[Target]:
-    """`python -m serving serve` for the variant: its gRPC target, and its HTTP one where measured."""
-    from serving._pb import serving_pb2 as pb
+    """`python -m kanri.serving serve` for the variant: its gRPC target, and its HTTP one where measured."""
+    from kanri.serving._pb import serving_pb2 as pb
 
     if not (ROOT / variant.predictor.split(":")[0]).is_file():
         raise BenchError(f"kanri: predictor {variant.predictor} not found under {ROOT}")
     port, http_port, metrics_port = free_port(), free_port(), free_port()
     http = variant.http and HTTP in transports
     cmd = [
-        sys.executable, "-m", "serving", "serve", "--predictor", variant.predictor, "--model", str(model.skops_path),
+        sys.executable, "-m", "kanri.serving", "serve", "--predictor", variant.predictor,
+        "--model", str(model.skops_path),
         "--app", MODEL_NAME, "--host", HOST, "--port", str(port), "--metrics-port", str(metrics_port),
         "--model-store", str(workdir / "kanri-store"),
         *(["--http-port", str(http_port)] if http else []),

@@ -105,7 +105,7 @@ def write_repo(workdir: Path, model: Model, ports: tuple[int, int, int]) -> Path
 
 def grpc_label(answer: bytes) -> int:
     """The `predict` output of a ModelInferResponse, from contents or raw bytes."""
-    from serving._pb import open_inference_pb2 as oip
+    from kanri.serving._pb import open_inference_pb2 as oip
 
     reply = oip.ModelInferResponse.FromString(answer)
     for i, out in enumerate(reply.outputs):

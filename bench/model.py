@@ -28,14 +28,14 @@ class Model:
 
     def kanri_request(self) -> bytes:
         """kanri.serving.v1 PredictRequest with the pixels as an IntList."""
-        from serving._pb import serving_pb2 as pb
+        from kanri.serving._pb import serving_pb2 as pb
 
         return pb.PredictRequest(input=pb.Value(ints=pb.IntList(values=self.pixels))).SerializeToString()
 
     def oip_request(self, encoding: str) -> bytes:
         """Open Inference Protocol ModelInferRequest: one INT64 [1, 64] tensor, in raw_input_contents
         (encoding "raw") or int64_contents ("contents")."""
-        from serving._pb import open_inference_pb2 as oip
+        from kanri.serving._pb import open_inference_pb2 as oip
 
         tensor = oip.ModelInferRequest.InferInputTensor(name=OIP_INPUT, datatype="INT64", shape=[1, len(self.pixels)])
         request = oip.ModelInferRequest(model_name=MODEL_NAME, inputs=[tensor])

@@ -8,7 +8,7 @@ One scikit-learn digits model (trained here, dumped as .skops for kanri and
 * mlserver    MLServer 1.7.1 + mlserver-sklearn in its own virtual environment
               (created on first run), one process: Open Inference Protocol
               gRPC (ModelInfer) and REST (POST /v2/models/digits/infer, JSON);
-* kanri       `python -m serving serve` with its DEFAULT flags on the predictor
+* kanri       `python -m kanri.serving serve` with its DEFAULT flags on the predictor
               written the README's way (`predict` only,
               bench/predictors/readme_digits.py): kanri's Predict over gRPC,
               and the same Open Inference Protocol JSON as MLServer's over HTTP;

@@ -52,7 +52,7 @@ import psutil  # noqa: E402
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
 from prometheus_api_client import PrometheusConnect  # noqa: E402
 
-from console.telemetry import (  # noqa: E402
+from kanri.console.telemetry import (  # noqa: E402
     ElasticsearchLogs,
     LocalFileLogs,
     LogPage,

@@ -7,11 +7,24 @@ from typing import Any
 
 import click
 
-from console.commands import admin, alerts, apps, canary, console, demo, local, models, render, services, slo, telemetry
-from console.commands.state import State
-from console.errors import KanriError
-from serving import __version__
-from serving.cli import serve, startapp
+from kanri.console.commands import (
+    admin,
+    alerts,
+    apps,
+    canary,
+    console,
+    demo,
+    local,
+    models,
+    render,
+    services,
+    slo,
+    telemetry,
+)
+from kanri.console.commands.state import State
+from kanri.console.errors import KanriError
+from kanri.serving import __version__
+from kanri.serving.cli import serve, startapp
 
 
 class KanriGroup(click.Group):

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from console.errors import Invalid
-from serving.config import data_dir
+from kanri.console.errors import Invalid
+from kanri.serving.config import data_dir
 
 CLUSTERS = ("local", "kubernetes")
 

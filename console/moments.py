@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from console.errors import Invalid
+from kanri.console.errors import Invalid
 
 
 def moment(text: str | None, what: str) -> datetime | None:

@@ -5,20 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from console.cluster.base import ClusterBackend, Pod
-from console.config import Settings
-from console.ops.context import Context
-from console.registry.database import Registry
-from serving.models import ModelStore
+from kanri.console.cluster.base import ClusterBackend, Pod
+from kanri.console.config import Settings
+from kanri.console.ops.context import Context
+from kanri.console.registry.database import Registry
+from kanri.serving.models import ModelStore
 
 if TYPE_CHECKING:
-    from console.cluster.kubernetes import ObjectOptions
-    from console.telemetry import LogSource, MetricsSource
+    from kanri.console.cluster.kubernetes import ObjectOptions
+    from kanri.console.telemetry import LogSource, MetricsSource
 
 
 def object_options(settings: Settings) -> ObjectOptions:
     """What the configuration adds to every Kubernetes object kanri writes or renders."""
-    from console.cluster.kubernetes import ObjectOptions
+    from kanri.console.cluster.kubernetes import ObjectOptions
 
     defaults = ObjectOptions()
     return ObjectOptions(image=settings.image or defaults.image,
@@ -32,7 +32,7 @@ def progress_deadline(settings: Settings) -> float:
     settings, not ObjectOptions: opening a context must not import the Kubernetes client."""
     if settings.cluster == "kubernetes":
         return settings.progress_deadline_seconds
-    from console.cluster.local import SupervisorSettings
+    from kanri.console.cluster.local import SupervisorSettings
 
     return SupervisorSettings.from_env().progress_deadline_seconds
 
@@ -41,12 +41,12 @@ def cluster_backend(settings: Settings, watch: bool = False) -> ClusterBackend:
     """Imported on demand: the Kubernetes client is slow to import and the local cluster does not need it.
     watch: a process that reads the cluster again and again (the console) keeps watched copies instead."""
     if settings.cluster == "kubernetes":
-        from console.cluster.kubernetes import KubernetesBackend
+        from kanri.console.cluster.kubernetes import KubernetesBackend
 
         return KubernetesBackend(contexts=list(settings.kubernetes_contexts) or None,
                                  namespace=settings.kubernetes_namespace, kubeconfig=settings.kubeconfig or None,
                                  options=object_options(settings), watch=watch)
-    from console.cluster.local import LocalBackend
+    from kanri.console.cluster.local import LocalBackend
 
     return LocalBackend(settings.home)
 
@@ -62,11 +62,11 @@ def metrics_source(settings: Settings, pods: Callable[[], list[Pod]]) -> Metrics
     """Prometheus when one is configured; otherwise each replica's /metrics, scraped directly."""
     # Each adapter is imported only where it is chosen: their clients take a long time to import.
     if settings.prometheus_url:
-        from console.telemetry.prometheus import PrometheusMetrics
+        from kanri.console.telemetry.prometheus import PrometheusMetrics
 
         namespace = settings.kubernetes_namespace if settings.cluster == "kubernetes" else None
         return PrometheusMetrics(settings.prometheus_url, namespace=namespace, timeout=settings.telemetry_timeout)
-    from console.telemetry.scrape import ScrapeMetrics
+    from kanri.console.telemetry.scrape import ScrapeMetrics
 
     return ScrapeMetrics(pods, timeout=settings.telemetry_timeout)
 
@@ -76,14 +76,14 @@ def log_source(settings: Settings) -> LogSource:
     if settings.elasticsearch_url:
         from elasticsearch import Elasticsearch
 
-        from console.telemetry.elasticsearch import ElasticsearchLogs
+        from kanri.console.telemetry.elasticsearch import ElasticsearchLogs
 
         client = Elasticsearch(settings.elasticsearch_url, request_timeout=settings.telemetry_timeout)
         return ElasticsearchLogs(client, index=settings.elasticsearch_index, timeout=settings.telemetry_timeout)
     if settings.cluster == "kubernetes":
         return pod_log_source(settings)
-    from console.cluster.local.paths import LocalPaths
-    from console.telemetry.local_files import LocalFileLogs
+    from kanri.console.cluster.local.paths import LocalPaths
+    from kanri.console.telemetry.local_files import LocalFileLogs
 
     return LocalFileLogs(LocalPaths(settings.home).logs, timeout=settings.telemetry_timeout)
 
@@ -91,8 +91,8 @@ def log_source(settings: Settings) -> LogSource:
 def pod_log_source(settings: Settings, container: str = "", previous: bool = False) -> LogSource:
     """The pods' logs through the Kubernetes API: without Elasticsearch, and for what only the kubelet keeps
     (a container's previous instance, a container other than the runtime). `container` "": the runtime's."""
-    from console.cluster.kubernetes.connection import connect
-    from console.telemetry.pod_logs import RUNTIME_CONTAINER, KubernetesPodLogs
+    from kanri.console.cluster.kubernetes.connection import connect
+    from kanri.console.telemetry.pod_logs import RUNTIME_CONTAINER, KubernetesPodLogs
 
     # The first configured cluster: pod logs are a fallback, and Elasticsearch is the way to see them all.
     first = connect(list(settings.kubernetes_contexts[:1]) or None, settings.kubeconfig or None)[0]

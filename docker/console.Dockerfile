@@ -24,7 +24,7 @@ RUN python -m venv /opt/kanri \
     && /opt/kanri/bin/pip install --no-cache-dir --constraint /tmp/constraints.txt --requirement /tmp/requirements.txt
 
 FROM dependencies AS wheel
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml setup.py README.md /src/
 COPY serving /src/serving
 COPY console /src/console
 # console/demo/digits links here: the example `kanri demo` trains and serves ships in the package.

@@ -36,7 +36,7 @@ RUN python -m venv /opt/kanri \
 
 # kanri's wheel, of the runtime's sources alone, built by the pinned setuptools.
 FROM dependencies AS wheel
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml setup.py README.md /src/
 COPY serving /src/serving
 RUN PIP_CONSTRAINT=/tmp/constraints.txt /opt/kanri/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels /src
 

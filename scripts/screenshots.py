@@ -22,15 +22,15 @@ sys.path.insert(0, str(ROOT))
 
 from textual.pilot import Pilot  # noqa: E402
 
-from console.demo.artifacts import held_out_images  # noqa: E402
-from console.demo.plan import APP, LEVELS, demo_settings  # noqa: E402
-from console.demo.provision import provision  # noqa: E402
-from console.demo.teardown import tear_down  # noqa: E402
-from console.demo.traffic import Traffic  # noqa: E402
-from console.tui.app import KanriApp  # noqa: E402
-from console.tui.data import ConsoleData  # noqa: E402
-from console.tui.screens.main import MainScreen  # noqa: E402
-from console.wiring import open_context  # noqa: E402
+from kanri.console.demo.artifacts import held_out_images  # noqa: E402
+from kanri.console.demo.plan import APP, LEVELS, demo_settings  # noqa: E402
+from kanri.console.demo.provision import provision  # noqa: E402
+from kanri.console.demo.teardown import tear_down  # noqa: E402
+from kanri.console.demo.traffic import Traffic  # noqa: E402
+from kanri.console.tui.app import KanriApp  # noqa: E402
+from kanri.console.tui.data import ConsoleData  # noqa: E402
+from kanri.console.tui.screens.main import MainScreen  # noqa: E402
+from kanri.console.wiring import open_context  # noqa: E402
 
 SIZE = (120, 40)
 # screenshot name -> the keys that lead to it from the main screen (on digits-prod, model v2)

@@ -1,5 +1,5 @@
 """Regenerate manifests/slo/ — the SLO rules and Alertmanager routes for an example service, and the console's
-latency recording rules — from console.slo and console.telemetry.
+latency recording rules — from kanri.console.slo and kanri.console.telemetry.
 
 The files show what `kanri render rules [--prometheus-rule]` and `kanri render
 alertmanager` print for digits-prod at 99.9 % available and 99 % within 100 ms;
@@ -18,10 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from console.slo.alertmanager import alertmanager_config  # noqa: E402
-from console.slo.objective import Objective  # noqa: E402
-from console.slo.rules import as_prometheus_rule, as_rules_file, prometheus_rule, rules_file  # noqa: E402
-from console.telemetry.promql import Labels, Queries  # noqa: E402
+from kanri.console.slo.alertmanager import alertmanager_config  # noqa: E402
+from kanri.console.slo.objective import Objective  # noqa: E402
+from kanri.console.slo.rules import as_prometheus_rule, as_rules_file, prometheus_rule, rules_file  # noqa: E402
+from kanri.console.telemetry.promql import Labels, Queries  # noqa: E402
 
 FOLDER = ROOT / "manifests" / "slo"
 EXAMPLE = [Objective("digits", "digits-prod", "production", 99.9, 100)]

@@ -1,4 +1,4 @@
-"""`kanri serve` and `kanri startapp`: the runtime's commands (also `python -m serving`)."""
+"""`kanri serve` and `kanri startapp`: the runtime's commands (also `python -m kanri.serving`)."""
 
 from __future__ import annotations
 

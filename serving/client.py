@@ -1,6 +1,6 @@
 """The kanri SDK: call a served model from Python, synchronously or with asyncio.
 
-    from serving.client import Client
+    from kanri.serving.client import Client
     client = Client(target="127.0.0.1:50051")
     client.predict([0, 0, 5, 13, ...]).label
 

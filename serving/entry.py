@@ -25,7 +25,7 @@ def main() -> None:
         runtime()
         return
     try:
-        from console.cli import main as console_main
+        from kanri.console.cli import main as console_main
     except ModuleNotFoundError as exc:
         if command:
             sys.exit(f"error: kanri {command} is part of the console, which needs packages this installation "

@@ -35,7 +35,7 @@ def app_class_name(name: str) -> str:
 def startapp(name: str, directory: Path) -> Path:
     """Create directory/NAME/ from the app templates and return its path."""
     values = {"name": name, "class_name": app_class_name(name)}
-    templates = resources.files("serving") / "templates" / "app"
+    templates = resources.files("kanri.serving") / "templates" / "app"
     files = {
         t.name.removesuffix(".tmpl"): Template(t.read_text(encoding="utf-8")).substitute(values)
         for t in templates.iterdir()

@@ -36,7 +36,7 @@ def _spawn(settings: ServerSettings, env: dict[str, str]) -> subprocess.Popen:
     # Workers keep workers=N (which turns SO_REUSEPORT on); the supervisor serves /metrics.
     child = replace(settings, metrics_port=0)
     payload = json.dumps(child.to_dict())
-    return subprocess.Popen([sys.executable, "-m", "serving.worker"],
+    return subprocess.Popen([sys.executable, "-m", "kanri.serving.worker"],
                             env={**env, "KANRI_WORKER_SETTINGS": payload, "KANRI_SUPERVISOR_PID": str(os.getpid())})
 
 

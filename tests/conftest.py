@@ -6,15 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from console.demo.artifacts import train_module
-from console.ops.context import Context
-from console.registry.database import Registry
-from serving.models import ModelStore
+from kanri.console.demo.artifacts import train_module
+from kanri.console.ops.context import Context
+from kanri.console.registry.database import Registry
+from kanri.serving.models import ModelStore
 from tests.support.demo import demo_home  # noqa: F401  (a fixture for the tests that run `kanri demo`)
 from tests.support.docker_engine.fixture import docker_engine  # noqa: F401  (the session's Docker engine)
 from tests.support.manifests import console_settings  # noqa: F401  (for the tests of manifests and kanri render)
 from tests.support.memory_backend import MemoryBackend
-from tests.support.real_kubernetes.fixture import real_kubernetes  # noqa: F401  (the session's real API server)
+from tests.support.real_kubernetes.fixture import (  # the session's real API server
+    build_before_the_tests,
+    real_kubernetes,  # noqa: F401
+)
 from tests.support.registry import BACKENDS, database_url
 from tests.support.servers import PREDICTORS, ServeProcess, start_serve
 
@@ -25,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # slower. tests/test_cpus.py checks the default itself.
 os.environ.setdefault("KANRI_WORKERS", "1")
 
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    build_before_the_tests(session)
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from serving import batching
-from serving.batching import Batcher
-from serving.dataplane import _run_batch
-from serving.errors import InvalidInput, PredictorFailed
-from serving.models import LoadedModel
-from serving.predictor import PredictInterface, PredictResult
+from kanri.serving import batching
+from kanri.serving.batching import Batcher
+from kanri.serving.dataplane import _run_batch
+from kanri.serving.errors import InvalidInput, PredictorFailed
+from kanri.serving.models import LoadedModel
+from kanri.serving.predictor import PredictInterface, PredictResult
 
 
 def loaded(predictor: PredictInterface | None = None, version: str = "1") -> LoadedModel:

@@ -13,14 +13,14 @@ import pytest
 from click.testing import CliRunner
 from textual.widgets import Static
 
-from console.cli import main
-from console.cluster.local.paths import LocalPaths
-from console.config import ENVIRONMENT, load
-from console.demo.traffic import Traffic
-from console.tui.app import KanriApp
-from console.tui.data import ConsoleData
-from console.tui.screens.main import MainScreen
-from serving.client import local_route
+from kanri.console.cli import main
+from kanri.console.cluster.local.paths import LocalPaths
+from kanri.console.config import ENVIRONMENT, load
+from kanri.console.demo.traffic import Traffic
+from kanri.console.tui.app import KanriApp
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.screens.main import MainScreen
+from kanri.serving.client import local_route
 from tests.support.alertmanager import Webhook
 from tests.support.backends import kill_leftovers
 from tests.support.prometheus import wait_until

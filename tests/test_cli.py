@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from console.cli import main
+from kanri.console.cli import main
 from tests.support.servers import PREDICTORS, ROOT, start_serve
 
 
@@ -37,7 +37,7 @@ def test_serve_refuses_a_predictor_it_cannot_load() -> None:
 def test_serve_says_when_the_port_is_taken(tmp_path: Path, echo_models: dict[str, Path]) -> None:
     first = start_serve(tmp_path, f"{PREDICTORS}:Echo", str(echo_models["v1"]))
     try:
-        second = subprocess.run([sys.executable, "-m", "serving", "serve", "--predictor", f"{PREDICTORS}:Echo",
+        second = subprocess.run([sys.executable, "-m", "kanri.serving", "serve", "--predictor", f"{PREDICTORS}:Echo",
                                  "--port", str(first.port)], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert second.returncode == 1
         assert f"cannot listen on 127.0.0.1:{first.port}" in second.stderr

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from console.cli import main
+from kanri.console.cli import main
 from tests.support.kube import fake_clusters
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from console.cli import main
-from console.cluster.local.paths import LocalPaths
-from serving.client import Client
+from kanri.console.cli import main
+from kanri.console.cluster.local.paths import LocalPaths
+from kanri.serving.client import Client
 from tests.support.backends import kill_leftovers
 
 ROOT = Path(__file__).resolve().parents[1]

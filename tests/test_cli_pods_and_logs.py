@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from console import wiring
-from console.cluster.base import Pod
-from console.cluster.kubernetes import readback
+from kanri.console import wiring
+from kanri.console.cluster.base import Pod
+from kanri.console.cluster.kubernetes import readback
 from tests.fakes.pod_logs import FakePodLogs
 from tests.support import pod_objects as objects
 from tests.support.kube import write_kubeconfig

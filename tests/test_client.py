@@ -11,8 +11,8 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from serving._pb import serving_pb2 as pb
-from serving.client import AsyncClient, Client, ServingError, encode_value
+from kanri.serving._pb import serving_pb2 as pb
+from kanri.serving.client import AsyncClient, Client, ServingError, encode_value
 from tests.support.servers import PREDICTORS, free_port, start_serve
 
 

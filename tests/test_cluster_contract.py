@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from console.cluster.base import ClusterBackend, ClusterError, ModelRef, RolloutStatus, RouteSpec, ServiceSpec
+from kanri.console.cluster.base import ClusterBackend, ClusterError, ModelRef, RolloutStatus, RouteSpec, ServiceSpec
 from tests.support.backends import BACKENDS, BackendUnderTest, backend_under_test, delete_every_service
 
 LEVEL = "development"

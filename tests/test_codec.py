@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving._pb import serving_pb2 as pb
-from serving.codec import dict_to_struct, from_value, label_key, struct_to_dict, to_value
-from serving.errors import InvalidInput
+from kanri.serving._pb import serving_pb2 as pb
+from kanri.serving.codec import dict_to_struct, from_value, label_key, struct_to_dict, to_value
+from kanri.serving.errors import InvalidInput
 
 VALUES = {
     "str": (str, pb.Value(str="héllo"), "héllo"),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from console import config
+from kanri.console import config
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.config import ServerSettings
-from serving.cpus import cpu_limit, usable_cpus
+from kanri.serving.config import ServerSettings
+from kanri.serving.cpus import cpu_limit, usable_cpus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def test_a_limit_below_one_cpu_still_gives_one_worker(tmp_path: Path, four_cpus:
 @pytest.mark.skipif(shutil.which("taskset") is None or len(os.sched_getaffinity(0)) < 2, reason="needs taskset, 2 CPUs")
 def test_the_default_worker_count_follows_a_restricted_affinity() -> None:
     def default_workers(*taskset: str) -> int:
-        code = "from serving.config import ServerSettings; print(ServerSettings(predictor='m:P').workers)"
+        code = "from kanri.serving.config import ServerSettings; print(ServerSettings(predictor='m:P').workers)"
         done = subprocess.run([*taskset, sys.executable, "-c", code], capture_output=True, text=True, check=True,
                               cwd=ROOT)
         return int(done.stdout)

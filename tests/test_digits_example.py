@@ -10,7 +10,7 @@ import pytest
 import skops.io as sio
 from sklearn.tree import DecisionTreeClassifier
 
-from serving.predictor import PredictInterface, check_result, load_predictor_class
+from kanri.serving.predictor import PredictInterface, check_result, load_predictor_class
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits"
 

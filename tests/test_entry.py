@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-CONSOLE_MODULES = ("console", "sqlalchemy", "alembic", "kubernetes", "textual", "elasticsearch", "yaml")
+CONSOLE_MODULES = ("kanri.console", "sqlalchemy", "alembic", "kubernetes", "textual", "elasticsearch", "yaml")
 
 
 def run_entry(*args: str, hide_console: bool = False) -> tuple[subprocess.CompletedProcess[str], list[str]]:
@@ -15,8 +15,8 @@ def run_entry(*args: str, hide_console: bool = False) -> tuple[subprocess.Comple
     hide = "import sys; sys.modules['sqlalchemy'] = None\n" if hide_console else ""
     code = (f"{hide}import json, sys\nsys.argv = ['kanri', *{list(args)!r}]\nfrom serving.entry import main\n"
             "try:\n    main()\nfinally:\n"
-            f"    print('LOADED', json.dumps(sorted({{m.split('.')[0] for m in sys.modules if sys.modules[m]}}"
-            f" & set({CONSOLE_MODULES!r}))))")
+            f"    print('LOADED', json.dumps([p for p in {CONSOLE_MODULES!r}"
+            f" if any(m == p or m.startswith(p + '.') for m in sys.modules if sys.modules[m])]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     return done, json.loads(done.stdout.rsplit("LOADED ", 1)[-1])
 
@@ -42,4 +42,4 @@ def test_without_the_console_kanri_help_lists_the_runtime_and_names_the_extra() 
 
 def test_with_the_console_every_command_is_there() -> None:
     done, loaded = run_entry("--help")
-    assert done.returncode == 0 and "switch" in done.stdout and "console" in loaded
+    assert done.returncode == 0 and "switch" in done.stdout and "kanri.console" in loaded

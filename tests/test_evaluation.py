@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from serving.evaluation import score
+from kanri.serving.evaluation import score
 
 # "cat" is never predicted; "fox" is predicted but never true.
 PAIRS = [("cat", "dog"), ("cat", "fox"), ("dog", "dog"), ("dog", "dog"), ("dog", "fox"),

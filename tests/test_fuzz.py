@@ -28,8 +28,8 @@ from grpc_health.v1 import health_pb2
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from serving._pb import open_inference_pb2 as oip
-from serving._pb import serving_pb2 as pb
+from kanri.serving._pb import open_inference_pb2 as oip
+from kanri.serving._pb import serving_pb2 as pb
 from tests.support.servers import PREDICTORS, ServeProcess, health_status, start_serve
 
 TOKEN = "fuzz-admin-token"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.client import AsyncClient, Prediction
+from kanri.serving.client import AsyncClient, Prediction
 from tests.support.servers import PREDICTORS, start_serve
 
 CLIENT_TASKS = 8

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from grpc_health.v1 import health_pb2
 
-from console.cluster.local.processes import free_port
-from serving.client import Client
-from serving.config import ServerSettings
+from kanri.console.cluster.local.processes import free_port
+from kanri.serving.client import Client
+from kanri.serving.config import ServerSettings
 from tests.support.http_calls import HttpServe, infer_body, start_http_serve
 from tests.support.servers import PREDICTORS, ROOT
 
@@ -298,7 +298,7 @@ def test_the_http_port_is_its_own(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "serving", "serve", "--predictor", f"{PREDICTORS}:Echo",
+        done = subprocess.run([sys.executable, "-m", "kanri.serving", "serve", "--predictor", f"{PREDICTORS}:Echo",
                                "--port", str(free_port()), "--http-port", str(port), "--model-store", str(tmp_path)],
                               capture_output=True, text=True, timeout=60, cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})

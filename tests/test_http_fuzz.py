@@ -32,7 +32,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from serving.tensors import DTYPES
+from kanri.serving.tensors import DTYPES
 from tests.support.http_calls import HttpServe, start_http_serve
 from tests.support.servers import PREDICTORS
 

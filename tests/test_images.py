@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from grpc_health.v1 import health_pb2
 
-from console.cluster.kubernetes import pod
-from serving.client import Client
+from kanri.console.cluster.kubernetes import pod
+from kanri.serving.client import Client
 from tests.support.docker_engine.containers import Container, env, mount, run, running
 from tests.support.docker_engine.engine import DockerEngine
 from tests.support.otlp import trace_receiver

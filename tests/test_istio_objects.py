@@ -10,9 +10,9 @@ import dataclasses
 
 import yaml
 
-from console.cluster.base import ModelRef, RouteSpec, ServiceSpec
-from console.cluster.kubernetes import ObjectOptions, labels, objects, pod, render_service_yaml
-from console.cluster.kubernetes.routing import route_objects
+from kanri.console.cluster.base import ModelRef, RouteSpec, ServiceSpec
+from kanri.console.cluster.kubernetes import ObjectOptions, labels, objects, pod, render_service_yaml
+from kanri.console.cluster.kubernetes.routing import route_objects
 from tests.support.manifests import problems
 
 NAMESPACE = "kanri"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from console.cli import main
+from kanri.console.cli import main
 from tests.support.registry import database_url
 from tests.support.servers import PREDICTORS
 

@@ -17,8 +17,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from console.cluster.base import ClusterError, ModelRef, Resources, RolloutStatus, RouteSpec, ServiceSpec
-from console.cluster.kubernetes import KubernetesBackend, ObjectOptions, render_service_yaml
+from kanri.console.cluster.base import ClusterError, ModelRef, Resources, RolloutStatus, RouteSpec, ServiceSpec
+from kanri.console.cluster.kubernetes import KubernetesBackend, ObjectOptions, render_service_yaml
 from tests.support.kube import NAMESPACE, FakeClusters, fake_clusters, write_kubeconfig
 from tests.support.recording_proxy import RecordingProxy, proxied_client, recording_proxy
 

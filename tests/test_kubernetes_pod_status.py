@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from console.cluster.base import Pod
-from console.cluster.kubernetes import readback
-from console.cluster.kubernetes.pod_status import pod_status
-from console.cluster.kubernetes.status import unready_detail
+from kanri.console.cluster.base import Pod
+from kanri.console.cluster.kubernetes import readback
+from kanri.console.cluster.kubernetes.pod_status import pod_status
+from kanri.console.cluster.kubernetes.status import unready_detail
 from tests.support import pod_objects as objects
 from tests.support.pod_objects import GIT_FAILED
 

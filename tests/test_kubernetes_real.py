@@ -19,12 +19,12 @@ import pytest
 from click.testing import CliRunner
 from kubernetes import client
 
-from console.cli import main
-from console.cluster.base import ModelRef, ServiceSpec
-from console.cluster.kubernetes import KubernetesBackend
-from console.config import ENVIRONMENT
-from console.telemetry import KubernetesPodLogs, LogQuery
-from serving.models import ModelStore
+from kanri.console.cli import main
+from kanri.console.cluster.base import ModelRef, ServiceSpec
+from kanri.console.cluster.kubernetes import KubernetesBackend
+from kanri.console.config import ENVIRONMENT
+from kanri.console.telemetry import KubernetesPodLogs, LogQuery
+from kanri.serving.models import ModelStore
 from tests.support.backends import real_backend
 from tests.support.manifests import kustomize
 from tests.support.prometheus import wait_until

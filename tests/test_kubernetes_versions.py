@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from console.cluster.base import ClusterError, ModelRef, RouteSpec, ServiceSpec
-from console.cluster.kubernetes import Capabilities, render_service_yaml
-from console.cluster.kubernetes.versions import KIND_APIS, istio_kind, parse_version, server_version
+from kanri.console.cluster.base import ClusterError, ModelRef, RouteSpec, ServiceSpec
+from kanri.console.cluster.kubernetes import Capabilities, render_service_yaml
+from kanri.console.cluster.kubernetes.versions import KIND_APIS, istio_kind, parse_version, server_version
 from tests.support.kube import fake_clusters
 
 SPEC = ServiceSpec(app="digits", name="main", level="production", predictor="predictor.py:Digits",

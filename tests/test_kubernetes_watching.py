@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from console.cluster.base import ClusterError, ModelRef, ServiceSpec
-from console.cluster.kubernetes import KubernetesBackend
-from console.cluster.kubernetes.watching import Reflector
+from kanri.console.cluster.base import ClusterError, ModelRef, ServiceSpec
+from kanri.console.cluster.kubernetes import KubernetesBackend
+from kanri.console.cluster.kubernetes.watching import Reflector
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.support.kube import FAST_OPTIONS, NAMESPACE
 from tests.support.prometheus import wait_until

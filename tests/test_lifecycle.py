@@ -18,7 +18,7 @@ import psutil
 import pytest
 from grpc_health.v1 import health_pb2
 
-from serving.client import Client, ServingError
+from kanri.serving.client import Client, ServingError
 from tests.support.prometheus import wait_until
 from tests.support.servers import PREDICTORS, ROOT, health_status, start_serve
 
@@ -113,7 +113,7 @@ def test_workers_refuse_a_port_another_server_holds_even_one_sharing_it(tmp_path
         other.bind(("127.0.0.1", 0))
         other.listen()
         port = other.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "serving", "serve", "--predictor", f"{PREDICTORS}:Echo",
+        done = subprocess.run([sys.executable, "-m", "kanri.serving", "serve", "--predictor", f"{PREDICTORS}:Echo",
                                "--port", str(port), "--workers", "2", "--model-store", str(tmp_path)],
                               capture_output=True, text=True, timeout=60, cwd=ROOT,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -22,25 +22,25 @@ from urllib.parse import urlsplit
 import grpc
 import pytest
 
-from console.cluster.base import ClusterError, ModelRef, RouteSpec, ServiceSpec
-from console.cluster.local import LocalBackend
-from console.cluster.local.autoscaler import desired_replicas
-from console.cluster.local.balancer import Balancer
-from console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
-from console.cluster.local.grpc_proxy import GrpcProxy
-from console.cluster.local.http_proxy import HttpProxy
-from console.cluster.local.processes import free_port
-from console.cluster.local.rolling import plan
-from console.cluster.local.router import MAX_BODY
-from console.cluster.local.router_table import RouterTable
-from console.cluster.local.routing import SERVICE_HEADER, Routing
-from console.cluster.local.state import PodRecord
-from serving._pb import serving_pb2 as pb
-from serving._pb import serving_pb2_grpc as pb_grpc
-from serving.client import Client, ServingError, encode_value
-from serving.models import ModelStore
-from serving.rest.messages import Request, Response
-from serving.rest.server import HttpServer
+from kanri.console.cluster.base import ClusterError, ModelRef, RouteSpec, ServiceSpec
+from kanri.console.cluster.local import LocalBackend
+from kanri.console.cluster.local.autoscaler import desired_replicas
+from kanri.console.cluster.local.balancer import Balancer
+from kanri.console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
+from kanri.console.cluster.local.grpc_proxy import GrpcProxy
+from kanri.console.cluster.local.http_proxy import HttpProxy
+from kanri.console.cluster.local.processes import free_port
+from kanri.console.cluster.local.rolling import plan
+from kanri.console.cluster.local.router import MAX_BODY
+from kanri.console.cluster.local.router_table import RouterTable
+from kanri.console.cluster.local.routing import SERVICE_HEADER, Routing
+from kanri.console.cluster.local.state import PodRecord
+from kanri.serving._pb import serving_pb2 as pb
+from kanri.serving._pb import serving_pb2_grpc as pb_grpc
+from kanri.serving.client import Client, ServingError, encode_value
+from kanri.serving.models import ModelStore
+from kanri.serving.rest.messages import Request, Response
+from kanri.serving.rest.server import HttpServer
 from tests.support.backends import ECHO, FAST, delete_every_service, local_backend
 from tests.support.http_calls import Answer
 
@@ -318,7 +318,7 @@ def test_pods_report_processes_and_addresses(backend: LocalBackend, make_spec: C
 def test_kanri_local_up_status_down(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from console.commands.local import local
+    from kanri.console.commands.local import local
 
     runner = CliRunner()
     home = ["--home", str(tmp_path)]

@@ -30,11 +30,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from console.cli import main
-from console.cluster.base import Resources, RouteSpec
-from console.cluster.kubernetes import KubernetesBackend, pod
-from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LogQuery
-from serving.logs import JsonFormatter
+from kanri.console.cli import main
+from kanri.console.cluster.base import Resources, RouteSpec
+from kanri.console.cluster.kubernetes import KubernetesBackend, pod
+from kanri.console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LogQuery
+from kanri.serving.logs import JsonFormatter
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.fakes.pod_logs import FakePodLogs

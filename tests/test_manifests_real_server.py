@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from console.cluster.kubernetes import Capabilities
+from kanri.console.cluster.kubernetes import Capabilities
 from tests.support.manifests import LEVELS, kustomizations, kustomize, rendered_level
 from tests.support.prometheus import debian_binary
 from tests.support.real_kubernetes.cluster import RealKubernetes

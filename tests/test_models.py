@@ -17,8 +17,8 @@ import pytest
 import skops.io
 from sklearn.linear_model import LogisticRegression
 
-from serving.errors import InvalidInput, ModelLoadError, ModelNotFound, ModelNotReady
-from serving.models import LoadedModel, ModelHolder, ModelSpec, ModelStore, detect_format, load_model
+from kanri.serving.errors import InvalidInput, ModelLoadError, ModelNotFound, ModelNotReady
+from kanri.serving.models import LoadedModel, ModelHolder, ModelSpec, ModelStore, detect_format, load_model
 from tests.support.predictors import BatchEcho, Echo
 
 

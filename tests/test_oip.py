@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from serving import __version__
-from serving._pb import open_inference_pb2 as oip
+from kanri.serving import __version__
+from kanri.serving._pb import open_inference_pb2 as oip
 from tests.support.servers import PREDICTORS, ROOT, ServeProcess, start_serve
 
 TRITON_CALLS = ROOT / "tests" / "support" / "triton_calls.py"
@@ -30,7 +30,7 @@ TRITON_CALLS = ROOT / "tests" / "support" / "triton_calls.py"
 OPTION_PREDICTOR = '''
 import json
 
-from serving.predictor import PredictInterface, PredictResult
+from kanri.serving.predictor import PredictInterface, PredictResult
 
 
 class OptionLabel(PredictInterface):

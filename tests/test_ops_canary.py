@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from console.errors import Invalid, NotFound
-from console.ops import applications, audit, models, routes, services, slo
-from console.ops.canary import CanaryPlan, run_canary
-from console.ops.context import Context
-from console.registry.database import Registry
-from console.telemetry.types import Figures, TelemetryUnavailable
-from serving.models import ModelStore
+from kanri.console.errors import Invalid, NotFound
+from kanri.console.ops import applications, audit, models, routes, services, slo
+from kanri.console.ops.canary import CanaryPlan, run_canary
+from kanri.console.ops.context import Context
+from kanri.console.registry.database import Registry
+from kanri.console.telemetry.types import Figures, TelemetryUnavailable
+from kanri.serving.models import ModelStore
 from tests.support.kube import fake_clusters
 from tests.support.memory_backend import MemoryBackend
 from tests.support.metrics import ScriptedMetrics

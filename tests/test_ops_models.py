@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from console.errors import Conflict, Invalid, NotFound
-from console.ops import applications, audit, models, services
-from console.ops.context import Context
-from console.ops.evaluate import evaluate_model, read_examples
+from kanri.console.errors import Conflict, Invalid, NotFound
+from kanri.console.ops import applications, audit, models, services
+from kanri.console.ops.context import Context
+from kanri.console.ops.evaluate import evaluate_model, read_examples
 from tests.support.servers import PREDICTORS
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from console.cluster.base import ClusterError
-from console.errors import Conflict, Invalid, NotFound
-from console.ops import applications, audit, models, routes, services, sync
-from console.ops.context import Context, change, get_app, get_service
-from console.ops.services import ServiceSettings
+from kanri.console.cluster.base import ClusterError
+from kanri.console.errors import Conflict, Invalid, NotFound
+from kanri.console.ops import applications, audit, models, routes, services, sync
+from kanri.console.ops.context import Context, change, get_app, get_service
+from kanri.console.ops.services import ServiceSettings
 from tests.support.memory_backend import MemoryBackend
 from tests.support.servers import PREDICTORS
 

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from console.cli import main
-from console.errors import Invalid, NotFound
-from console.ops import applications, audit, models, services, slo
-from console.ops.context import Context
-from console.slo.objective import Objective
+from kanri.console.cli import main
+from kanri.console.errors import Invalid, NotFound
+from kanri.console.ops import applications, audit, models, services, slo
+from kanri.console.ops.context import Context
+from kanri.console.slo.objective import Objective
 from tests.support.servers import PREDICTORS
 
 

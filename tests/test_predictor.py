@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serving.errors import InvalidInput, PredictorFailed
-from serving.predictor import (
+from kanri.serving.errors import InvalidInput, PredictorFailed
+from kanri.serving.predictor import (
     PredictInterface,
     PredictResult,
     check_result,
@@ -191,7 +191,7 @@ def predictor_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 GOOD = """
-    from serving.predictor import PredictInterface, PredictResult
+    from kanri.serving.predictor import PredictInterface, PredictResult
 
     class Upper(PredictInterface):
         input_type = str
@@ -224,7 +224,7 @@ def test_load_from_a_file(predictor_file: WriteFile) -> None:
 def test_a_predictor_file_can_import_its_neighbours(predictor_file: WriteFile) -> None:
     path = predictor_file("""
         import HELPER_MODULE
-        from serving.predictor import PredictInterface
+        from kanri.serving.predictor import PredictInterface
 
         class P(PredictInterface):
             suffix = HELPER_MODULE.SUFFIX

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
-from console.errors import Invalid, Unavailable
-from console.registry import schema
-from console.registry.database import Registry, SchemaOutdated, create_registry_engine, head_revision, upgrade
+from kanri.console.errors import Invalid, Unavailable
+from kanri.console.registry import schema
+from kanri.console.registry.database import Registry, SchemaOutdated, create_registry_engine, head_revision, upgrade
 
 
 def test_a_database_without_the_schema_is_refused_until_upgraded(registry_url: str) -> None:

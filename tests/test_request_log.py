@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from serving import logs
-from serving.config import ServerSettings
-from serving.logs import RequestLog
+from kanri.serving import logs
+from kanri.serving.config import ServerSettings
+from kanri.serving.logs import RequestLog
 
 
 class Clock:

@@ -15,15 +15,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from console.cluster.base import Resources
-from console.cluster.kubernetes import ObjectOptions
-from console.cluster.local import SupervisorSettings
-from console.config import Settings
-from console.errors import Invalid
-from console.ops import applications, models, quantity, services, validation
-from console.ops.context import Context
-from console.ops.services import ServiceSettings
-from console.wiring import progress_deadline
+from kanri.console.cluster.base import Resources
+from kanri.console.cluster.kubernetes import ObjectOptions
+from kanri.console.cluster.local import SupervisorSettings
+from kanri.console.config import Settings
+from kanri.console.errors import Invalid
+from kanri.console.ops import applications, models, quantity, services, validation
+from kanri.console.ops.context import Context
+from kanri.console.ops.services import ServiceSettings
+from kanri.console.wiring import progress_deadline
 from tests.support.memory_backend import MemoryBackend
 from tests.support.servers import PREDICTORS
 

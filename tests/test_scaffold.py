@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from serving.scaffold import app_class_name, startapp
+from kanri.serving.scaffold import app_class_name, startapp
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from serving.client import Client, ServingError
-from serving.predictor import load_predictor_class
+from kanri.serving.client import Client, ServingError
+from kanri.serving.predictor import load_predictor_class
 from tests.support.servers import PREDICTORS, ROOT, ServeProcess, health_status, start_serve
 
 
@@ -265,7 +265,7 @@ def test_messages_over_the_limit_are_refused(tmp_path: Path, echo_models: dict[s
 
 
 def test_an_undecodable_stream_message_ends_the_stream_invalid_argument(echo_server: ServeProcess) -> None:
-    from serving._pb import serving_pb2 as pb
+    from kanri.serving._pb import serving_pb2 as pb
 
     good = pb.PredictRequest(input=pb.Value(str="first")).SerializeToString()
     with grpc.insecure_channel(echo_server.target) as channel:

@@ -10,18 +10,18 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from console.cli import main
-from console.cluster.base import Pod
-from console.demo.traffic import Traffic
-from console.slo.alertmanager import Timings, alertmanager_config
-from console.slo.alerts import AlertSource, FiringAlert
-from console.slo.notify import notify
-from console.slo.objective import Objective
-from console.slo.rules import SRE_WORKBOOK, RuleSettings, rules_file, scaled
-from console.slo.status import SloStatus, burn_alerts, slo_status
-from console.slo.watch import AlertWatch
-from console.telemetry import PrometheusMetrics, ScrapeMetrics, TelemetryUnavailable
-from console.telemetry.types import Figures, MetricsHistory, MetricsSnapshot, ServiceFigures
+from kanri.console.cli import main
+from kanri.console.cluster.base import Pod
+from kanri.console.demo.traffic import Traffic
+from kanri.console.slo.alertmanager import Timings, alertmanager_config
+from kanri.console.slo.alerts import AlertSource, FiringAlert
+from kanri.console.slo.notify import notify
+from kanri.console.slo.objective import Objective
+from kanri.console.slo.rules import SRE_WORKBOOK, RuleSettings, rules_file, scaled
+from kanri.console.slo.status import SloStatus, burn_alerts, slo_status
+from kanri.console.slo.watch import AlertWatch
+from kanri.console.telemetry import PrometheusMetrics, ScrapeMetrics, TelemetryUnavailable
+from kanri.console.telemetry.types import Figures, MetricsHistory, MetricsSnapshot, ServiceFigures
 from tests.support.alertmanager import Alertmanager, Webhook
 from tests.support.metrics import ScriptedMetrics
 from tests.support.prometheus import Prometheus, wait_until

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from console.slo.objective import Objective
-from console.slo.rules import SRE_WORKBOOK, duration, prometheus_rule, rules_file, scaled
+from kanri.console.slo.objective import Objective
+from kanri.console.slo.rules import SRE_WORKBOOK, duration, prometheus_rule, rules_file, scaled
 from tests.support.manifests import problems
 from tests.support.prometheus import promtool_test_rules
 from tests.support.servers import ROOT

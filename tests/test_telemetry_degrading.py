@@ -13,8 +13,8 @@ import pytest
 from elasticsearch import Elasticsearch
 from kubernetes import client as k8s
 
-from console.cluster.base import Pod
-from console.telemetry import (
+from kanri.console.cluster.base import Pod
+from kanri.console.telemetry import (
     ElasticsearchLogs,
     KubernetesPodLogs,
     LogQuery,
@@ -23,7 +23,7 @@ from console.telemetry import (
     ScrapeMetrics,
     TelemetryUnavailable,
 )
-from console.telemetry.elasticsearch import SearchCursor
+from kanri.console.telemetry.elasticsearch import SearchCursor
 from tests.support.servers import free_port
 
 TIMEOUT = 0.5

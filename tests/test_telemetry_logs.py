@@ -21,7 +21,7 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 from kubernetes import client as k8s
 
-from console.telemetry import (
+from kanri.console.telemetry import (
     ElasticsearchLogs,
     KubernetesPodLogs,
     LocalFileLogs,
@@ -33,7 +33,7 @@ from console.telemetry import (
     follow,
     levels_at_least,
 )
-from console.telemetry.loglines import parse_timestamp
+from kanri.console.telemetry.loglines import parse_timestamp
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.pod_logs import FakePodLogs
 from tests.support.pod_objects import GIT_FAILED
@@ -430,7 +430,7 @@ def test_kanri_logs_follow_prints_each_new_line_once_until_ctrl_c(fake_elasticse
     store = elasticsearch_store(fake_elasticsearch)
     kanri_cli(tmp_path, monkeypatch, KANRI_ELASTICSEARCH_URL=fake_elasticsearch.url,
               KANRI_ELASTICSEARCH_INDEX=store.source.index)
-    follower = subprocess.Popen([sys.executable, "-c", "from console.cli import main; main()", "logs", APP,
+    follower = subprocess.Popen([sys.executable, "-c", "from kanri.console.cli import main; main()", "logs", APP,
                                  "--follow", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     printed: queue.Queue[tuple] = queue.Queue()
 

@@ -14,7 +14,7 @@ import psutil
 import pytest
 from prometheus_api_client import PrometheusConnect
 
-from console.telemetry import (
+from kanri.console.telemetry import (
     Figures,
     MetricsHistory,
     MetricsSnapshot,

@@ -10,15 +10,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from console import config
-from console.cli import main
-from console.telemetry import FIGURE_NAMES, Labels, PrometheusMetrics, levels_at_least
-from console.telemetry.histogram import quantile
-from console.telemetry.pod_logs import _kubelet_nanos
-from console.telemetry.promql import Queries
-from console.telemetry.rollup import PodRates, figures
-from console.telemetry.scrape import _increase
-from console.wiring import metrics_source
+from kanri.console import config
+from kanri.console.cli import main
+from kanri.console.telemetry import FIGURE_NAMES, Labels, PrometheusMetrics, levels_at_least
+from kanri.console.telemetry.histogram import quantile
+from kanri.console.telemetry.pod_logs import _kubelet_nanos
+from kanri.console.telemetry.promql import Queries
+from kanri.console.telemetry.rollup import PodRates, figures
+from kanri.console.telemetry.scrape import _increase
+from kanri.console.wiring import metrics_source
 from tests.fakes.pod_logs import rfc3339_nano
 from tests.support.prometheus import promtool_test_rules
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving._pb import open_inference_pb2 as oip
-from serving.errors import InvalidInput, PredictorFailed
-from serving.tensors import DATATYPE, decode_input, encode_output, input_shape
+from kanri.serving._pb import open_inference_pb2 as oip
+from kanri.serving.errors import InvalidInput, PredictorFailed
+from kanri.serving.tensors import DATATYPE, decode_input, encode_output, input_shape
 
 Tensor = oip.ModelInferRequest.InferInputTensor
 Contents = oip.InferTensorContents
@@ -330,7 +330,7 @@ def test_encoded_outputs_decode_back_to_the_same_values(type_name: str) -> None:
 
 
 def test_a_request_may_not_carry_more_inputs_than_the_limit() -> None:
-    from serving.tensors import MAX_BATCH
+    from kanri.serving.tensors import MAX_BATCH
 
     tensor = oip.ModelInferRequest.InferInputTensor(name="x", datatype="BYTES", shape=[MAX_BATCH + 1, 0])
     with pytest.raises(InvalidInput, match=f"holds {MAX_BATCH + 1} inputs"):

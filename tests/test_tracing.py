@@ -15,12 +15,12 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from serving._pb import open_inference_pb2 as oip
-from serving._pb import open_inference_pb2_grpc as oip_grpc
-from serving._pb import serving_pb2 as pb
-from serving._pb import serving_pb2_grpc as pb_grpc
-from serving.client import Client
-from serving.errors import ServingError
+from kanri.serving._pb import open_inference_pb2 as oip
+from kanri.serving._pb import open_inference_pb2_grpc as oip_grpc
+from kanri.serving._pb import serving_pb2 as pb
+from kanri.serving._pb import serving_pb2_grpc as pb_grpc
+from kanri.serving.client import Client
+from kanri.serving.errors import ServingError
 from tests.support.otlp import TraceReceiver, trace_receiver
 from tests.support.prometheus import wait_until
 from tests.support.servers import PREDICTORS, ROOT, ServeProcess, start_serve
@@ -133,7 +133,7 @@ def test_a_stream_its_caller_cancels_ends_its_span_as_cancelled(traced_server: S
 
 
 def test_tracing_off_loads_no_opentelemetry() -> None:
-    probe = ("import sys; import serving.cli, serving.server, serving.client; "
+    probe = ("import sys; import kanri.serving.cli, kanri.serving.server, kanri.serving.client; "
              "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -146,7 +146,7 @@ def test_an_endpoint_without_the_tracing_extra_is_one_clear_error(tmp_path: Path
     hidden.mkdir(parents=True)
     (hidden / "__init__.py").write_text("raise ImportError('No module named opentelemetry')\n")
     done = subprocess.run(
-        [sys.executable, "-m", "serving", "serve", "--predictor", f"{PREDICTORS}:Echo", "--model",
+        [sys.executable, "-m", "kanri.serving", "serve", "--predictor", f"{PREDICTORS}:Echo", "--model",
          str(echo_models["v1"]), "--otlp-endpoint", "http://127.0.0.1:4317"],
         capture_output=True, text=True, cwd=ROOT, timeout=60,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{hidden.parent}:{ROOT}"})

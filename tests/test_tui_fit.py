@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from console.tui.fit import Spec, cut_words, fit_columns, fit_parts, fitted, shorten
+from kanri.console.tui.fit import Spec, cut_words, fit_columns, fit_parts, fitted, shorten
 
 POD = "digits-prod-b-50a2f155-zpwgl"
 SPECS = (Spec("pod", "pod", kind="name", least=14), Spec("status", "status"), Spec("age", "age", rank=3),

@@ -8,10 +8,10 @@ import pytest
 from textual import on
 from textual.app import App, ComposeResult
 
-from console.ops.views import ModelView, ServiceView
-from console.tui.data import AppGrid, ServiceColumn
-from console.tui.widgets import model_grid
-from console.tui.widgets.model_grid import ModelGrid
+from kanri.console.ops.views import ModelView, ServiceView
+from kanri.console.tui.data import AppGrid, ServiceColumn
+from kanri.console.tui.widgets import model_grid
+from kanri.console.tui.widgets.model_grid import ModelGrid
 
 MODELS, SERVICES = 30, 40
 SIZE = (80, 20)

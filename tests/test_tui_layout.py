@@ -8,12 +8,12 @@ from __future__ import annotations
 from textual.widgets import Label
 from textual.widgets._footer import FooterKey
 
-from console.ops import services
-from console.tui.app import KanriApp
-from console.tui.data import ConsoleData
-from console.tui.screens.help import HelpScreen
-from console.tui.widgets.fit_line import FitLine
-from console.tui.widgets.fitted_table import FittedTable
+from kanri.console.ops import services
+from kanri.console.tui.app import KanriApp
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.screens.help import HelpScreen
+from kanri.console.tui.widgets.fit_line import FitLine
+from kanri.console.tui.widgets.fitted_table import FittedTable
 from tests import test_tui_snapshots as shared
 from tests.test_tui_main import main_screen, until
 from tests.test_tui_snapshots import APP, SERVICES, still

@@ -19,13 +19,13 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from console.cluster.local.paths import LocalPaths
-from console.ops import applications, models, services
-from console.tui.data import ConsoleData
-from console.tui.screens.audit import AuditScreen, HistoryScreen
-from console.tui.screens.logs import LogsScreen
-from console.tui.widgets.fit_line import FitLine
-from serving.logs import JsonFormatter
+from kanri.console.cluster.local.paths import LocalPaths
+from kanri.console.ops import applications, models, services
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.screens.audit import AuditScreen, HistoryScreen
+from kanri.console.tui.screens.logs import LogsScreen
+from kanri.console.tui.widgets.fit_line import FitLine
+from kanri.serving.logs import JsonFormatter
 from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend
 from tests.support.servers import PREDICTORS

@@ -17,19 +17,19 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, Static
 
-from console.ops import applications, audit, models, routes, services
-from console.ops.services import ServiceSettings
-from console.tui.app import KanriApp
-from console.tui.data import ConsoleData
-from console.tui.screens.confirm import ConfirmScreen
-from console.tui.screens.drift import DriftScreen
-from console.tui.screens.evaluation import EvaluationScreen
-from console.tui.screens.help import HelpScreen
-from console.tui.screens.main import MainScreen
-from console.tui.screens.rollout import RolloutScreen
-from console.tui.screens.weights import WeightsScreen
-from console.tui.widgets.fit_line import FitLine
-from console.tui.widgets.model_grid import ModelGrid
+from kanri.console.ops import applications, audit, models, routes, services
+from kanri.console.ops.services import ServiceSettings
+from kanri.console.tui.app import KanriApp
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.screens.confirm import ConfirmScreen
+from kanri.console.tui.screens.drift import DriftScreen
+from kanri.console.tui.screens.evaluation import EvaluationScreen
+from kanri.console.tui.screens.help import HelpScreen
+from kanri.console.tui.screens.main import MainScreen
+from kanri.console.tui.screens.rollout import RolloutScreen
+from kanri.console.tui.screens.weights import WeightsScreen
+from kanri.console.tui.widgets.fit_line import FitLine
+from kanri.console.tui.widgets.model_grid import ModelGrid
 from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend
 from tests.support.registry import MARIADB, database_url

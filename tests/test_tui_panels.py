@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from console.cluster.base import Pod, RolloutStatus
-from console.ops.canary import CanaryEvent, CanaryPlan
-from console.tui.app import KanriApp
-from console.tui.data import ConsoleData
-from console.tui.screens.canary import CanaryScreen
-from console.tui.screens.confirm import ConfirmScreen
-from console.tui.screens.drift import DriftScreen
-from console.tui.screens.rollout import RolloutScreen
-from console.tui.widgets.fitted_table import FittedTable
+from kanri.console.cluster.base import Pod, RolloutStatus
+from kanri.console.ops.canary import CanaryEvent, CanaryPlan
+from kanri.console.tui.app import KanriApp
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.screens.canary import CanaryScreen
+from kanri.console.tui.screens.confirm import ConfirmScreen
+from kanri.console.tui.screens.drift import DriftScreen
+from kanri.console.tui.screens.rollout import RolloutScreen
+from kanri.console.tui.widgets.fitted_table import FittedTable
 from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend
 from tests.test_tui_main import APP, SIZE, loaded, seed, to_column, type_text, until

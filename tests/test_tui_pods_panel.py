@@ -11,10 +11,10 @@ import pytest
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from console.cluster.base import Pod
-from console.cluster.kubernetes import readback
-from console.tui.app import KanriApp
-from console.tui.data import ConsoleData
+from kanri.console.cluster.base import Pod
+from kanri.console.cluster.kubernetes import readback
+from kanri.console.tui.app import KanriApp
+from kanri.console.tui.data import ConsoleData
 from tests.support import pod_objects as objects
 from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend

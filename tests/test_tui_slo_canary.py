@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from console.ops import audit, routes, slo
-from console.telemetry.types import Figures, MetricsHistory
-from console.tui.app import KanriApp
-from console.tui.data import ConsoleData
-from console.tui.screens.canary import CanaryScreen
-from console.tui.widgets.fit_line import FitLine
+from kanri.console.ops import audit, routes, slo
+from kanri.console.telemetry.types import Figures, MetricsHistory
+from kanri.console.tui.app import KanriApp
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.screens.canary import CanaryScreen
+from kanri.console.tui.widgets.fit_line import FitLine
 from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend
 from tests.support.metrics import ScriptedMetrics

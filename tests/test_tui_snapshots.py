@@ -23,12 +23,12 @@ from sqlalchemy import select
 from textual.pilot import Pilot
 from textual.widgets import DirectoryTree, Input, Label
 
-from console.cluster.base import Pod
-from console.cluster.kubernetes import readback
-from console.ops import applications, models, routes, services, slo
-from console.ops.services import ServiceSettings
-from console.registry import schema
-from console.telemetry.types import (
+from kanri.console.cluster.base import Pod
+from kanri.console.cluster.kubernetes import readback
+from kanri.console.ops import applications, models, routes, services, slo
+from kanri.console.ops.services import ServiceSettings
+from kanri.console.registry import schema
+from kanri.console.telemetry.types import (
     Figures,
     MetricsHistory,
     MetricsSnapshot,
@@ -37,10 +37,10 @@ from console.telemetry.types import (
     ServiceFigures,
     TelemetryUnavailable,
 )
-from console.tui.app import KanriApp
-from console.tui.data import ConsoleData
-from console.tui.widgets import model_grid
-from console.tui.widgets.fit_line import FitLine
+from kanri.console.tui.app import KanriApp
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.widgets import model_grid
+from kanri.console.tui.widgets.fit_line import FitLine
 from tests.support import pod_objects as objects
 from tests.support.console import console_data
 from tests.support.memory_backend import MemoryBackend

@@ -16,18 +16,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from textual.pilot import Pilot
 
-from console.cluster.base import RolloutStatus
-from console.cluster.local.paths import LocalPaths
-from console.ops import services
-from console.ops.canary import CanaryEvent, CanaryPlan
-from console.telemetry.types import TelemetryUnavailable
-from console.tui.app import KanriApp
-from console.tui.data import ConsoleData
-from console.tui.screens import audit, rollout
-from console.tui.screens.canary import CanaryScreen
-from console.tui.screens.evaluation import EvaluationScreen
-from console.tui.screens.rollout import RolloutScreen
-from serving.logs import JsonFormatter
+from kanri.console.cluster.base import RolloutStatus
+from kanri.console.cluster.local.paths import LocalPaths
+from kanri.console.ops import services
+from kanri.console.ops.canary import CanaryEvent, CanaryPlan
+from kanri.console.telemetry.types import TelemetryUnavailable
+from kanri.console.tui.app import KanriApp
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.screens import audit, rollout
+from kanri.console.tui.screens.canary import CanaryScreen
+from kanri.console.tui.screens.evaluation import EvaluationScreen
+from kanri.console.tui.screens.rollout import RolloutScreen
+from kanri.serving.logs import JsonFormatter
 from tests import test_tui_snapshots as shared
 from tests.test_tui_main import until
 from tests.test_tui_snapshots import APP, DemoCluster, settle, sized, still

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from console.demo.plan import APP, demo_settings
-from console.ops import routes, services
-from console.wiring import open_context
+from kanri.console.demo.plan import APP, demo_settings
+from kanri.console.ops import routes, services
+from kanri.console.wiring import open_context
 from tests.support.prometheus import debian_binary
 
 pytestmark = pytest.mark.timeout(240)

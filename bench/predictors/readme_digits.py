@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from examples.digits.predictor import N_PIXELS, TRUSTED_TYPES, load_trusted
-from serving.predictor import InvalidInput, PredictInterface, PredictResult
+from kanri.serving.predictor import InvalidInput, PredictInterface, PredictResult
 
 
 class Digits(PredictInterface):

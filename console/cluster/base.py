@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from console.errors import KanriError
+from kanri.console.errors import KanriError
 
 # Application and service names: RFC 1035 labels, because they become Kubernetes object names.
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from console.commands.output import emit_json, json_option, table
-from console.commands.state import State, pass_context
-from console.moments import age, moment
-from console.ops import audit as audit_ops
-from console.ops import sync as sync_ops
-from console.ops.context import Context
-from console.registry import database
+from kanri.console.commands.output import emit_json, json_option, table
+from kanri.console.commands.state import State, pass_context
+from kanri.console.moments import age, moment
+from kanri.console.ops import audit as audit_ops
+from kanri.console.ops import sync as sync_ops
+from kanri.console.ops.context import Context
+from kanri.console.registry import database
 
 
 @click.command("sync")

@@ -7,17 +7,17 @@ from collections.abc import Callable
 
 import click
 
-from console.commands.canary import seconds
-from console.commands.output import emit_json, table
-from console.commands.state import State
-from console.errors import Unavailable
-from console.ops import slo
-from console.slo.alerts import AlertSource, FiringAlert
-from console.slo.notify import notify
-from console.slo.status import burn_alerts
-from console.slo.watch import AlertWatch, message
-from console.telemetry.types import TelemetryUnavailable
-from console.wiring import metrics_source
+from kanri.console.commands.canary import seconds
+from kanri.console.commands.output import emit_json, table
+from kanri.console.commands.state import State
+from kanri.console.errors import Unavailable
+from kanri.console.ops import slo
+from kanri.console.slo.alerts import AlertSource, FiringAlert
+from kanri.console.slo.notify import notify
+from kanri.console.slo.status import burn_alerts
+from kanri.console.slo.watch import AlertWatch, message
+from kanri.console.telemetry.types import TelemetryUnavailable
+from kanri.console.wiring import metrics_source
 
 
 @click.command("alerts")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from console.commands.output import emit_json, fields, json_option, table
-from console.commands.state import pass_context
-from console.moments import age
-from console.ops import applications
-from console.ops.context import Context
+from kanri.console.commands.output import emit_json, fields, json_option, table
+from kanri.console.commands.state import pass_context
+from kanri.console.moments import age
+from kanri.console.ops import applications
+from kanri.console.ops.context import Context
 
 
 @click.group("app")

@@ -6,13 +6,13 @@ import json
 
 import click
 
-from console.commands.state import State
-from console.errors import Invalid
-from console.ops import services
-from console.ops.canary import CanaryEvent, CanaryPlan, run_canary
-from console.ops.views import to_json
-from console.wiring import metrics_source
-from serving.config import SERVICE_LEVELS
+from kanri.console.commands.state import State
+from kanri.console.errors import Invalid
+from kanri.console.ops import services
+from kanri.console.ops.canary import CanaryEvent, CanaryPlan, run_canary
+from kanri.console.ops.views import to_json
+from kanri.console.wiring import metrics_source
+from kanri.serving.config import SERVICE_LEVELS
 
 UNITS = {"s": 1, "m": 60, "h": 3600}
 COLOURS = {"promoted": "green", "passed": "green", "rolled-back": "red", "cancelled": "yellow", "waiting": "yellow"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from console.commands.state import State
+from kanri.console.commands.state import State
 
 
 @click.command("console")
@@ -14,6 +14,6 @@ from console.commands.state import State
 @click.pass_obj
 def console(state: State, read_only: bool, refresh_seconds: float) -> None:
     """Open the keyboard-driven console: applications, services × models, pods, logs; ? lists the keys."""
-    from console.tui.app import run_console  # Textual loads only for the console
+    from kanri.console.tui.app import run_console  # Textual loads only for the console
 
     run_console(state.settings, read_only=read_only, refresh_seconds=refresh_seconds)

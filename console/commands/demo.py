@@ -6,13 +6,13 @@ import time
 
 import click
 
-from console.commands.output import emit_json, json_option
-from console.demo.artifacts import held_out_images
-from console.demo.plan import APP, LEVELS, demo_home, demo_settings
-from console.demo.provision import provision
-from console.demo.teardown import tear_down
-from console.demo.traffic import Traffic
-from console.wiring import open_context
+from kanri.console.commands.output import emit_json, json_option
+from kanri.console.demo.artifacts import held_out_images
+from kanri.console.demo.plan import APP, LEVELS, demo_home, demo_settings
+from kanri.console.demo.provision import provision
+from kanri.console.demo.teardown import tear_down
+from kanri.console.demo.traffic import Traffic
+from kanri.console.wiring import open_context
 
 
 def _progress(line: str) -> None:
@@ -52,7 +52,7 @@ def demo(down: bool, no_console: bool, traffic_seconds: float, rate: float, as_j
         if no_console:
             time.sleep(traffic_seconds)
         else:
-            from console.tui.app import run_console  # Textual loads only when the console opens
+            from kanri.console.tui.app import run_console  # Textual loads only when the console opens
 
             run_console(settings, traffic=traffic)
     finally:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
-from console.cluster.local.files import read_json
-from console.cluster.local.paths import LocalPaths
-from console.cluster.local.state import Observed
-from console.commands.state import State
+from kanri.console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
+from kanri.console.cluster.local.files import read_json
+from kanri.console.cluster.local.paths import LocalPaths
+from kanri.console.cluster.local.state import Observed
+from kanri.console.commands.state import State
 
 home_option = click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
                            help="kanri's data folder (default: the configured home, $KANRI_HOME).")

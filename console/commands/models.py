@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from console.commands.output import emit_json, fields, json_option, table
-from console.commands.state import pass_context
-from console.moments import age
-from console.ops import evaluate as evaluation
-from console.ops import models
-from console.ops.context import Context
-from console.ops.views import to_json
+from kanri.console.commands.output import emit_json, fields, json_option, table
+from kanri.console.commands.state import pass_context
+from kanri.console.moments import age
+from kanri.console.ops import evaluate as evaluation
+from kanri.console.ops import models
+from kanri.console.ops.context import Context
+from kanri.console.ops.views import to_json
 
 
 @click.group("model")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from console.ops.views import to_json
+from kanri.console.ops.views import to_json
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of a table.")
 

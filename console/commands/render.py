@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import click
 
-from console.commands.state import State
-from console.ops import services, slo
-from console.slo.alertmanager import alertmanager_config
-from console.slo.rules import RuleSettings, as_rules_file, prometheus_rule, rules_file
-from console.telemetry.promql import Labels, Queries
-from console.wiring import object_options
+from kanri.console.commands.state import State
+from kanri.console.ops import services, slo
+from kanri.console.slo.alertmanager import alertmanager_config
+from kanri.console.slo.rules import RuleSettings, as_rules_file, prometheus_rule, rules_file
+from kanri.console.telemetry.promql import Labels, Queries
+from kanri.console.wiring import object_options
 
 
 class RenderGroup(click.Group):
@@ -41,8 +41,8 @@ def render_service(state: State, app: str, service: str, version: str) -> None:
     (namespace, image, gateway, ingress host). On a cluster, kanri writes the
     same objects in the API versions that cluster serves.
     """
-    from console.cluster.kubernetes import Capabilities, render_service_yaml
-    from console.cluster.kubernetes.versions import OLDEST_SUPPORTED, parse_version
+    from kanri.console.cluster.kubernetes import Capabilities, render_service_yaml
+    from kanri.console.cluster.kubernetes.versions import OLDEST_SUPPORTED, parse_version
 
     try:
         capabilities = Capabilities(parse_version(version)) if version else None

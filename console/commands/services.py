@@ -7,15 +7,15 @@ from typing import Any
 
 import click
 
-from console.cluster.base import ClusterError, RolloutStatus
-from console.commands.output import emit_json, fields, json_option, table
-from console.commands.state import pass_context
-from console.errors import Invalid
-from console.moments import duration
-from console.ops import routes, services
-from console.ops.context import Context
-from console.ops.views import ServiceView, to_json
-from serving.config import SERVICE_LEVELS
+from kanri.console.cluster.base import ClusterError, RolloutStatus
+from kanri.console.commands.output import emit_json, fields, json_option, table
+from kanri.console.commands.state import pass_context
+from kanri.console.errors import Invalid
+from kanri.console.moments import duration
+from kanri.console.ops import routes, services
+from kanri.console.ops.context import Context
+from kanri.console.ops.views import ServiceView, to_json
+from kanri.serving.config import SERVICE_LEVELS
 
 wait_options = [
     click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the rollout until it converges."),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from console.commands.output import emit_json, json_option, table
-from console.commands.state import pass_context
-from console.ops import slo
-from console.ops.context import Context
+from kanri.console.commands.output import emit_json, json_option, table
+from kanri.console.commands.state import pass_context
+from kanri.console.ops import slo
+from kanri.console.ops.context import Context
 
 COLUMNS = {"app": lambda o: o.app, "service": lambda o: o.service, "level": lambda o: o.level,
            "availability": lambda o: f"{o.availability_percent:g}%",

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from console import config
-from console.ops.context import Context
-from console.wiring import open_context
+from kanri.console import config
+from kanri.console.ops.context import Context
+from kanri.console.wiring import open_context
 
 
 class State:

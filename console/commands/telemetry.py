@@ -9,13 +9,13 @@ from typing import Any
 
 import click
 
-from console.commands.output import emit_json, table
-from console.commands.state import State
-from console.errors import Invalid
-from console.moments import moment
-from console.ops import applications, services
-from console.ops.views import to_json
-from console.telemetry import (
+from kanri.console.commands.output import emit_json, table
+from kanri.console.commands.state import State
+from kanri.console.errors import Invalid
+from kanri.console.moments import moment
+from kanri.console.ops import applications, services
+from kanri.console.ops.views import to_json
+from kanri.console.telemetry import (
     Figures,
     LogLine,
     LogQuery,
@@ -25,9 +25,9 @@ from console.telemetry import (
     follow,
     levels_at_least,
 )
-from console.telemetry.format import COLUMNS
-from console.telemetry.types import LEVELS
-from console.wiring import log_source, metrics_source, pod_log_source
+from kanri.console.telemetry.format import COLUMNS
+from kanri.console.telemetry.types import LEVELS
+from kanri.console.wiring import log_source, metrics_source, pod_log_source
 
 
 def _print_snapshot(snapshot: MetricsSnapshot) -> None:

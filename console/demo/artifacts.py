@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from console.demo.plan import DIGITS, MODELS, TEST_IMAGES, Progress
+from kanri.console.demo.plan import DIGITS, MODELS, TEST_IMAGES, Progress
 
 
 def artifacts_dir(home: Path) -> Path:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from console.config import Settings
+from kanri.console.config import Settings
 
 Progress = Callable[[str], None]
 """Where the demo reports each step (the command prints them on stderr)."""

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.cluster.base import ClusterError
-from console.cluster.local.control import running_supervisor
-from console.cluster.local.paths import LocalPaths
-from console.demo.artifacts import ensure_trained, held_out_images
-from console.demo.curl import curl_line
-from console.demo.plan import APP, MODELS, PREDICTOR, PRODUCTION_WEIGHTS, SERVICES, Progress
-from console.ops import applications, models, routes, services
-from console.ops.context import Context
-from console.ops.sync import sync
+from kanri.console.cluster.base import ClusterError
+from kanri.console.cluster.local.control import running_supervisor
+from kanri.console.cluster.local.paths import LocalPaths
+from kanri.console.demo.artifacts import ensure_trained, held_out_images
+from kanri.console.demo.curl import curl_line
+from kanri.console.demo.plan import APP, MODELS, PREDICTOR, PRODUCTION_WEIGHTS, SERVICES, Progress
+from kanri.console.ops import applications, models, routes, services
+from kanri.console.ops.context import Context
+from kanri.console.ops.sync import sync
 
 ROLLOUT_TIMEOUT = 180.0
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from console.cluster.local.control import recorded_processes, running_supervisor, start_supervisor, stop_supervisor
-from console.cluster.local.paths import LocalPaths
+from kanri.console.cluster.local.control import (
+    recorded_processes,
+    running_supervisor,
+    start_supervisor,
+    stop_supervisor,
+)
+from kanri.console.cluster.local.paths import LocalPaths
 
 
 def tear_down(home: Path) -> list[str]:

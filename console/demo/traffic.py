@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from serving.client import AsyncClient
+from kanri.serving.client import AsyncClient
 
 CATCH_UP_SECONDS = 1.0
 """When the loop falls behind (a suspended laptop), it skips ahead instead of sending a burst."""

@@ -7,11 +7,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from console.errors import Conflict, Invalid
-from console.ops import validation
-from console.ops.context import Context, change, get_app
-from console.ops.views import AppView, app_view
-from console.registry import schema
+from kanri.console.errors import Conflict, Invalid
+from kanri.console.ops import validation
+from kanri.console.ops.context import Context, change, get_app
+from kanri.console.ops.views import AppView, app_view
+from kanri.console.registry import schema
 
 
 def predictor_reference(reference: str) -> str:

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from console.ops.context import Context
-from console.ops.views import AuditView, audit_view
-from console.registry import schema
+from kanri.console.ops.context import Context
+from kanri.console.ops.views import AuditView, audit_view
+from kanri.console.registry import schema
 
 
 def audit_trail(ctx: Context, since: datetime | None = None, target: str | None = None,

@@ -19,14 +19,14 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from console.errors import Invalid, NotFound
-from console.ops import routes, slo
-from console.ops.context import Context, change
-from console.ops.views import RouteView
-from console.slo.notify import notify as post
-from console.slo.objective import Objective
-from console.telemetry.sources import MetricsSource
-from console.telemetry.types import Figures, MetricsSnapshot, TelemetryUnavailable
+from kanri.console.errors import Invalid, NotFound
+from kanri.console.ops import routes, slo
+from kanri.console.ops.context import Context, change
+from kanri.console.ops.views import RouteView
+from kanri.console.slo.notify import notify as post
+from kanri.console.slo.objective import Objective
+from kanri.console.telemetry.sources import MetricsSource
+from kanri.console.telemetry.types import Figures, MetricsSnapshot, TelemetryUnavailable
 
 
 @dataclass(frozen=True)

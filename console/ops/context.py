@@ -21,11 +21,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from console.cluster.base import ClusterBackend, ClusterError
-from console.errors import Conflict, KanriError, NotFound, Unavailable
-from console.registry import schema
-from console.registry.database import Registry
-from serving.models import ModelStore
+from kanri.console.cluster.base import ClusterBackend, ClusterError
+from kanri.console.errors import Conflict, KanriError, NotFound, Unavailable
+from kanri.console.registry import schema
+from kanri.console.registry.database import Registry
+from kanri.serving.models import ModelStore
 
 T = TypeVar("T")
 CHANGED_ELSEWHERE = "changed by someone else since you loaded it; reload and try again"

@@ -22,13 +22,13 @@ import fsspec
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from console.cluster.local.processes import free_port
-from console.errors import Invalid, Unavailable
-from console.ops.context import Context, change, get_app, get_model
-from console.ops.views import EvaluationView
-from console.registry import schema
-from serving.client import Client
-from serving.errors import ServingError
+from kanri.console.cluster.local.processes import free_port
+from kanri.console.errors import Invalid, Unavailable
+from kanri.console.ops.context import Context, change, get_app, get_model
+from kanri.console.ops.views import EvaluationView
+from kanri.console.registry import schema
+from kanri.serving.client import Client
+from kanri.serving.errors import ServingError
 
 STARTUP_TIMEOUT = 120.0
 
@@ -68,8 +68,9 @@ def temporary_runtime(app: str, predictor: str, uri: str, sha256: str, version: 
                       admin_token: str) -> Iterator[str]:
     """A `kanri serve` of one model on a free loopback port, stopped on exit; yields its address."""
     port = free_port()
-    args = [sys.executable, "-m", "serving", "serve", "--predictor", predictor, "--model", uri, "--sha256", sha256,
-            "--model-version", str(version), "--app", app, "--service", f"{app}-evaluation", "--port", str(port),
+    args = [sys.executable, "-m", "kanri.serving", "serve", "--predictor", predictor, "--model", uri,
+            "--sha256", sha256, "--model-version", str(version), "--app", app, "--service", f"{app}-evaluation",
+            "--port", str(port),
             "--model-store", store, "--request-log-sample", "0", "--log-level", "warning", "--no-batching",
             "--workers", "1"]
     with tempfile.TemporaryFile("w+") as output:

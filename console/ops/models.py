@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from console.errors import Conflict, Invalid
-from console.ops.context import Context, change, get_app, get_model
-from console.ops.views import ModelView, model_view
-from console.registry import schema
-from serving.models import detect_format
+from kanri.console.errors import Conflict, Invalid
+from kanri.console.ops.context import Context, change, get_app, get_model
+from kanri.console.ops.views import ModelView, model_view
+from kanri.console.registry import schema
+from kanri.serving.models import detect_format
 
 
 def upload_model(ctx: Context, app_name: str, path: str | Path, description: str = "") -> tuple[ModelView, bool]:

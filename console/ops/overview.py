@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
 
-from console.ops.context import Context
-from console.registry import schema
+from kanri.console.ops.context import Context
+from kanri.console.registry import schema
 
 HEALTHY, DEGRADED, FAILING, IDLE = "healthy", "degraded", "failing", "idle"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from console.cluster.base import RouteSpec
-from console.errors import Invalid, NotFound
-from console.ops import validation
-from console.ops.context import Context, change, get_app, get_service, reach_cluster
-from console.ops.views import RouteView, route_view
-from console.registry import schema
+from kanri.console.cluster.base import RouteSpec
+from kanri.console.errors import Invalid, NotFound
+from kanri.console.ops import validation
+from kanri.console.ops.context import Context, change, get_app, get_service, reach_cluster
+from kanri.console.ops.views import RouteView, route_view
+from kanri.console.registry import schema
 
 
 def route_spec(route: schema.Route) -> RouteSpec:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from console.cluster.base import (
+from kanri.console.cluster.base import (
     ClusterBackend,
     ClusterError,
     ModelRef,
@@ -23,13 +23,13 @@ from console.cluster.base import (
     RouteSpec,
     ServiceSpec,
 )
-from console.errors import Conflict, Invalid
-from console.ops import validation
-from console.ops.context import Context, change, expect_version, get_app, get_model, get_service, reach_cluster
-from console.ops.routes import route_spec, weight_of
-from console.ops.views import ServiceView, service_state, service_view
-from console.registry import schema
-from serving.errors import ServingError
+from kanri.console.errors import Conflict, Invalid
+from kanri.console.ops import validation
+from kanri.console.ops.context import Context, change, expect_version, get_app, get_model, get_service, reach_cluster
+from kanri.console.ops.routes import route_spec, weight_of
+from kanri.console.ops.views import ServiceView, service_state, service_view
+from kanri.console.registry import schema
+from kanri.serving.errors import ServingError
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ import math
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from console.errors import Invalid, NotFound
-from console.ops.context import Context, change, get_app, get_service
-from console.registry import schema
-from console.slo.objective import Objective, latency_thresholds_ms
-from console.slo.status import SloStatus, slo_status
-from console.telemetry.sources import MetricsSource
-from console.telemetry.types import MetricsSnapshot, TelemetryUnavailable
+from kanri.console.errors import Invalid, NotFound
+from kanri.console.ops.context import Context, change, get_app, get_service
+from kanri.console.registry import schema
+from kanri.console.slo.objective import Objective, latency_thresholds_ms
+from kanri.console.slo.status import SloStatus, slo_status
+from kanri.console.telemetry.sources import MetricsSource
+from kanri.console.telemetry.types import MetricsSnapshot, TelemetryUnavailable
 
 DEFAULT_WINDOW_DAYS = 28
 DEFAULT_LATENCY_PERCENT = 99.0

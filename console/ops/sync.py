@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from console.cluster.base import ActualService, ClusterBackend, RouteSpec, ServiceSpec
-from console.ops.context import Context, change, reach_cluster
-from console.ops.routes import route_spec
-from console.ops.services import service_spec
-from console.registry import schema
+from kanri.console.cluster.base import ActualService, ClusterBackend, RouteSpec, ServiceSpec
+from kanri.console.ops.context import Context, change, reach_cluster
+from kanri.console.ops.routes import route_spec
+from kanri.console.ops.services import service_spec
+from kanri.console.registry import schema
 
 
 @dataclass(frozen=True)

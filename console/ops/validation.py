@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from console.cluster.base import DNS_LABEL, Resources
-from console.errors import Invalid
-from console.ops import quantity
-from serving.config import SERVICE_LEVELS
+from kanri.console.cluster.base import DNS_LABEL, Resources
+from kanri.console.errors import Invalid
+from kanri.console.ops import quantity
+from kanri.serving.config import SERVICE_LEVELS
 
 
 def dns_label(kind: str, name: str) -> str:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from typing import Any
 
-from console.registry import schema
+from kanri.console.registry import schema
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from console.config import mask_password
-from console.errors import Invalid, Unavailable
+from kanri.console.config import mask_password
+from kanri.console.errors import Invalid, Unavailable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

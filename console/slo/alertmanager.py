@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from console.slo.rules import PAGE, TICKET
+from kanri.console.slo.rules import PAGE, TICKET
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from console.slo.rules import PAGE
-from console.telemetry.bounded import BoundedCalls
-from console.telemetry.loglines import parse_timestamp
-from console.telemetry.promql import Labels
-from console.telemetry.types import TelemetryUnavailable
+from kanri.console.slo.rules import PAGE
+from kanri.console.telemetry.bounded import BoundedCalls
+from kanri.console.telemetry.loglines import parse_timestamp
+from kanri.console.telemetry.promql import Labels
+from kanri.console.telemetry.types import TelemetryUnavailable
 
 Api = Literal["prometheus", "alertmanager"]
 

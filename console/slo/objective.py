@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from serving.metrics import LATENCY_BUCKETS
+from kanri.serving.metrics import LATENCY_BUCKETS
 
 
 @dataclass(frozen=True)

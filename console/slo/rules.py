@@ -7,7 +7,7 @@ happening, and resets quickly once fixed). Burning 2 % of a 30-day budget in an
 hour (14.4x) or 5 % in six hours (6x) pages; 10 % in a day (3x) or in three
 days (1x) opens a ticket. Tests shrink the windows with `scaled`.
 
-Queries come from console.telemetry.promql, so the rules read the runtime's
+Queries come from kanri.console.telemetry.promql, so the rules read the runtime's
 series with the same label names the console does.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 from prometheus_client.utils import floatToGoString
 
-from console.slo.objective import Objective
-from console.telemetry.promql import Labels, Queries
+from kanri.console.slo.objective import Objective
+from kanri.console.telemetry.promql import Labels, Queries
 
 PAGE, TICKET = "page", "ticket"
 ERRORS, SLOW = "kanri:slo_errors:ratio_rate", "kanri:slo_slow_calls:ratio_rate"

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from console.slo.alerts import FiringAlert
-from console.slo.objective import Objective
-from console.slo.rules import PAGE, SRE_WORKBOOK, TICKET
-from console.telemetry.sources import MetricsSource
-from console.telemetry.types import MetricsHistory, MetricsSnapshot, Series, TelemetryUnavailable
+from kanri.console.slo.alerts import FiringAlert
+from kanri.console.slo.objective import Objective
+from kanri.console.slo.rules import PAGE, SRE_WORKBOOK, TICKET
+from kanri.console.telemetry.sources import MetricsSource
+from kanri.console.telemetry.types import MetricsHistory, MetricsSnapshot, Series, TelemetryUnavailable
 
 PAGE_BURN = max(w.factor for w in SRE_WORKBOOK)
 POINTS = 500  # per history series: enough to integrate over, few enough for one Prometheus range query

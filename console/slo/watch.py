@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from console.slo.alerts import FiringAlert
-from console.slo.notify import notify as post
+from kanri.console.slo.alerts import FiringAlert
+from kanri.console.slo.notify import notify as post
 
 Key = tuple[str, str, str, str, str]
 

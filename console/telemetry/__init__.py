@@ -5,15 +5,15 @@ ElasticsearchLogs or, without Elasticsearch, KubernetesPodLogs.
 
 The adapters load on first use: their clients take time to import (about
 0.4 s each for elasticsearch and kubernetes, 0.1 s for prometheus-api-client,
-`python -c "import console.telemetry.pod_logs"` on the 2-core dev machine), and
+`python -c "import kanri.console.telemetry.pod_logs"` on the 2-core dev machine), and
 the console and the CLI should not pay for the ones this configuration does not use.
 """
 
 from importlib import import_module
 from typing import Any
 
-from console.telemetry.sources import LogSource, MetricsSource, follow
-from console.telemetry.types import (
+from kanri.console.telemetry.sources import LogSource, MetricsSource, follow
+from kanri.console.telemetry.types import (
     FIGURE_NAMES,
     Figures,
     LogLine,
@@ -37,8 +37,8 @@ _ADAPTERS = {
 
 def __getattr__(name: str) -> Any:
     if name in _ADAPTERS:
-        return getattr(import_module(f"console.telemetry.{_ADAPTERS[name]}"), name)
-    raise AttributeError(f"module 'console.telemetry' has no attribute {name!r}")
+        return getattr(import_module(f"kanri.console.telemetry.{_ADAPTERS[name]}"), name)
+    raise AttributeError(f"module 'kanri.console.telemetry' has no attribute {name!r}")
 
 
 __all__ = [

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from console.telemetry.types import TelemetryUnavailable
+from kanri.console.telemetry.types import TelemetryUnavailable
 
 K = TypeVar("K")
 T = TypeVar("T")

@@ -25,9 +25,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from console.telemetry.bounded import BoundedCalls
-from console.telemetry.loglines import Origin, from_record
-from console.telemetry.types import LogLine, LogPage, LogQuery, TelemetryUnavailable
+from kanri.console.telemetry.bounded import BoundedCalls
+from kanri.console.telemetry.loglines import Origin, from_record
+from kanri.console.telemetry.types import LogLine, LogPage, LogQuery, TelemetryUnavailable
 
 QUERY_STRING_RESERVED = set('+-=&|><!(){}[]^"~*?:\\/')
 NO_ORIGIN = Origin(app="", service="", pod="")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from console.telemetry.promql import SERVER_FAULT_CODES
+from kanri.console.telemetry.promql import SERVER_FAULT_CODES
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from console.telemetry.types import Figures
+from kanri.console.telemetry.types import Figures
 
 
 def rate(value: float | None) -> str | None:

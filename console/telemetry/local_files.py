@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from console.telemetry.bounded import BoundedCalls
-from console.telemetry.loglines import Origin, matches, parse_line
-from console.telemetry.types import LogLine, LogPage, LogQuery, TelemetryUnavailable
+from kanri.console.telemetry.bounded import BoundedCalls
+from kanri.console.telemetry.loglines import Origin, matches, parse_line
+from kanri.console.telemetry.types import LogLine, LogPage, LogQuery, TelemetryUnavailable
 
 TAIL_BYTES = 64
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from console.telemetry.types import LogLine, LogQuery
+from kanri.console.telemetry.types import LogLine, LogQuery
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from functools import partial
 
 from kubernetes import client as k8s
 
-from console.telemetry.bounded import BoundedCalls
-from console.telemetry.loglines import Origin, matches, parse_line
-from console.telemetry.types import LogLine, LogPage, LogQuery, TelemetryUnavailable
+from kanri.console.telemetry.bounded import BoundedCalls
+from kanri.console.telemetry.loglines import Origin, matches, parse_line
+from kanri.console.telemetry.types import LogLine, LogPage, LogQuery, TelemetryUnavailable
 
 CLOCK_SLACK_SECONDS = 5
 RUNTIME_CONTAINER = "kanri"  # the container that runs `kanri serve` in every pod (cluster/kubernetes/objects.py)

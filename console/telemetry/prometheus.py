@@ -30,11 +30,11 @@ from typing import Any, TypeVar
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from console.telemetry import rollup
-from console.telemetry.bounded import BoundedCalls
-from console.telemetry.promql import QUANTILES, Labels, Queries
-from console.telemetry.rollup import PodRates
-from console.telemetry.types import (
+from kanri.console.telemetry import rollup
+from kanri.console.telemetry.bounded import BoundedCalls
+from kanri.console.telemetry.promql import QUANTILES, Labels, Queries
+from kanri.console.telemetry.rollup import PodRates
+from kanri.console.telemetry.types import (
     Figures,
     MetricsHistory,
     MetricsSnapshot,

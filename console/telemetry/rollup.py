@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from console.telemetry.histogram import quantile
-from console.telemetry.types import Figures
+from kanri.console.telemetry.histogram import quantile
+from kanri.console.telemetry.types import Figures
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ from functools import partial
 
 import psutil
 
-from console.cluster.base import Pod
-from console.telemetry import rollup
-from console.telemetry.bounded import BoundedCalls
-from console.telemetry.exposition import Reading, parse
-from console.telemetry.rollup import PodRates
-from console.telemetry.types import (
+from kanri.console.cluster.base import Pod
+from kanri.console.telemetry import rollup
+from kanri.console.telemetry.bounded import BoundedCalls
+from kanri.console.telemetry.exposition import Reading, parse
+from kanri.console.telemetry.rollup import PodRates
+from kanri.console.telemetry.types import (
     FIGURE_NAMES,
     Figures,
     MetricsHistory,

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from console.telemetry.types import LogPage, LogQuery, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
+from kanri.console.telemetry.types import LogPage, LogQuery, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
 
 
 @runtime_checkable

@@ -5,12 +5,12 @@ from __future__ import annotations
 from textual.app import App
 from textual.binding import Binding
 
-from console.config import Settings
-from console.tui.data import ConsoleData
-from console.tui.fit import NARROW
-from console.tui.palette import KanriCommands
-from console.tui.screens.help import HelpScreen
-from console.tui.screens.main import MainScreen
+from kanri.console.config import Settings
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.fit import NARROW
+from kanri.console.tui.palette import KanriCommands
+from kanri.console.tui.screens.help import HelpScreen
+from kanri.console.tui.screens.main import MainScreen
 
 
 class KanriApp(App):
@@ -49,6 +49,6 @@ def run_console(settings: Settings, *, read_only: bool = False, traffic: object 
 
 
 if __name__ == "__main__":
-    from console import config
+    from kanri.console import config
 
     run_console(config.load())

@@ -12,18 +12,18 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from console.cluster.base import ClusterError, Pod, RolloutStatus
-from console.config import Settings
-from console.errors import KanriError
-from console.ops import audit, evaluate, models, overview, routes, services, slo, sync
-from console.ops.canary import CanaryEvent, CanaryPlan, run_canary
-from console.ops.context import Context
-from console.ops.views import AuditView, EvaluationView, ModelView, RouteView, ServiceView
-from console.slo.alerts import AlertSource, FiringAlert
-from console.slo.status import SloStatus, burn_alerts
-from console.telemetry import LogPage, LogQuery, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
-from console.wiring import log_source, metrics_source, open_context
-from serving.config import SERVICE_LEVELS
+from kanri.console.cluster.base import ClusterError, Pod, RolloutStatus
+from kanri.console.config import Settings
+from kanri.console.errors import KanriError
+from kanri.console.ops import audit, evaluate, models, overview, routes, services, slo, sync
+from kanri.console.ops.canary import CanaryEvent, CanaryPlan, run_canary
+from kanri.console.ops.context import Context
+from kanri.console.ops.views import AuditView, EvaluationView, ModelView, RouteView, ServiceView
+from kanri.console.slo.alerts import AlertSource, FiringAlert
+from kanri.console.slo.status import SloStatus, burn_alerts
+from kanri.console.telemetry import LogPage, LogQuery, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
+from kanri.console.wiring import log_source, metrics_source, open_context
+from kanri.serving.config import SERVICE_LEVELS
 
 SLO_HISTORY_SECONDS = 86400.0
 

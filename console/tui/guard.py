@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from textual.message_pump import MessagePump
 
-from console.errors import KanriError
+from kanri.console.errors import KanriError
 
 T = TypeVar("T")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from console.ops.overview import DEGRADED, FAILING, HEALTHY, IDLE
-from console.slo.status import SloStatus
+from kanri.console.ops.overview import DEGRADED, FAILING, HEALTHY, IDLE
+from kanri.console.slo.status import SloStatus
 
 HEALTH = {HEALTHY: ("●", "green"), DEGRADED: ("◐", "yellow"), FAILING: ("✖", "red"), IDLE: ("○", "dim")}
 RUNS = "●"

@@ -9,8 +9,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 class KanriCommands(Provider):
     def _commands(self) -> list[tuple[str, str, object]]:
-        from console.tui.screens.main import MainScreen
-        from console.tui.widgets.app_list import AppList
+        from kanri.console.tui.screens.main import MainScreen
+        from kanri.console.tui.widgets.app_list import AppList
 
         screen = next((s for s in self.app.screen_stack if isinstance(s, MainScreen)), None)
         if screen is None:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import skops.io as sio
 
-from serving.predictor import InvalidInput, PredictInterface, PredictResult
+from kanri.serving.predictor import InvalidInput, PredictInterface, PredictResult
 
 N_PIXELS = 64
 MAX_PIXEL = 16

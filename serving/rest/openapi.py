@@ -2,7 +2,7 @@
 
 It is written for the server that serves it: the model name is the one this
 server answers to, and kanri's Predict input and output are its predictor's
-types. Paths come from serving.rest.routes, so the document lists what is
+types. Paths come from kanri.serving.rest.routes, so the document lists what is
 routed and nothing else.
 """
 

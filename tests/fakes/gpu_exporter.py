@@ -28,7 +28,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from serving.metrics import LATENCY_BUCKETS
+from kanri.serving.metrics import LATENCY_BUCKETS
 from tests.support.servers import ROOT, free_port
 
 POD = ["namespace", "pod", "container"]

@@ -18,15 +18,15 @@ from pathlib import Path
 import grpc
 import psutil
 
-from console.cluster.base import ClusterBackend
-from console.cluster.kubernetes import KubernetesBackend, ObjectOptions
-from console.cluster.local import LocalBackend, SupervisorSettings
-from console.cluster.local.control import recorded_processes, stop_supervisor
-from console.cluster.local.paths import LocalPaths
-from serving._pb import serving_pb2 as pb
-from serving._pb import serving_pb2_grpc as pb_grpc
-from serving.client import encode_value
-from serving.models import ModelStore
+from kanri.console.cluster.base import ClusterBackend
+from kanri.console.cluster.kubernetes import KubernetesBackend, ObjectOptions
+from kanri.console.cluster.local import LocalBackend, SupervisorSettings
+from kanri.console.cluster.local.control import recorded_processes, stop_supervisor
+from kanri.console.cluster.local.paths import LocalPaths
+from kanri.serving._pb import serving_pb2 as pb
+from kanri.serving._pb import serving_pb2_grpc as pb_grpc
+from kanri.serving.client import encode_value
+from kanri.serving.models import ModelStore
 from tests.support.kube import fake_clusters
 from tests.support.real_kubernetes.cluster import RealKubernetes
 

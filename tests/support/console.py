@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from console.cluster.base import ClusterBackend
-from console.config import ENVIRONMENT, load
-from console.ops.context import Context
-from console.registry.database import Registry
-from console.tui.data import ConsoleData
-from serving.models import ModelStore
+from kanri.console.cluster.base import ClusterBackend
+from kanri.console.config import ENVIRONMENT, load
+from kanri.console.ops.context import Context
+from kanri.console.registry.database import Registry
+from kanri.console.tui.data import ConsoleData
+from kanri.serving.models import ModelStore
 
 
 @contextmanager

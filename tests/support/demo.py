@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from console.cli import main
-from console.cluster.local.paths import LocalPaths
+from kanri.console.cli import main
+from kanri.console.cluster.local.paths import LocalPaths
 from tests.support.backends import FAST, kill_leftovers
 
 DEMO_TIMINGS = dataclasses.replace(FAST, startup_seconds=30.0)

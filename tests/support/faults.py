@@ -24,10 +24,10 @@ from pathlib import Path
 import psutil
 from click.testing import CliRunner
 
-from console.cli import main as kanri_main
-from console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
-from console.cluster.local.paths import LocalPaths
-from console.cluster.local.state import Observed
+from kanri.console.cli import main as kanri_main
+from kanri.console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
+from kanri.console.cluster.local.paths import LocalPaths
+from kanri.console.cluster.local.state import Observed
 from tests.support.backends import FAST, kill_leftovers, processes_naming
 from tests.support.load import SteadyLoad
 from tests.support.servers import PREDICTORS, start_serve
@@ -143,7 +143,7 @@ class LocalCluster:
     def kanri_process(self, *args: str) -> subprocess.Popen:
         """`kanri ARGS` as a process of its own, to be killed mid-way."""
         env = {k: v for k, v in {**os.environ, **self.env}.items() if v is not None}
-        return subprocess.Popen([sys.executable, "-c", "from serving.entry import main; main()", *args], cwd=ROOT,
+        return subprocess.Popen([sys.executable, "-c", "from kanri.serving.entry import main; main()", *args], cwd=ROOT,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     @property

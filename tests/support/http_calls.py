@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from console.cluster.local.processes import free_port
+from kanri.console.cluster.local.processes import free_port
 from tests.support.servers import ServeProcess, start_serve
 
 

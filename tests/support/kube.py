@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from console.cluster.kubernetes import KubernetesBackend, ObjectOptions
+from kanri.console.cluster.kubernetes import KubernetesBackend, ObjectOptions
 from tests.fakes.kubernetes_api import FakeKubernetes
 
 NAMESPACE = "kanri"

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from serving.client import AsyncClient, ServingError
+from kanri.serving.client import AsyncClient, ServingError
 
 
 @dataclass(frozen=True)

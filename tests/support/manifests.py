@@ -20,10 +20,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from console.cluster.base import ModelRef, Resources, RouteSpec, ServiceSpec
-from console.cluster.kubernetes import Capabilities, render_service_yaml
-from console.config import load
-from console.wiring import object_options
+from kanri.console.cluster.base import ModelRef, Resources, RouteSpec, ServiceSpec
+from kanri.console.cluster.kubernetes import Capabilities, render_service_yaml
+from kanri.console.config import load
+from kanri.console.wiring import object_options
 from tests.support.prometheus import debian_binary
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"

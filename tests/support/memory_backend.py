@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from console.cluster.base import (
+from kanri.console.cluster.base import (
     ActualService,
     ClusterError,
     ClusterState,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.telemetry.types import Figures, MetricsHistory, MetricsSnapshot, ServiceFigures, TelemetryUnavailable
+from kanri.console.telemetry.types import Figures, MetricsHistory, MetricsSnapshot, ServiceFigures, TelemetryUnavailable
 
 
 class ScriptedMetrics:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from serving.predictor import InvalidInput, PredictInterface, PredictResult
+from kanri.serving.predictor import InvalidInput, PredictInterface, PredictResult
 
 
 class Echo(PredictInterface):

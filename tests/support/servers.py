@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from console.cluster.local.processes import free_port
+from kanri.console.cluster.local.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PREDICTORS = "tests.support.predictors"
@@ -67,7 +67,7 @@ class ServeProcess:
 def start_serve(tmp: Path, predictor: str, model: str | None = None, *extra: str,
                 env: dict[str, str] | None = None, wait: bool = True) -> ServeProcess:
     port, metrics_port = free_port(), free_port()
-    args = [sys.executable, "-m", "serving", "serve", "--predictor", predictor, "--app", "testapp",
+    args = [sys.executable, "-m", "kanri.serving", "serve", "--predictor", predictor, "--app", "testapp",
             "--service", "testapp-dev", "--port", str(port), "--metrics-port", str(metrics_port),
             "--model-store", str(tmp / "store"), *extra]
     if model:

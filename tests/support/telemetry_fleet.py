@@ -26,12 +26,12 @@ from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch, helpers
 from kubernetes import client as k8s
 
-from console.cli import main
-from console.cluster.base import Pod
-from console.config import ENVIRONMENT
-from console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LocalFileLogs, LogSource, PodLabels
-from console.telemetry.promql import Labels, Queries
-from serving.client import Client, ServingError
+from kanri.console.cli import main
+from kanri.console.cluster.base import Pod
+from kanri.console.config import ENVIRONMENT
+from kanri.console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LocalFileLogs, LogSource, PodLabels
+from kanri.console.telemetry.promql import Labels, Queries
+from kanri.serving.client import Client, ServingError
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.pod_logs import FakePodLogs
 from tests.support.prometheus import wait_until

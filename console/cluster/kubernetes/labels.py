@@ -7,7 +7,7 @@ SDK dials: ``Client(app=..., service_level=..., domain=NAMESPACE.svc.cluster.loc
 
 from __future__ import annotations
 
-from serving.config import SERVICE_LEVELS
+from kanri.serving.config import SERVICE_LEVELS
 
 from ..base import DNS_LABEL, ClusterError
 

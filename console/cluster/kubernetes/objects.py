@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from serving import __version__
+from kanri.serving import __version__
 
 from ..base import ServiceSpec
 from . import labels, pod

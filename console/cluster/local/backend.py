@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from serving.config import SERVICE_LEVELS, data_dir
+from kanri.serving.config import SERVICE_LEVELS, data_dir
 
 from ..base import (
     DNS_LABEL,

@@ -14,7 +14,7 @@ from .processes import ProcessHandle
 from .settings import SupervisorSettings
 from .state import Observed
 
-SUPERVISOR_MODULE = "console.cluster.local.supervisor"
+SUPERVISOR_MODULE = "kanri.console.cluster.local.supervisor"
 
 
 def running_supervisor(paths: LocalPaths) -> ProcessHandle | None:

@@ -16,8 +16,8 @@ import grpc
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2  # noqa: F401  (registers the health service's descriptors)
 
-from serving._pb import open_inference_pb2, serving_pb2  # noqa: F401  (register kanri's descriptors)
-from serving.client import RETRY_CODES
+from kanri.serving._pb import open_inference_pb2, serving_pb2  # noqa: F401  (register kanri's descriptors)
+from kanri.serving.client import RETRY_CODES
 
 from .router_table import RouterTable
 from .routing import SERVICE_HEADER, NoReplica, Routing

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from serving.rest.messages import Request, Response, error_response
+from kanri.serving.rest.messages import Request, Response, error_response
 
 from .http_upstream import Answer, BrokenAnswer, HttpUpstream, NoAnswer
 from .router_table import RouterTable

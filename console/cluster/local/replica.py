@@ -24,7 +24,7 @@ from .settings import SupervisorSettings
 from .state import PodRecord
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
-POD_MARKER = "serving serve"
+POD_MARKER = "kanri.serving serve"
 
 
 def pod_template(spec: ServiceSpec) -> str:
@@ -37,7 +37,7 @@ def pod_template(spec: ServiceSpec) -> str:
 def serve_command(spec: ServiceSpec, settings: SupervisorSettings) -> list[str]:
     """`kanri serve` for a replica of spec, without its ports (gRPC, metrics, HTTP: chosen at each start); one worker:
     the local cluster scales by replicas, as Kubernetes by pods."""
-    return [sys.executable, "-m", "serving", "serve", "--predictor", spec.predictor,
+    return [sys.executable, "-m", "kanri.serving", "serve", "--predictor", spec.predictor,
             "--model", spec.model.uri, "--sha256", spec.model.sha256, "--model-version", str(spec.model.version),
             "--model-store", spec.model_store, "--app", spec.app, "--service", spec.name,
             "--service-level", spec.level, "--host", "127.0.0.1", "--workers", "1",  # one process, as a pod

@@ -3,7 +3,7 @@
 Both sides (grpc_proxy.py, http_proxy.py) route by one Routing: the table
 file the supervisor replaces, polled here, with one balancer for all calls.
 
-Run as `python -m console.cluster.local.router --table FILE --port PORT [--http-port PORT]`.
+Run as `python -m kanri.console.cluster.local.router --table FILE --port PORT [--http-port PORT]`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import grpc
 
-from serving.config import ServerSettings
-from serving.rest.server import HttpServer
+from kanri.serving.config import ServerSettings
+from kanri.serving.rest.server import HttpServer
 
 from .grpc_proxy import UNLIMITED, GrpcProxy
 from .http_proxy import HttpProxy
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--level", required=True)
     parser.add_argument("--poll-seconds", type=float, default=0.1)
     args = parser.parse_args()
-    from serving import logs
+    from kanri.serving import logs
 
     logs.configure(args.app, "router", args.level, "info")
     asyncio.run(run(args.table, args.port, args.http_port, args.poll_seconds))

@@ -14,7 +14,7 @@ from .router_table import RouterTable, applied_path, table_identity
 from .settings import SupervisorSettings
 from .state import RouterRecord
 
-ROUTER_MODULE = "console.cluster.local.router"
+ROUTER_MODULE = "kanri.console.cluster.local.router"
 
 
 class ManagedRouter:

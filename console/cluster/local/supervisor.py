@@ -9,7 +9,7 @@ start time, checked against the live process).
 SIGTERM/SIGINT stop everything (`kanri local down`); SIGUSR1 stops only the
 supervisor and leaves replicas and routers serving, to be adopted again.
 
-Run as `python -m console.cluster.local.supervisor --home KANRI_HOME`.
+Run as `python -m kanri.console.cluster.local.supervisor --home KANRI_HOME`.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, required=True)
     paths = LocalPaths(parser.parse_args().home)
-    from serving import logs
+    from kanri.serving import logs
 
     logs.configure("kanri", "local-supervisor", "development")
     paths.root.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from console.registry.schema import Base
+from kanri.console.registry.schema import Base
 
 engine = context.config.attributes["engine"]
 with engine.connect() as connection:

@@ -19,15 +19,15 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Input
 
-from console.moments import duration
-from console.ops.audit import Tenure, change_summary
-from console.ops.views import AuditView
-from console.telemetry.bounded import describe
-from console.tui.data import ConsoleData
-from console.tui.fit import Spec
-from console.tui.widgets.fit_line import FitLine
-from console.tui.widgets.fitted_table import FittedTable
-from console.tui.widgets.key_footer import KeyFooter
+from kanri.console.moments import duration
+from kanri.console.ops.audit import Tenure, change_summary
+from kanri.console.ops.views import AuditView
+from kanri.console.telemetry.bounded import describe
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.fit import Spec
+from kanri.console.tui.widgets.fit_line import FitLine
+from kanri.console.tui.widgets.fitted_table import FittedTable
+from kanri.console.tui.widgets.key_footer import KeyFooter
 
 Row = tuple[str | Text, ...]
 RESULT_STYLES = {"ok": "green", "refused": "yellow", "cluster-failed": "bold red"}

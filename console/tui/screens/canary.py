@@ -18,9 +18,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, RichLog, Static
 
-from console.ops.canary import CanaryEvent, CanaryPlan
-from console.tui.data import ConsoleData
-from console.tui.guard import post, reason
+from kanri.console.ops.canary import CanaryEvent, CanaryPlan
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.guard import post, reason
 
 KIND_STYLE = {"promoted": "bold green", "rolled-back": "bold red", "cancelled": "yellow", "passed": "green"}
 FINAL = frozenset({"promoted", "rolled-back", "cancelled"})

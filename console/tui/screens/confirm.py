@@ -9,8 +9,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from console.ops.views import ServiceView
-from console.tui.screens.forms import buttons
+from kanri.console.ops.views import ServiceView
+from kanri.console.tui.screens.forms import buttons
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -11,12 +11,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from console.ops.sync import Drift
-from console.tui.data import ConsoleData
-from console.tui.fit import Spec
-from console.tui.guard import attempt, post
-from console.tui.screens.confirm import ConfirmScreen
-from console.tui.widgets.fitted_table import FittedTable
+from kanri.console.ops.sync import Drift
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.fit import Spec
+from kanri.console.tui.guard import attempt, post
+from kanri.console.tui.screens.confirm import ConfirmScreen
+from kanri.console.tui.widgets.fitted_table import FittedTable
 
 COLUMNS = (Spec("target", "target", kind="name", least=14), Spec("field", "field"),
            Spec("registry wants", "registry wants", "wants", kind="text"),

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from console.telemetry.format import score, score_change
+from kanri.console.telemetry.format import score, score_change
 
 BAR_WIDTH = 20
 

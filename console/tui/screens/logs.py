@@ -26,14 +26,14 @@ from textual.screen import Screen
 from textual.widgets import Input, Log, Static
 from textual.worker import get_current_worker
 
-from console.errors import KanriError
-from console.moments import moment
-from console.telemetry import LogLine, LogPage, LogQuery, TelemetryUnavailable, levels_at_least
-from console.telemetry.types import LEVELS
-from console.tui.data import ConsoleData
-from console.tui.fit import NARROW, shorten
-from console.tui.widgets.fit_line import FitLine
-from console.tui.widgets.key_footer import KeyFooter
+from kanri.console.errors import KanriError
+from kanri.console.moments import moment
+from kanri.console.telemetry import LogLine, LogPage, LogQuery, TelemetryUnavailable, levels_at_least
+from kanri.console.telemetry.types import LEVELS
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.fit import NARROW, shorten
+from kanri.console.tui.widgets.fit_line import FitLine
+from kanri.console.tui.widgets.key_footer import KeyFooter
 
 MAX_LINES = 5000
 BUSY_POLL = 0.25  # seconds between polls while the last poll brought lines

@@ -17,29 +17,29 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Header, Input
 
-from console.ops.canary import CanaryPlan
-from console.ops.overview import AppHealth
-from console.ops.views import ServiceView
-from console.slo.alerts import FiringAlert
-from console.slo.status import SloStatus
-from console.telemetry import MetricsHistory, MetricsSnapshot, TelemetryUnavailable
-from console.tui.data import AppGrid, ConsoleData, ServiceColumn
-from console.tui.guard import attempt, post
-from console.tui.screens.audit import AuditScreen, HistoryScreen
-from console.tui.screens.canary import CanaryScreen
-from console.tui.screens.confirm import ConfirmScreen
-from console.tui.screens.drift import DriftScreen
-from console.tui.screens.evaluation import EvaluationScreen
-from console.tui.screens.forms import Field, FormScreen, percent_steps, whole_number
-from console.tui.screens.logs import LogsScreen
-from console.tui.screens.pick_file import PickFileScreen
-from console.tui.screens.rollout import RolloutScreen
-from console.tui.screens.weights import WeightsScreen
-from console.tui.widgets.app_list import AppList
-from console.tui.widgets.fit_line import FitLine
-from console.tui.widgets.key_footer import KeyFooter
-from console.tui.widgets.model_grid import ModelGrid
-from console.tui.widgets.pods_panel import PodsPanel
+from kanri.console.ops.canary import CanaryPlan
+from kanri.console.ops.overview import AppHealth
+from kanri.console.ops.views import ServiceView
+from kanri.console.slo.alerts import FiringAlert
+from kanri.console.slo.status import SloStatus
+from kanri.console.telemetry import MetricsHistory, MetricsSnapshot, TelemetryUnavailable
+from kanri.console.tui.data import AppGrid, ConsoleData, ServiceColumn
+from kanri.console.tui.guard import attempt, post
+from kanri.console.tui.screens.audit import AuditScreen, HistoryScreen
+from kanri.console.tui.screens.canary import CanaryScreen
+from kanri.console.tui.screens.confirm import ConfirmScreen
+from kanri.console.tui.screens.drift import DriftScreen
+from kanri.console.tui.screens.evaluation import EvaluationScreen
+from kanri.console.tui.screens.forms import Field, FormScreen, percent_steps, whole_number
+from kanri.console.tui.screens.logs import LogsScreen
+from kanri.console.tui.screens.pick_file import PickFileScreen
+from kanri.console.tui.screens.rollout import RolloutScreen
+from kanri.console.tui.screens.weights import WeightsScreen
+from kanri.console.tui.widgets.app_list import AppList
+from kanri.console.tui.widgets.fit_line import FitLine
+from kanri.console.tui.widgets.key_footer import KeyFooter
+from kanri.console.tui.widgets.model_grid import ModelGrid
+from kanri.console.tui.widgets.pods_panel import PodsPanel
 
 # Actions that change something: hidden and refused in read-only mode.
 CHANGES = frozenset({"switch", "rollback", "scale_up", "scale_down", "scale_to", "autoscale", "weights", "upload",

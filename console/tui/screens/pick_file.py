@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label
 
-from console.tui.screens.forms import buttons
+from kanri.console.tui.screens.forms import buttons
 
 
 class PickFileScreen(ModalScreen[tuple[str, str] | None]):

@@ -22,14 +22,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from console.cluster.base import Pod, RolloutStatus
-from console.moments import duration
-from console.ops.views import ServiceView
-from console.tui.data import ConsoleData
-from console.tui.fit import Spec
-from console.tui.guard import attempt, post, reason
-from console.tui.screens.confirm import ConfirmScreen
-from console.tui.widgets.fitted_table import FittedTable
+from kanri.console.cluster.base import Pod, RolloutStatus
+from kanri.console.moments import duration
+from kanri.console.ops.views import ServiceView
+from kanri.console.tui.data import ConsoleData
+from kanri.console.tui.fit import Spec
+from kanri.console.tui.guard import attempt, post, reason
+from kanri.console.tui.screens.confirm import ConfirmScreen
+from kanri.console.tui.widgets.fitted_table import FittedTable
 
 clock = time.monotonic  # how long the rollout has taken; snapshot tests fix it
 COLUMNS = (Spec("pod", "pod", kind="name", least=14), Spec("model", "model"), Spec("status", "status"),

@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from console.tui.fit import shorten
-from console.tui.screens.forms import buttons
+from kanri.console.tui.fit import shorten
+from kanri.console.tui.screens.forms import buttons
 
 NAME_WIDTH = 40  # what the dialog holds beside the input at 80 columns
 

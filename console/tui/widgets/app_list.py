@@ -12,9 +12,9 @@ from textual.message import Message
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from console.ops.overview import AppHealth
-from console.tui import marks
-from console.tui.fit import shorten
+from kanri.console.ops.overview import AppHealth
+from kanri.console.tui import marks
+from kanri.console.tui.fit import shorten
 
 
 class AppList(Vertical):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from console.tui.fit import fit_parts
+from kanri.console.tui.fit import fit_parts
 
 
 class FitLine(Static):

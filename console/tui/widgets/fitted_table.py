@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
 
-from console.tui.fit import Placed, Spec, fit_columns, fitted
+from kanri.console.tui.fit import Placed, Spec, fit_columns, fitted
 
 Cell = Text | str
 Row = tuple[Cell, ...]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual import events
 from textual.widgets import Footer
 
-from console.tui.fit import NARROW
+from kanri.console.tui.fit import NARROW
 
 
 class KeyFooter(Footer):

@@ -22,14 +22,14 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding
 
-from console.moments import duration
-from console.ops.views import ModelView
-from console.slo.status import SloStatus
-from console.telemetry.format import score
-from console.tui import marks
-from console.tui.data import AppGrid, ServiceColumn
-from console.tui.fit import Placed, Spec, cut_words, fit_columns, shorten
-from console.tui.widgets.cell_grid import PADDING, CellGrid, Column
+from kanri.console.moments import duration
+from kanri.console.ops.views import ModelView
+from kanri.console.slo.status import SloStatus
+from kanri.console.telemetry.format import score
+from kanri.console.tui import marks
+from kanri.console.tui.data import AppGrid, ServiceColumn
+from kanri.console.tui.fit import Placed, Spec, cut_words, fit_columns, shorten
+from kanri.console.tui.widgets.cell_grid import PADDING, CellGrid, Column
 
 now = time.time  # the clock ages are measured against; snapshot tests fix it
 INFO = (Spec("version", "version", "ver"), Spec("age", "age", rank=2),

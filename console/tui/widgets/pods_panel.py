@@ -14,14 +14,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Sparkline, Static
 
-from console.cluster.base import Pod
-from console.moments import duration
-from console.telemetry import Figures, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
-from console.telemetry.format import cores, count, mib, ms, percent, rate
-from console.tui.data import AppGrid
-from console.tui.fit import Spec
-from console.tui.widgets.fit_line import FitLine
-from console.tui.widgets.fitted_table import FittedTable
+from kanri.console.cluster.base import Pod
+from kanri.console.moments import duration
+from kanri.console.telemetry import Figures, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
+from kanri.console.telemetry.format import cores, count, mib, ms, percent, rate
+from kanri.console.tui.data import AppGrid
+from kanri.console.tui.fit import Spec
+from kanri.console.tui.widgets.fit_line import FitLine
+from kanri.console.tui.widgets.fitted_table import FittedTable
 
 COLUMNS = (Spec("pod", "pod", kind="name", least=14), Spec("status", "status"), Spec("ready", "ready"),
            Spec("restarts", "restarts", "rst", rank=3), Spec("age", "age", rank=3), Spec("model", "model", rank=1),

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from serving.logs import JsonFormatter
+from kanri.serving.logs import JsonFormatter
 from tests.fakes.pod_logs import rfc3339_nano
 
 Key = tuple[str, str, str]  # namespace, pod, container

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from console.cluster.kubernetes.pod import RUNTIME_ACCOUNT
+from kanri.console.cluster.kubernetes.pod import RUNTIME_ACCOUNT
 from tests.support.prometheus import wait_until
 
 
