@@ -8,6 +8,7 @@ and kanri.serving (setup.py).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -76,9 +77,9 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield venv
 
 
-def run_in(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def run_in(venv: Path, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(venv / "bin" / args[0]), *args[1:]], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+                          timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_both_console_packages_import_side_by_side(fresh_venv: Path, tmp_path: Path) -> None:
@@ -96,6 +97,13 @@ def test_kanri_help_lists_the_console_commands(fresh_venv: Path, tmp_path: Path)
     assert done.returncode == 0, done.stderr
     for command in ("serve", "console", "demo", "switch", "weights"):
         assert re.search(rf"^\s+{command}\s", done.stdout, re.MULTILINE), done.stdout
+
+
+def test_the_registry_migrates_from_the_files_the_wheel_ships(fresh_venv: Path, tmp_path: Path) -> None:
+    """The migrations are a folder without __init__.py: a wheel that leaves it out cannot create the registry."""
+    done = run_in(fresh_venv, "kanri", "db", "upgrade", cwd=tmp_path,
+                  env={"KANRI_DATABASE_URL": f"sqlite:///{tmp_path / 'registry.db'}"})
+    assert done.returncode == 0, done.stderr
 
 
 def test_kanri_serve_answers_the_sdk(fresh_venv: Path, tmp_path: Path) -> None:

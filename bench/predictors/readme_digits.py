@@ -1,4 +1,4 @@
-"""The digits model written the README's way ("Write a predictor"): `predict` only, no
+"""The digits model written the README's way (its "serving runtime" example): `predict` only, no
 `predict_batch`, so the runtime calls it once per request and adaptive batching has nothing to do.
 
 The benchmark serves this one to measure what a predictor as most users write it gets from
