@@ -151,9 +151,11 @@ def data(empty: ConsoleData, echo_models: dict[str, Path]) -> ConsoleData:
 
 
 async def settle(pilot: Pilot) -> None:
+    """Messages handled, animations done, the screen painted: what a snapshot needs, without a fixed sleep."""
     for field in pilot.app.screen.query(Input):
         field.cursor_blink = False  # a blinking cursor is caught on or off at random
-    await pilot.pause(0.3)
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 def still(*keys: str, column: str = "digits-prod", figures: str = "rps 13.2"):
@@ -161,7 +163,7 @@ def still(*keys: str, column: str = "digits-prod", figures: str = "rps 13.2"):
 
     async def run_before(pilot: Pilot) -> None:
         await until(pilot, lambda: main_screen(pilot).grid.row_count == 2)
-        await pilot.pause(0.3)  # the first layout, so the cursor scrolls the grid by real column widths
+        await settle(pilot)  # the first layout, so the cursor scrolls the grid by real column widths
         await to_column(pilot, column)
         title = pilot.app.screen.query_one("#pods-title", FitLine)
         spark = pilot.app.screen.query_one("#spark-rps-label", Label)

@@ -55,7 +55,7 @@ def pushed(screen_of, *keys: str):
     async def run_before(pilot: Pilot) -> None:
         await still()(pilot)
         await pilot.app.push_screen(screen_of(pilot))
-        await pilot.pause(0.3)
+        await settle(pilot)
         if keys:
             await pilot.press(*keys)
         await settle(pilot)
