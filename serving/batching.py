@@ -30,7 +30,7 @@ POLL_S = 0.0002
 # when each call takes several loop turns to reach the batcher (tracing on, say), requests would
 # never meet otherwise, and batching would not resume under load.
 LONE_BATCHES_TO_IDLE = 8
-Item = tuple[LoadedModel, Any, dict[str, Any], asyncio.Future]
+Item = tuple[LoadedModel, Any, dict[str, Any], asyncio.Future[PredictResult]]
 # Runs one batch of one model; returns a result or an exception per input.
 BatchRunner = Callable[[LoadedModel, list[Any], list[dict[str, Any]]], list[PredictResult | BaseException]]
 
@@ -46,7 +46,7 @@ class Batcher:
         self._on_batch = on_batch
         self._queue: deque[Item] = deque()
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._lone_batches = LONE_BATCHES_TO_IDLE
         self._last_batch_at = float("-inf")
 
@@ -62,7 +62,7 @@ class Batcher:
                 future.cancel()
 
     async def submit(self, model: LoadedModel, value: Any, option: dict[str, Any]) -> PredictResult:
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[PredictResult] = asyncio.get_running_loop().create_future()
         self._queue.append((model, value, option, future))
         self._wakeup.set()
         return await future

@@ -133,7 +133,7 @@ def local_route(app: str, service_level: str) -> str:
     """The router address of app at service_level in the embedded cluster, from its routes file."""
     routes_file = data_dir() / "local" / "routes.json"
     try:
-        routes = json.loads(routes_file.read_text())
+        routes: dict[str, str] = json.loads(routes_file.read_text())
     except FileNotFoundError:
         routes = {}
     if f"{app}/{service_level}" not in routes:
@@ -170,7 +170,7 @@ class _Settings:
 
     def retry_wait(self, exc: grpc.RpcError, attempt: int, deadline: float | None) -> float:
         """Seconds to wait before retrying exc, or the ServingError to raise when it is not retried."""
-        wait = min(0.1 * 2 ** attempt, 2.0)
+        wait: float = min(0.1 * 2 ** attempt, 2.0)
         last = attempt == self.retries or (deadline is not None and time.monotonic() + wait >= deadline)
         if exc.code() not in RETRY_CODES or last:
             raise _error(exc) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from .cpus import usable_cpus
 
@@ -87,5 +88,5 @@ class ServerSettings:
     def store_url(self) -> str:
         return self.model_store or default_model_store()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)

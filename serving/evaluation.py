@@ -27,7 +27,7 @@ class Evaluation:
     confusion: list[list[int]]  # rows: true label, columns: predicted label
 
 
-def _ratio(num: int, den: int) -> float:
+def _ratio(num: float, den: float) -> float:
     return num / den if den else 0.0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -16,7 +16,7 @@ from .errors import InvalidInput, ModelLoadError, ServingError
 from .evaluation import score
 from .models import ModelSpec, ModelStore
 from .predictor import PredictResult
-from .rpc import Runtime, failure, grpc_span, grpc_status, refuse_undecodable, rpc
+from .rpc import Context, Runtime, failure, grpc_span, grpc_status, refuse_undecodable, rpc
 
 STREAM_WINDOW = 64  # predictions of one stream in flight at once; answers keep request order
 EVALUATE_CHUNK = 256
@@ -28,14 +28,14 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         self.predictions = runtime.predictions
 
     @rpc("Predict")
-    async def Predict(self, request: pb.PredictRequest, context: grpc.aio.ServicerContext) -> pb.PredictResponse:
+    async def Predict(self, request: pb.PredictRequest, context: Context) -> pb.PredictResponse:
         return await self.predictions.predict(request)
 
     async def PredictStream(self, request_iterator: AsyncIterator[pb.PredictRequest],
-                            context: grpc.aio.ServicerContext) -> AsyncIterator[pb.PredictResponse]:
+                            context: Context) -> AsyncIterator[pb.PredictResponse]:
         """Predictions run concurrently (so they batch) and answer in request order;
         a failed one ends the stream with its status."""
-        pending: asyncio.Queue[asyncio.Task | None] = asyncio.Queue(maxsize=STREAM_WINDOW)
+        pending: asyncio.Queue[asyncio.Task[pb.PredictResponse] | None] = asyncio.Queue(maxsize=STREAM_WINDOW)
 
         async def tracked(request: pb.PredictRequest) -> pb.PredictResponse:
             started = time.perf_counter()
@@ -88,7 +88,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
 
     @rpc("GetServiceInfo")
     async def GetServiceInfo(self, request: pb.GetServiceInfoRequest,
-                             context: grpc.aio.ServicerContext) -> pb.ServiceInfo:
+                             context: Context) -> pb.ServiceInfo:
         return self.predictions.service_info()
 
 
@@ -113,14 +113,14 @@ class AdminService(pb_grpc.AdminServiceServicer):
 
     @rpc("SwitchModel", admin=True)
     async def SwitchModel(self, request: pb.SwitchModelRequest,
-                          context: grpc.aio.ServicerContext) -> pb.SwitchModelResponse:
+                          context: Context) -> pb.SwitchModelResponse:
         if not request.model_uri:
             raise InvalidInput("model_uri is required")
         return await self._switch(ModelSpec(request.model_uri, request.sha256, request.model_version))
 
     @rpc("UploadModel", admin=True)
     async def UploadModel(self, request_iterator: AsyncIterator[pb.UploadModelRequest],
-                          context: grpc.aio.ServicerContext) -> pb.UploadModelResponse:
+                          context: Context) -> pb.UploadModelResponse:
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("part") != "header":
             raise InvalidInput("the first UploadModel message must be the header (filename, sha256)")
@@ -140,7 +140,7 @@ class AdminService(pb_grpc.AdminServiceServicer):
 
     @rpc("EvaluateModel", admin=True)
     async def EvaluateModel(self, request_iterator: AsyncIterator[pb.EvaluateModelRequest],
-                            context: grpc.aio.ServicerContext) -> pb.EvaluateModelResponse:
+                            context: Context) -> pb.EvaluateModelResponse:
         options = pb.EvaluateOptions()
         examples: list[tuple[Any, Any, pb.LabelledExample]] = []
         async for message in request_iterator:
@@ -172,5 +172,5 @@ class AdminService(pb_grpc.AdminServiceServicer):
             for (_, label, example), r in zip(examples, results, strict=True):
                 response.details.append(pb.ExampleResult(
                     input=example.input, label=example.label, output=to_value(r.label, self.dp.output_type),
-                    correct=label_key(label) == label_key(r.label), scores=r.score))
+                    correct=label_key(label) == label_key(r.label), scores=cast("list[float]", r.score)))
         return response

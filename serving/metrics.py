@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from types import ModuleType
 
 import psutil
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -96,7 +97,7 @@ class ProcessTreeCollector(Collector):
 class GpuCollector(Collector):
     """GPU utilisation and memory through NVML; registered only when a GPU is present."""
 
-    def __init__(self, nvml) -> None:
+    def __init__(self, nvml: ModuleType) -> None:
         self._nvml = nvml
         self._count = nvml.nvmlDeviceGetCount()
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import grpc
-
 from ._pb import open_inference_pb2 as oip
 from ._pb import open_inference_pb2_grpc as oip_grpc
 from .errors import ModelNotFound
-from .rpc import Runtime, rpc
+from .rpc import Context, Runtime, rpc
 
 
 class InferenceService(oip_grpc.GRPCInferenceServiceServicer):
@@ -17,17 +15,17 @@ class InferenceService(oip_grpc.GRPCInferenceServiceServicer):
 
     @rpc("ServerLive")
     async def ServerLive(self, request: oip.ServerLiveRequest,
-                         context: grpc.aio.ServicerContext) -> oip.ServerLiveResponse:
+                         context: Context) -> oip.ServerLiveResponse:
         return oip.ServerLiveResponse(live=True)
 
     @rpc("ServerReady")
     async def ServerReady(self, request: oip.ServerReadyRequest,
-                          context: grpc.aio.ServicerContext) -> oip.ServerReadyResponse:
+                          context: Context) -> oip.ServerReadyResponse:
         return oip.ServerReadyResponse(ready=self.inference.server_ready())
 
     @rpc("ModelReady")
     async def ModelReady(self, request: oip.ModelReadyRequest,
-                         context: grpc.aio.ServicerContext) -> oip.ModelReadyResponse:
+                         context: Context) -> oip.ModelReadyResponse:
         try:
             return oip.ModelReadyResponse(ready=self.inference.model_ready(request.name, request.version))
         except ModelNotFound:  # the protocol's gRPC form answers "not ready" for a model it does not serve
@@ -35,15 +33,15 @@ class InferenceService(oip_grpc.GRPCInferenceServiceServicer):
 
     @rpc("ServerMetadata")
     async def ServerMetadata(self, request: oip.ServerMetadataRequest,
-                             context: grpc.aio.ServicerContext) -> oip.ServerMetadataResponse:
+                             context: Context) -> oip.ServerMetadataResponse:
         return self.inference.server_metadata()
 
     @rpc("ModelMetadata")
     async def ModelMetadata(self, request: oip.ModelMetadataRequest,
-                            context: grpc.aio.ServicerContext) -> oip.ModelMetadataResponse:
+                            context: Context) -> oip.ModelMetadataResponse:
         return self.inference.model_metadata(request.name, request.version)
 
     @rpc("ModelInfer")
     async def ModelInfer(self, request: oip.ModelInferRequest,
-                         context: grpc.aio.ServicerContext) -> oip.ModelInferResponse:
+                         context: Context) -> oip.ModelInferResponse:
         return await self.inference.infer(request)

@@ -8,7 +8,7 @@ The messages are kanri.serving.v1's protobuf ones: the gRPC transport
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from . import __version__
 from ._pb import serving_pb2 as pb
@@ -33,7 +33,8 @@ class Predictions:
         return value, struct_to_dict(request.option) if request.HasField("option") else {}
 
     def answer(self, result: PredictResult, model: LoadedModel, request_id: str) -> pb.PredictResponse:
-        return pb.PredictResponse(output=to_value(result.label, self.dp.output_type), scores=result.score,
+        scores = cast("list[float]", result.score)  # check_result made it a list
+        return pb.PredictResponse(output=to_value(result.label, self.dp.output_type), scores=scores,
                                   option=dict_to_struct(result.option), model_version=model.version,
                                   request_id=request_id)
 

@@ -28,6 +28,7 @@ import importlib.util
 import math
 import numbers
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -69,7 +70,7 @@ class PredictResult:
 
     @property
     def scores(self) -> list[float]:
-        score = self.score
+        score: Any = self.score  # what the predictor returned, maybe not yet float | list[float] (check_result)
         if type(score) is not list and isinstance(score, numbers.Real):  # a list, the common case, skips the ABC test
             return [float(score)]
         return list(map(float, score))
@@ -88,7 +89,7 @@ class PredictInterface:
         raise NotImplementedError
 
     # Optional hooks: the runtime checks for them with has_batch()/warm_up().
-    predict_batch = None  # type: ignore[assignment]
+    predict_batch: Callable[[list[Any], list[dict[str, Any]]], list[PredictResult]] | None = None
 
     def warm_up(self) -> None:
         """Run before the model takes traffic (e.g. one dummy prediction)."""

@@ -31,6 +31,8 @@ if TYPE_CHECKING:  # imported for real only when tracing is on: it imports OpenT
     from .tracing import ServerSpan, Tracing
 
 log = logging.getLogger("kanri.rpc")
+# A servicer method's context: @rpc wraps every method alike, whatever its messages.
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class Runtime:
@@ -56,12 +58,12 @@ class Runtime:
     def live_version(self) -> str:
         return self.dataplane.holder.current.version if self.dataplane.holder.loaded else ""
 
-    def authorize(self, context: grpc.aio.ServicerContext) -> None:
+    def authorize(self, context: Context) -> None:
         if not self.admin_token:
             return
         presented = ""
         for key, value in context.invocation_metadata() or ():
-            if key == "authorization":
+            if key == "authorization" and isinstance(value, str):  # a value is bytes only under a "-bin" key
                 presented = value
         if not hmac.compare_digest(presented.encode(), f"Bearer {self.admin_token}".encode()):
             raise Unauthenticated("admin RPCs need metadata 'authorization: Bearer <token>' "
@@ -110,7 +112,7 @@ def request_id(request: Any) -> str:
     return getattr(request, "request_id", "") or getattr(request, "id", "")
 
 
-def grpc_span(runtime: Runtime, method: str, context: grpc.aio.ServicerContext) -> ServerSpan | None:
+def grpc_span(runtime: Runtime, method: str, context: Context) -> ServerSpan | None:
     """The call's server span, continuing the caller's traceparent; None (and no cost) without tracing."""
     if runtime.tracing is None:
         return None
@@ -130,13 +132,13 @@ async def refuse_undecodable(messages: AsyncIterator[Any]) -> AsyncIterator[Any]
         yield message
 
 
-Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Handler = Callable[[Any, Any, Context], Awaitable[Any]]
 
 
 def rpc(method: str, admin: bool = False) -> Callable[[Handler], Handler]:
     def wrap(fn: Handler) -> Handler:
         @functools.wraps(fn)
-        async def handler(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def handler(self: Any, request: Any, context: Context) -> Any:
             runtime: Runtime = self.runtime
             call = Call(runtime, method, grpc_span(runtime, method, context))
             code, error, version = grpc.StatusCode.OK, "", ""

@@ -78,7 +78,7 @@ class ServingServer:
         self.port = 0
         self.http_port = 0
         self._stopped = asyncio.Event()
-        self._tasks: set[asyncio.Future] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.on_model_change: list[Callable[[LoadedModel], None]] = []
 
     def _on_swap(self, new: LoadedModel, old: LoadedModel | None) -> None:

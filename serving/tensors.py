@@ -125,7 +125,7 @@ def encode_output(name: str, values: list[Any],
     datatype = DATATYPE[value_type_name]
     if value_type_name in ("str", "bytes"):
         shape = [len(values)]
-        flat = [v.encode("utf-8") if isinstance(v, str) else v for v in values]
+        flat: list[Any] = [v.encode("utf-8") if isinstance(v, str) else v for v in values]
     else:
         widths = {len(v) for v in values}
         if len(widths) > 1:
@@ -146,4 +146,5 @@ def raw_elements(datatype: str, raw: bytes, tensor: str) -> list[Any]:
     """Raw contents as a flat list of elements (BYTES ones as bytes): what encode_output packed."""
     if datatype == "BYTES":
         return split_bytes(raw, tensor)
-    return np.frombuffer(raw, dtype=DTYPES[datatype]).tolist()
+    elements: list[Any] = np.frombuffer(raw, dtype=DTYPES[datatype]).tolist()
+    return elements

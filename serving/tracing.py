@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
+from contextvars import Token
 
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -41,7 +43,7 @@ from .predictor import PredictResult
 MODEL_VERSION = "kanri.model_version"
 _PROPAGATOR = TraceContextTextMapPropagator()
 
-ServerSpan = tuple[Span, object]  # the server span and the context token that made it current
+ServerSpan = tuple[Span, Token[Context]]  # the server span and the context token that made it current
 
 
 class Tracing:
@@ -51,7 +53,7 @@ class Tracing:
         self._provider = provider
         self._tracer = provider.get_tracer("kanri.serving", __version__)
 
-    def start_call(self, name: str, carrier: Mapping[str, str], attributes: dict[str, str]) -> ServerSpan:
+    def start_call(self, name: str, carrier: Mapping[str, str | bytes], attributes: dict[str, str]) -> ServerSpan:
         """A server span for this call, child of the traceparent in carrier (metadata or headers) if any,
         made current."""
         parent = _PROPAGATOR.extract(carrier)

@@ -32,7 +32,7 @@ log = logging.getLogger("kanri.workers")
 RESTART_BACKOFF_S = (0.5, 1, 2, 5, 10)
 
 
-def _spawn(settings: ServerSettings, env: dict[str, str]) -> subprocess.Popen:
+def _spawn(settings: ServerSettings, env: dict[str, str]) -> subprocess.Popen[bytes]:
     # Workers keep workers=N (which turns SO_REUSEPORT on); the supervisor serves /metrics.
     child = replace(settings, metrics_port=0)
     payload = json.dumps(child.to_dict())
@@ -108,7 +108,7 @@ def supervise(settings: ServerSettings) -> int:
 def _mark_dead(pid: int) -> None:
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(pid)
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
 
 
 def _serve_merged_metrics(settings: ServerSettings) -> None:
@@ -119,7 +119,7 @@ def _serve_merged_metrics(settings: ServerSettings) -> None:
     from .metrics import ProcessTreeCollector, gpu_collector
 
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated in prometheus_client
     registry.register(ProcessTreeCollector())
     if gpu := gpu_collector():
         registry.register(gpu)

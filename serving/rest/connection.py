@@ -40,7 +40,7 @@ class HttpConnection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._waiting: deque[tuple[Request | Response, bool]] = deque()  # each with whether to keep the connection
-        self._answering: asyncio.Task | None = None
+        self._answering: asyncio.Task[None] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self._writable = asyncio.Event()
         self._writable.set()
@@ -219,7 +219,7 @@ class HttpConnection(asyncio.Protocol):
                     self._close()
                     return
                 if self._reading_paused and not self._finished and len(self._waiting) < MAX_WAITING // 2:
-                    self._transport.resume_reading()  # type: ignore[union-attr]
+                    self._transport.resume_reading()
                     self._reading_paused = False
         finally:
             self._answering = None

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 
 from .. import __version__
 from .._pb import serving_pb2 as pb
@@ -181,13 +182,13 @@ def _schemas(input_type: Any, output_type: Any) -> dict[str, Any]:
                                     "option": {"type": "object"}, "model_version": {"type": "string"},
                                     "request_id": {"type": "string"}},
                                    ("output", "scores", "option", "model_version", "request_id")),
-        "ServiceInfo": _message(pb.ServiceInfo.DESCRIPTOR),
+        "ServiceInfo": _message(pb.ServiceInfo),
     }
 
 
-def _message(descriptor: Descriptor) -> dict[str, Any]:
+def _message(message: type[Message]) -> dict[str, Any]:
     """A flat message of scalars as its JSON form's schema (every field present, as GET /kanri/v1/info sends)."""
     types = {FieldDescriptor.TYPE_STRING: "string", FieldDescriptor.TYPE_DOUBLE: "number",
              FieldDescriptor.TYPE_BOOL: "boolean"}
-    fields = {field.name: {"type": types[field.type]} for field in descriptor.fields}
+    fields = {field.name: {"type": types[field.type]} for field in message.DESCRIPTOR.fields}
     return _object(fields, tuple(fields))

@@ -32,7 +32,8 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(lambda: HttpConnection(self), host, port, reuse_port=reuse_port,
                                                   ssl=tls, backlog=1024)
-        return self._listener.sockets[0].getsockname()[1]
+        bound: int = self._listener.sockets[0].getsockname()[1]
+        return bound
 
     async def stop(self, grace_s: float) -> None:
         """503 to new requests; requests in progress have grace_s to finish; then every connection closes."""
