@@ -96,7 +96,7 @@ def test_demo_up_traffic_again_switch_and_down(demo_home: Path, tmp_path: Path) 
 
     kanri("local", "down", "--keep-serving", "--home", str(demo_home))  # replicas and routers left on their own
     down = kanri("demo", "--down")
-    stopped = re.search(r"stopped the demo's local cluster: its supervisor, (\d+) replica\(s\) and 3 router\(s\)",
+    stopped = re.search(r"stopped the demo's local cluster: its supervisor, (\d+) replica\(s\) and 6 router\(s\)",
                         down.stdout)
     assert stopped and int(stopped[1]) >= 5, down.stdout  # and any replica the switch left draining
     assert f"deleted {demo_home}" in down.stdout

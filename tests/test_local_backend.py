@@ -34,7 +34,7 @@ from kanri.console.cluster.local.rolling import plan
 from kanri.console.cluster.local.router import MAX_BODY
 from kanri.console.cluster.local.router_table import RouterTable
 from kanri.console.cluster.local.routing import SERVICE_HEADER, Routing
-from kanri.console.cluster.local.state import PodRecord
+from kanri.console.cluster.local.state import Observed, PodRecord, RouterProcess, RouterRecord
 from kanri.serving._pb import serving_pb2 as pb
 from kanri.serving._pb import serving_pb2_grpc as pb_grpc
 from kanri.serving.client import Client, ServingError, encode_value
@@ -213,6 +213,8 @@ def test_a_restarted_supervisor_adopts_running_replicas(backend: LocalBackend,
                                                         make_spec: Callable[..., ServiceSpec]) -> None:
     deploy(backend, make_spec("adopt", replicas=2))
     before = {p.name: p.pid for p in backend.pods("adopt")}
+    routers = router_pids(backend)
+    assert len(routers) == FAST.routers_per_level == 2  # sharing the level's port
     old_supervisor = running_supervisor(backend.paths)
     assert old_supervisor is not None
     with Load(backend.address("adopt", LEVEL), concurrency=2) as load:
@@ -224,7 +226,19 @@ def test_a_restarted_supervisor_adopts_running_replicas(backend: LocalBackend,
     after = backend.pods("adopt")
     assert {p.name: p.pid for p in after} == before
     assert all(p.restarts == 0 and p.ready for p in after), after
+    assert router_pids(backend) == routers
     assert load.failures == []
+
+
+def router_pids(backend: LocalBackend) -> set[int | None]:
+    return {p.pid for router in Observed.load(backend.paths.observed).routers.values() for p in router.processes}
+
+
+def test_a_level_recorded_with_one_router_is_adopted_as_the_first_of_its_routers() -> None:
+    """observed.json as a supervisor of one router per level wrote it: a new supervisor adopts that router."""
+    record = RouterRecord.from_dict({"app": "echo", "level": "production", "port": 5000, "http_port": 5001,
+                                     "pid": 42, "create_time": 1.5, "restarts": 2})
+    assert record.processes == [RouterProcess(pid=42, create_time=1.5, restarts=2)]
 
 
 def test_autoscaling_follows_cpu_with_a_cool_down(backend: LocalBackend,

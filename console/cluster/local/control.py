@@ -63,5 +63,5 @@ def recorded_processes(paths: LocalPaths) -> tuple[list[ProcessHandle], list[Pro
     """The replicas and the routers the supervisor last recorded that still run, with or without it."""
     observed = Observed.load(paths.observed)
     replicas = [ProcessHandle.adopt(p.pid, p.create_time, "") for s in observed.services.values() for p in s.pods]
-    routers = [ProcessHandle.adopt(r.pid, r.create_time, "") for r in observed.routers.values()]
+    routers = [ProcessHandle.adopt(p.pid, p.create_time, "") for r in observed.routers.values() for p in r.processes]
     return [h for h in replicas if h is not None], [h for h in routers if h is not None]

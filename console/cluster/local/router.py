@@ -1,9 +1,10 @@
-"""The router process: one per (application, level), on a stable gRPC port and a stable HTTP port.
+"""A router process: two (or settings.routers_per_level) per (application, level), on the level's stable gRPC and
+HTTP ports, shared with SO_REUSEPORT.
 
 Both sides (grpc_proxy.py, http_proxy.py) route by one Routing: the table
 file the supervisor replaces, polled here, with one balancer for all calls.
 
-Run as `python -m kanri.console.cluster.local.router --table FILE --port PORT [--http-port PORT]`.
+Run as `python -m kanri.console.cluster.local.router --table FILE --port PORT [--http-port PORT] [--instance N]`.
 """
 
 from __future__ import annotations
@@ -37,17 +38,18 @@ async def watch(routing: Routing, poll_seconds: float) -> None:
         await asyncio.sleep(poll_seconds)
 
 
-async def run(table_path: Path, port: int, http_port: int, poll_seconds: float) -> None:
-    routing = Routing(table_path)
+async def run(table_path: Path, instance: int, port: int, http_port: int, poll_seconds: float) -> None:
+    routing = Routing(table_path, instance)
     routing.refresh()
-    server = grpc.aio.server(options=[*UNLIMITED, ("grpc.so_reuseport", 0)])
+    # The level's other routers listen on the same ports (SO_REUSEPORT); a port held by anything else is refused.
+    server = grpc.aio.server(options=[*UNLIMITED, ("grpc.so_reuseport", 1)])
     server.add_generic_rpc_handlers((GrpcProxy(routing),))
     if server.add_insecure_port(f"{HOST}:{port}") == 0:
         raise SystemExit(f"router cannot listen on {HOST}:{port}: the port is taken")
     http = HttpServer(HttpProxy(routing), MAX_BODY) if http_port else None
     if http is not None:
         try:
-            await http.start(HOST, http_port, reuse_port=False)
+            await http.start(HOST, http_port, reuse_port=True)
         except OSError as exc:
             raise SystemExit(f"router cannot listen for HTTP on {HOST}:{http_port}: {exc.strerror or exc}") from None
     await server.start()
@@ -69,12 +71,13 @@ def main() -> None:
     parser.add_argument("--http-port", type=int, default=0, help="0: no HTTP")
     parser.add_argument("--app", required=True)
     parser.add_argument("--level", required=True)
+    parser.add_argument("--instance", type=int, default=0, help="which of the level's routers this is")
     parser.add_argument("--poll-seconds", type=float, default=0.1)
     args = parser.parse_args()
     from kanri.serving import logs
 
     logs.configure(args.app, "router", args.level, "info")
-    asyncio.run(run(args.table, args.port, args.http_port, args.poll_seconds))
+    asyncio.run(run(args.table, args.instance, args.port, args.http_port, args.poll_seconds))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The supervisor's side of routing: one router process per (application, level), fed a table file."""
+"""The supervisor's side of routing: router processes per (application, level), sharing its ports, fed a table
+file."""
 
 from __future__ import annotations
 
@@ -12,31 +13,51 @@ from .paths import LocalPaths
 from .processes import BACKOFF_RESET_SECONDS, ProcessHandle, restart_delay
 from .router_table import RouterTable, applied_path, table_identity
 from .settings import SupervisorSettings
-from .state import RouterRecord
+from .state import RouterProcess, RouterRecord
 
 ROUTER_MODULE = "kanri.console.cluster.local.router"
 
 
-class ManagedRouter:
-    def __init__(self, record: RouterRecord, handle: ProcessHandle | None, table_path: Path) -> None:
-        self.record = record
+class RouterInstance:
+    """One process of a level's routers: restarted with back-off whenever it exits."""
+
+    def __init__(self, index: int, process: RouterProcess, handle: ProcessHandle | None) -> None:
+        self.index = index
+        self.process = process
         self.handle = handle
-        self.table_path = table_path
-        self.table: RouterTable | None = RouterTable.load(table_path) if table_path.exists() else None
         self.restart_at = 0.0
         self.started_at = 0.0
         self.failures_in_a_row = 0
+
+    def alive(self) -> bool:
+        return self.handle is not None and self.handle.alive()
+
+
+class ManagedRouter:
+    """A level's routers: settings.routers_per_level processes on the same ports, following one table file."""
+
+    def __init__(self, record: RouterRecord, table_path: Path, count: int) -> None:
+        self.record = record
+        self.table_path = table_path
+        self.table: RouterTable | None = RouterTable.load(table_path) if table_path.exists() else None
+        processes = (record.processes + [RouterProcess() for _ in range(count)])[:count]
+        record.processes = processes
+        self.instances = [RouterInstance(i, process, ProcessHandle.adopt(process.pid, process.create_time,
+                                                                          str(table_path)))
+                          for i, process in enumerate(processes)]
 
 
 class RouterManager:
     def __init__(self, paths: LocalPaths, settings: SupervisorSettings, records: dict[str, RouterRecord]) -> None:
         self.paths = paths
         self.settings = settings
-        self.routers: dict[str, ManagedRouter] = {}
-        for key, record in records.items():
-            table_path = paths.router_table(record.app, record.level)
-            handle = ProcessHandle.adopt(record.pid, record.create_time, str(table_path))
-            self.routers[key] = ManagedRouter(record, handle, table_path)
+        self.routers = {key: ManagedRouter(record, paths.router_table(record.app, record.level),
+                                           settings.routers_per_level)
+                        for key, record in records.items()}
+
+    def alive(self) -> int:
+        """Router processes running now."""
+        return sum(instance.alive() for router in self.routers.values() for instance in router.instances)
 
     def reconcile(self, wanted: dict[str, tuple[RouterRecord, RouterTable]], now: float) -> None:
         """wanted: "app/level" → (the router, with its ports, and its table). Tables are written before anything
@@ -46,48 +67,54 @@ class RouterManager:
             if router is None or (router.record.port, router.record.http_port) != (record.port, record.http_port):
                 if router is not None:
                     self._stop(router)
-                router = self.routers[key] = ManagedRouter(record, None, self.paths.router_table(record.app,
-                                                                                                 record.level))
+                router = self.routers[key] = ManagedRouter(record, self.paths.router_table(record.app, record.level),
+                                                           self.settings.routers_per_level)
             if table != router.table:
                 table.save(router.table_path)
                 router.table = table
-            self._keep_running(router, now)
+            for instance in router.instances:
+                self._keep_running(router.record, router.table_path, instance, now)
         for key in [k for k in self.routers if k not in wanted]:
             self._stop(self.routers.pop(key))
 
-    def _keep_running(self, router: ManagedRouter, now: float) -> None:
-        if router.handle is not None and router.handle.alive():
-            if now - router.started_at > BACKOFF_RESET_SECONDS:
-                router.failures_in_a_row = 0
+    def _keep_running(self, r: RouterRecord, table_path: Path, instance: RouterInstance, now: float) -> None:
+        if instance.alive():
+            if now - instance.started_at > BACKOFF_RESET_SECONDS:
+                instance.failures_in_a_row = 0
             return
-        if router.handle is not None:
-            router.handle = None
-            router.record.restarts += 1
-            router.failures_in_a_row += 1
-            router.restart_at = now + restart_delay(router.failures_in_a_row, self.settings.restart_backoff_max_seconds)
-        if now < router.restart_at:
+        if instance.handle is not None:
+            instance.handle = None
+            instance.process.restarts += 1
+            instance.failures_in_a_row += 1
+            instance.restart_at = now + restart_delay(instance.failures_in_a_row,
+                                                      self.settings.restart_backoff_max_seconds)
+        if now < instance.restart_at:
             return
-        r = router.record
-        args = [sys.executable, "-m", ROUTER_MODULE, "--table", str(router.table_path), "--port", str(r.port),
-                "--http-port", str(r.http_port), "--app", r.app, "--level", r.level,
+        args = [sys.executable, "-m", ROUTER_MODULE, "--table", str(table_path), "--port", str(r.port),
+                "--http-port", str(r.http_port), "--app", r.app, "--level", r.level, "--instance", str(instance.index),
                 "--poll-seconds", str(self.settings.router_poll_seconds)]
-        router.handle = ProcessHandle.spawn(args, self.paths.router_log(r.app, r.level), dict(os.environ))
-        r.pid, r.create_time = router.handle.pid, router.handle.create_time
-        router.started_at = now
+        instance.handle = ProcessHandle.spawn(args, self.paths.router_log(r.app, r.level), dict(os.environ))
+        instance.process.pid, instance.process.create_time = instance.handle.pid, instance.handle.create_time
+        instance.started_at = now
 
     def _stop(self, router: ManagedRouter) -> None:
-        if router.handle is not None:
-            router.handle.signal(signal.SIGTERM)
+        for instance in router.instances:
+            if instance.handle is not None:
+                instance.handle.signal(signal.SIGTERM)
+            applied_path(router.table_path, instance.index).unlink(missing_ok=True)
         router.table_path.unlink(missing_ok=True)
-        applied_path(router.table_path).unlink(missing_ok=True)
 
     def applied(self, key: str) -> bool:
-        """Whether the router of key routes by the table last written for it."""
+        """Whether every running router of key routes by the table last written for it (at least one runs; one
+        starting again loads the table before it listens)."""
         router = self.routers.get(key)
         if router is None:
             return False
+        running = [instance for instance in router.instances if instance.alive()]
         try:
-            return read_json(applied_path(router.table_path)) == table_identity(router.table_path)
+            identity = table_identity(router.table_path)
+            return bool(running) and all(read_json(applied_path(router.table_path, instance.index)) == identity
+                                         for instance in running)
         except (OSError, ValueError):
             return False
 
@@ -95,7 +122,8 @@ class RouterManager:
         """SIGTERM every router; the handles tell when they have exited."""
         for router in self.routers.values():
             self._stop(router)
-        return [router.handle for router in self.routers.values() if router.handle is not None]
+        return [instance.handle for router in self.routers.values() for instance in router.instances
+                if instance.handle is not None]
 
     def records(self) -> dict[str, RouterRecord]:
         return {key: router.record for key, router in self.routers.items()}

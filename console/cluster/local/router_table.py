@@ -15,9 +15,10 @@ def table_identity(path: Path) -> list[int]:
     return [stat.st_ino, stat.st_mtime_ns]
 
 
-def applied_path(table_path: Path) -> Path:
-    """Where the router acknowledges the table it routes by: the identity of the file it loaded."""
-    return table_path.with_suffix(".applied")
+def applied_path(table_path: Path, instance: int) -> Path:
+    """Where a level's router number `instance` acknowledges the table it routes by: the identity of the file it
+    loaded."""
+    return table_path.with_suffix(f".applied-{instance}")
 
 
 @dataclass(frozen=True)

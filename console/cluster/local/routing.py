@@ -69,8 +69,9 @@ class Routing:
     change drops nothing.
     """
 
-    def __init__(self, table_path: Path) -> None:
+    def __init__(self, table_path: Path, instance: int = 0) -> None:
         self.table_path = table_path
+        self.acknowledgement = applied_path(table_path, instance)
         self.balancer = Balancer(RouterTable())
         self._seen: list[int] | None = None
         self._on_update: list[Callable[[RouterTable], None]] = []
@@ -96,7 +97,7 @@ class Routing:
                 for update in self._on_update:
                     update(table)
                 self._seen = identity
-                write_json(applied_path(self.table_path), identity)
+                write_json(self.acknowledgement, identity)
         except (OSError, ValueError) as exc:
             log.warning("cannot read routing table %s: %s", self.table_path, exc)
 

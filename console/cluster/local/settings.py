@@ -34,6 +34,9 @@ class SupervisorSettings:
     """CPU within this ratio of the threshold changes nothing (as the HPA does)."""
     router_poll_seconds: float = 0.1
     """How often a router looks for a new routing table."""
+    routers_per_level: int = 2
+    """Router processes sharing a level's ports (SO_REUSEPORT): when one dies, the others take its clients'
+    reconnections while the supervisor starts it again (1-3 s), so a router's death loses no call."""
 
     def to_env(self) -> dict[str, str]:
         return {ENV_PREFIX + name.upper(): str(value) for name, value in asdict(self).items()}

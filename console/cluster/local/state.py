@@ -102,15 +102,29 @@ class PodRecord:
 
 
 @dataclass
+class RouterProcess:
+    """One of a level's router processes, as the supervisor last started it."""
+
+    pid: int | None = None
+    create_time: float = 0.0
+    restarts: int = 0
+
+
+@dataclass
 class RouterRecord:
     app: str
     level: str
     port: int
     http_port: int = 0
     """0: no HTTP (its level was applied before routers served HTTP, and not since)."""
-    pid: int | None = None
-    create_time: float = 0.0
-    restarts: int = 0
+    processes: list[RouterProcess] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RouterRecord:
+        data = dict(data)
+        if "pid" in data:  # written by a supervisor that ran one router per level: adopt it as the first
+            data["processes"] = [{name: data.pop(name) for name in ("pid", "create_time", "restarts") if name in data}]
+        return cls(**{**data, "processes": [RouterProcess(**p) for p in data.get("processes", [])]})
 
 
 @dataclass
@@ -141,7 +155,7 @@ class Observed:
             pods = [PodRecord(**p) for p in v.pop("pods", [])]
             services[k] = ServiceRecord(**v, pods=pods)
         return cls(services=services,
-                   routers={k: RouterRecord(**v) for k, v in data.get("routers", {}).items()},
+                   routers={k: RouterRecord.from_dict(v) for k, v in data.get("routers", {}).items()},
                    routes={k: route_from_dict(v) for k, v in data.get("routes", {}).items()})
 
     def to_dict(self) -> dict[str, Any]:

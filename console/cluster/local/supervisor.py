@@ -55,8 +55,7 @@ class Supervisor:
         self._addresses: dict[str, str] | None = read_json(paths.routes, None)
         adopted = sum(r.handle is not None for c in self.services.values() for r in c.replicas)
         if adopted or self.routers.routers:
-            log.info("adopted %d running replicas and %d routers", adopted,
-                     sum(r.handle is not None for r in self.routers.routers.values()))
+            log.info("adopted %d running replicas and %d routers", adopted, self.routers.alive())
 
     def desired(self) -> Desired:
         try:
