@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from kanri.console.cluster.local.paths import LocalPaths
 from kanri.console.cluster.local.state import Observed
 from tests.support.backends import FAST, kill_leftovers, processes_naming
 from tests.support.load import SteadyLoad
+from tests.support.prometheus import debian_binary
 from tests.support.servers import PREDICTORS, start_serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +45,8 @@ SETTLE_SECONDS = 60.0
 @dataclass(frozen=True)
 class Fault:
     target: str
-    """"replica", "router", "supervisor", "cli switch", "cli weights" (local cluster); "serve parent", "worker"."""
+    """"replica", "router", "supervisor", "cli switch", "cli weights", "console" (local cluster); "serve parent",
+    "worker"."""
     signal: signal.Signals
     client_retries: int = 3
     """0 where the server side alone must hide the fault (the router retrying on another replica)."""
@@ -80,6 +83,7 @@ FAULTS = [
     Fault("supervisor", signal.SIGKILL),
     Fault("supervisor", signal.SIGTERM, down_by_design="SIGTERM is `kanri local down`: everything stops"),
     *(Fault(cli, s) for cli in ("cli switch", "cli weights") for s in (signal.SIGKILL, signal.SIGTERM)),
+    *(Fault("console", s) for s in (signal.SIGKILL, signal.SIGTERM)),
     *(Fault("serve parent", s, down_by_design="a lone `kanri serve` has no one to restart it")
       for s in (signal.SIGKILL, signal.SIGTERM)),
     *(Fault("worker", s) for s in (signal.SIGKILL, signal.SIGTERM)),
@@ -259,6 +263,8 @@ def _hit_cluster(cluster: LocalCluster, fault: Fault) -> tuple[float, psutil.Pro
     """Send the fault's signal to its process; (when, the process if it must end)."""
     if fault.target.startswith("cli"):
         return _interrupt_cli(cluster, fault)
+    if fault.target == "console":
+        return _kill_console(cluster, fault)
     if fault.target == "replica":
         pid = min(p.pid or 0 for p in cluster.observed().services[f"{APP}/{SERVICE}"].pods)
     elif fault.target == "router":
@@ -290,6 +296,30 @@ def _interrupt_cli(cluster: LocalCluster, fault: Fault) -> tuple[float, psutil.P
         return time.monotonic(), psutil.Process(process.pid) if process.poll() is None else None
     finally:
         process.wait(10)
+
+
+def _kill_console(cluster: LocalCluster, fault: Fault) -> tuple[float, psutil.Process | None]:
+    """`kanri console` in an 80x24 terminal (tmux), killed once it shows the level's services live."""
+    tmux, session = debian_binary("tmux", "tmux"), f"kanri-faults-{os.getpid()}"
+    unset = [f"-u {name}" for name, value in cluster.env.items() if value is None]
+    values = [f"{name}={shlex.quote(value)}" for name, value in {**os.environ, **cluster.env}.items()
+              if value is not None and (name in cluster.env or name == "PATH")]
+    command = " ".join(["exec env", *unset, *values, "TERM=xterm-256color", shlex.quote(sys.executable), "-c",
+                        shlex.quote("from kanri.serving.entry import main; main()"), "console"])
+    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT), command],
+                   check=True)
+    pane = subprocess.run([tmux, "display-message", "-p", "-t", session, "#{pane_pid}"], capture_output=True,
+                          text=True, check=True).stdout
+    console = psutil.Process(int(pane))  # exec: the pane's process is the console
+    try:
+        wait_for(lambda: SPARE in subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True,
+                                                 text=True).stdout, "the console shows the services", 60)
+        console.send_signal(fault.signal)
+        return time.monotonic(), console
+    finally:
+        with contextlib.suppress(psutil.Error):
+            console.wait(10)
+        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
 
 
 def run_serve_fault(tmp: Path, model: Path, fault: Fault) -> Outcome:
