@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .auth import caller_auth
 from .config import SERVICE_LEVELS, ServerSettings
 
 
@@ -70,15 +71,24 @@ OTEL_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_
 @click.option("--otlp-endpoint", default="", envvar=[_env("OTLP_ENDPOINT"), *OTEL_ENDPOINT_VARIABLES],
               help="Export traces to this OTLP/gRPC collector (e.g. http://127.0.0.1:4317); also read from "
                    f"{' / '.join(OTEL_ENDPOINT_VARIABLES)}. Needs kanri[tracing].")
+@click.option("--jwt-keys", default="", envvar=_env("JWT_KEYS"),
+              help="Predictions need a JWT signed by a key of this JWKS or PEM file (with --jwt-issuer and "
+                   "--jwt-audience). Needs kanri[jwt].")
+@click.option("--jwt-issuer", default="", envvar=_env("JWT_ISSUER"), help="The issuer (iss) a JWT must name.")
+@click.option("--jwt-audience", default="", envvar=_env("JWT_AUDIENCE"), help="The audience (aud) a JWT must name.")
 def serve(**options: object) -> None:
     """Serve a predictor over gRPC (kanri API, Open Inference Protocol, health, reflection), and with
     --http-port over HTTP/JSON (Open Inference Protocol REST, kanri Predict).
 
     Admin RPCs (SwitchModel, UploadModel, EvaluateModel) need
-    'authorization: Bearer $KANRI_ADMIN_TOKEN' when that variable is set.
+    'authorization: Bearer $KANRI_ADMIN_TOKEN' when that variable is set. Predictions need
+    'authorization: Bearer $KANRI_PREDICT_TOKEN' when that one is set, or a JWT with --jwt-keys; health,
+    readiness and metadata stay open.
     """
     try:
-        settings = ServerSettings(**options, admin_token=os.environ.get("KANRI_ADMIN_TOKEN", ""))  # type: ignore[arg-type]
+        settings = ServerSettings(**options, admin_token=os.environ.get("KANRI_ADMIN_TOKEN", ""),  # type: ignore[arg-type]
+                                  predict_token=os.environ.get("KANRI_PREDICT_TOKEN", ""))
+        caller_auth(settings)  # a missing key file or PyJWT: one line now, not a worker failing at start
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     from . import logs

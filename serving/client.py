@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
@@ -143,7 +144,8 @@ def local_route(app: str, service_level: str) -> str:
 
 
 class _Settings:
-    """Where to dial and what to send: shared by both clients."""
+    """Where to dial and what to send: shared by both clients. Without token=, the token is
+    $KANRI_PREDICT_TOKEN when set: the one the servers started from the same environment ask for."""
 
     def __init__(self, target: str | None, app: str | None, service_level: str | None, domain: str | None,
                  port: int | None, token: str | None, admin_token: str | None, timeout: float | None,
@@ -161,6 +163,7 @@ class _Settings:
         self.credentials = grpc.ssl_channel_credentials(root_certificates) if tls else None
         routing = [("x-kanri-app", app)] if app else []
         routing += [("x-kanri-service-level", service_level)] if service_level else []
+        token = os.environ.get("KANRI_PREDICT_TOKEN") if token is None else token
         self.metadata = tuple(routing + ([("authorization", f"Bearer {token}")] if token else []))
         self.admin_metadata = tuple(routing + ([("authorization", f"Bearer {admin_token}")] if admin_token else []))
 

@@ -58,6 +58,12 @@ class ServerSettings:
     otlp_endpoint: str = ""
     # Read from KANRI_ADMIN_TOKEN only, so it never shows in a process list.
     admin_token: str = ""
+    # Who may predict (serving.auth): the bearer token, from KANRI_PREDICT_TOKEN only; and/or a JWT verified by
+    # the public keys of this JWKS or PEM file, with this issuer and audience. None set: predictions are open.
+    predict_token: str = ""
+    jwt_keys: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
 
     def __post_init__(self) -> None:
         if self.workers == 0:
@@ -71,6 +77,8 @@ class ServerSettings:
             problems.append("workers must be at least 1, or 0 for one per usable CPU")
         if bool(self.tls_cert) != bool(self.tls_key):
             problems.append("TLS needs both a certificate and a key file")
+        if self.jwt_keys and not (self.jwt_issuer and self.jwt_audience):
+            problems.append("JWT verification (--jwt-keys) needs --jwt-issuer and --jwt-audience too")
         if not 0.0 <= self.request_log_sample <= 1.0:
             problems.append("request log sample must be between 0 and 1")
         if self.request_log_per_second < 0 or self.request_log_slow_ms < 0:

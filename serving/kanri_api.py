@@ -12,11 +12,11 @@ import grpc
 from ._pb import serving_pb2 as pb
 from ._pb import serving_pb2_grpc as pb_grpc
 from .codec import from_value, label_key, struct_to_dict, to_value
-from .errors import InvalidInput, ModelLoadError, ServingError
+from .errors import InvalidInput, ModelLoadError, ServingError, Unauthenticated
 from .evaluation import score
 from .models import ModelSpec, ModelStore
 from .predictor import PredictResult
-from .rpc import Context, Runtime, failure, grpc_span, grpc_status, refuse_undecodable, rpc
+from .rpc import Context, Runtime, authorization, failure, grpc_span, grpc_status, refuse_undecodable, rpc
 
 STREAM_WINDOW = 64  # predictions of one stream in flight at once; answers keep request order
 EVALUATE_CHUNK = 256
@@ -27,7 +27,7 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
         self.runtime = runtime
         self.predictions = runtime.predictions
 
-    @rpc("Predict")
+    @rpc("Predict", prediction=True)
     async def Predict(self, request: pb.PredictRequest, context: Context) -> pb.PredictResponse:
         return await self.predictions.predict(request)
 
@@ -61,6 +61,12 @@ class PredictionService(pb_grpc.PredictionServiceServicer):
                 await pending.put(asyncio.ensure_future(refused(exc)))
             await pending.put(None)
 
+        try:
+            self.runtime.admit(authorization(context))
+        except Unauthenticated as exc:
+            self.runtime.record("PredictStream", time.perf_counter(), exc.code, self.runtime.live_version(), "",
+                                exc.message)
+            await context.abort(exc.code, exc.message)
         tracing = self.runtime.tracing
         # Started before the reader, so the predictions' tasks inherit the stream's span.
         call_span = grpc_span(self.runtime, "PredictStream", context)

@@ -41,7 +41,7 @@ class InferenceService(oip_grpc.GRPCInferenceServiceServicer):
                             context: Context) -> oip.ModelMetadataResponse:
         return self.inference.model_metadata(request.name, request.version)
 
-    @rpc("ModelInfer")
+    @rpc("ModelInfer", prediction=True)
     async def ModelInfer(self, request: oip.ModelInferRequest,
                          context: Context) -> oip.ModelInferResponse:
         return await self.inference.infer(request)

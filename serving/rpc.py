@@ -28,6 +28,7 @@ from .prediction import Predictions
 from .registration import Undecodable
 
 if TYPE_CHECKING:  # imported for real only when tracing is on: it imports OpenTelemetry
+    from .auth import CallerAuth
     from .tracing import ServerSpan, Tracing
 
 log = logging.getLogger("kanri.rpc")
@@ -39,11 +40,12 @@ class Runtime:
     """The state both transports share: the data plane, the protocols over it, and what observes calls."""
 
     def __init__(self, dataplane: DataPlane, request_log: RequestLog, admin_token: str = "",
-                 tracing: Tracing | None = None) -> None:
+                 tracing: Tracing | None = None, callers: CallerAuth | None = None) -> None:
         self.dataplane = dataplane
         self.metrics = dataplane.metrics
         self.request_log = request_log
         self.admin_token = admin_token
+        self.callers = callers
         self.tracing = tracing
         self.predictions: Predictions
         self.inference: Inference
@@ -61,13 +63,14 @@ class Runtime:
     def authorize(self, context: Context) -> None:
         if not self.admin_token:
             return
-        presented = ""
-        for key, value in context.invocation_metadata() or ():
-            if key == "authorization" and isinstance(value, str):  # a value is bytes only under a "-bin" key
-                presented = value
-        if not hmac.compare_digest(presented.encode(), f"Bearer {self.admin_token}".encode()):
+        if not hmac.compare_digest(authorization(context).encode(), f"Bearer {self.admin_token}".encode()):
             raise Unauthenticated("admin RPCs need metadata 'authorization: Bearer <token>' "
                                   "matching the server's KANRI_ADMIN_TOKEN")
+
+    def admit(self, authorization: str) -> None:
+        """Let a prediction through, or raise Unauthenticated (serving.auth); open when no check is set."""
+        if self.callers is not None:
+            self.callers.check(authorization)
 
     def record(self, method: str, started: float, code: grpc.StatusCode, version: str,
                request_id: str = "", error: str = "") -> None:
@@ -135,7 +138,15 @@ async def refuse_undecodable(messages: AsyncIterator[Any]) -> AsyncIterator[Any]
 Handler = Callable[[Any, Any, Context], Awaitable[Any]]
 
 
-def rpc(method: str, admin: bool = False) -> Callable[[Handler], Handler]:
+def authorization(context: Context) -> str:
+    """The call's authorization metadata, "" without one."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str):  # a value is bytes only under a "-bin" key
+            return value
+    return ""
+
+
+def rpc(method: str, admin: bool = False, prediction: bool = False) -> Callable[[Handler], Handler]:
     def wrap(fn: Handler) -> Handler:
         @functools.wraps(fn)
         async def handler(self: Any, request: Any, context: Context) -> Any:
@@ -145,6 +156,8 @@ def rpc(method: str, admin: bool = False) -> Callable[[Handler], Handler]:
             try:
                 if admin:
                     runtime.authorize(context)
+                if prediction:
+                    runtime.admit(authorization(context))
                 if isinstance(request, Undecodable):
                     raise request.refuse()
                 if not isinstance(request, Message):  # a client stream

@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY, start_http_server
 
 from . import logs
 from ._pb import open_inference_pb2, serving_pb2
+from .auth import caller_auth
 from .config import ServerSettings
 from .dataplane import DataPlane, Identity
 from .errors import ServingError
@@ -71,7 +72,8 @@ class ServingServer:
                                    settings.batch_max_wait_ms / 1000.0, settings.batching)
         request_log = logs.RequestLog(settings.request_log_sample, settings.request_log_per_second,
                                       settings.request_log_slow_ms / 1000.0)
-        self.runtime = Runtime(self.dataplane, request_log, settings.admin_token, _start_tracing(settings))
+        self.runtime = Runtime(self.dataplane, request_log, settings.admin_token, _start_tracing(settings),
+                               caller_auth(settings))
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(options=grpc_options(settings))
         self.http = http_server(self.runtime, settings.max_message_mb * 1024 * 1024) if settings.http_port else None

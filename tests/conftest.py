@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # test asks for workers: the default, one per usable CPU, would make the suite depend on the machine and run
 # slower. tests/test_cpus.py checks the default itself.
 os.environ.setdefault("KANRI_WORKERS", "1")
+# A token in the developer's shell would make every runtime the tests start refuse their calls.
+os.environ.pop("KANRI_PREDICT_TOKEN", None)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

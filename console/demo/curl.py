@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 
 PREDICT_PATH = "/kanri/v1/predict"
 
 
 def curl_line(http_address: str, image: list[int]) -> str:
-    """http_address: a route's base URL ("http://127.0.0.1:PORT")."""
-    return f"curl {http_address}{PREDICT_PATH} -d {shlex.quote(json.dumps({'input': image}))}"
+    """http_address: a route's base URL ("http://127.0.0.1:PORT"). When the replicas ask for a token
+    (KANRI_PREDICT_TOKEN), the line sends it by the variable's name: the secret itself is never printed."""
+    token = ' -H "Authorization: Bearer $KANRI_PREDICT_TOKEN"' if os.environ.get("KANRI_PREDICT_TOKEN") else ""
+    return f"curl {http_address}{PREDICT_PATH}{token} -d {shlex.quote(json.dumps({'input': image}))}"

@@ -60,6 +60,7 @@ class Route:
     method: str  # the gRPC method it mirrors, or its own name
     handle: Handler
     summary: str
+    prediction: bool = False  # checked by serving.auth when callers must authenticate
     pattern: re.Pattern[str] = field(init=False)
     call_name: str = field(init=False)  # its metrics' and request logs' method: "HTTP ModelInfer"
 
@@ -122,9 +123,10 @@ ROUTES = (
       for base in (MODEL, VERSION)),
     *(Route("GET", f"{base}/ready", "ModelReady", model_ready, "Whether the model is ready (503 while not)")
       for base in (MODEL, VERSION)),
-    *(Route("POST", f"{base}/infer", "ModelInfer", infer, "Run the model on a request's tensors")
+    *(Route("POST", f"{base}/infer", "ModelInfer", infer, "Run the model on a request's tensors", prediction=True)
       for base in (MODEL, VERSION)),
-    Route("POST", "/kanri/v1/predict", "Predict", predict, "kanri's Predict: one input, its option dict"),
+    Route("POST", "/kanri/v1/predict", "Predict", predict, "kanri's Predict: one input, its option dict",
+          prediction=True),
     Route("GET", "/kanri/v1/info", "GetServiceInfo", service_info, "The service and its live model"),
 )
 
@@ -163,12 +165,15 @@ class Router:
         exchange = Exchange(request, params)
         code, error = grpc.StatusCode.OK, ""
         try:
+            if route.prediction:
+                runtime.admit(request.headers.get("authorization", ""))
             response = await route.handle(runtime, exchange)
         except asyncio.CancelledError:  # the caller left
             call.end(grpc.StatusCode.CANCELLED, exchange.model_version, exchange.request_id, "", (SPAN_STATUS, 499))
             raise
         except Exception as exc:
             code, error = failure(exc)
-            response = error_response(HTTP_STATUS.get(code, 500), error)
+            challenge = (("WWW-Authenticate", "Bearer"),) if code == grpc.StatusCode.UNAUTHENTICATED else ()
+            response = error_response(HTTP_STATUS.get(code, 500), error, challenge)
         call.end(code, exchange.model_version, exchange.request_id, error, (SPAN_STATUS, response.status))
         return response
