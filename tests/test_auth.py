@@ -117,6 +117,15 @@ def test_http_predictions_answer_401_with_a_bearer_challenge(
         assert server.get(path).status == 200, path
 
 
+def test_the_openapi_document_names_the_bearer_scheme_on_predictions_only(server: HttpServe) -> None:
+    document = server.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    guarded = {(path, verb) for path, verbs in document["paths"].items() for verb, operation in verbs.items()
+               if operation.get("security") == [{"bearer": []}] and "401" in operation["responses"]}
+    assert guarded == {("/kanri/v1/predict", "post"), ("/v2/models/{name}/infer", "post"),
+                       ("/v2/models/{name}/versions/{version}/infer", "post")}
+
+
 @pytest.mark.parametrize(("options", "message"), [
     (["--jwt-keys", "missing.json", "--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE],
      "cannot read the JWT keys in missing.json"),

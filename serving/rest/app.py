@@ -17,5 +17,6 @@ def http_server(runtime: Runtime, max_body: int) -> HttpServer:
 
     routes = (*ROUTES, Route("GET", "/openapi.json", "OpenAPI", serve_document, "This document"))
     dp = runtime.dataplane
-    document = json.dumps(openapi.document(routes, dp.identity.app, dp.input_type, dp.output_type)).encode()
+    document = json.dumps(openapi.document(routes, dp.identity.app, dp.input_type, dp.output_type,
+                                           guarded=runtime.callers is not None)).encode()
     return HttpServer(Router(runtime, routes), max_body)

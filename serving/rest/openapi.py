@@ -75,17 +75,25 @@ OPERATIONS: dict[str, tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]] =
 }
 
 
-def document(routes: tuple[Route, ...], app: str, input_type: Any, output_type: Any) -> dict[str, Any]:
+def document(routes: tuple[Route, ...], app: str, input_type: Any, output_type: Any,
+             guarded: bool = False) -> dict[str, Any]:
+    """guarded: callers must authenticate to predict (serving.auth), so those operations name the bearer scheme."""
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.template, {})[route.verb.lower()] = _operation(route, app, type_name(input_type))
+        operation = _operation(route, app, type_name(input_type))
+        if guarded and route.prediction:
+            operation["security"] = [{"bearer": []}]
+            operation["responses"]["401"] = {**ERROR, "description": "No token, or not one this server accepts"}
+        paths.setdefault(route.template, {})[route.verb.lower()] = operation
+    schemes = {"bearer": {"type": "http", "scheme": "bearer", "description": "The service's token, or a JWT"}}
     return {
         "openapi": "3.0.3",
         "info": {"title": f"kanri: {app}", "version": __version__,
                  "description": "The Open Inference Protocol (KServe v2) REST API with the binary tensor data "
                                 "extension, and kanri's Predict in JSON. See docs/http.md."},
         "paths": paths,
-        "components": {"schemas": _schemas(input_type, output_type)},
+        "components": {"schemas": _schemas(input_type, output_type), **({"securitySchemes": schemes} if guarded
+                                                                        else {})},
     }
 
 
