@@ -4,8 +4,8 @@
 #   docker build -f docker/serving.Dockerfile -t REGISTRY/kanri:VERSION .
 #   docker build -f docker/serving.Dockerfile --build-arg EXTRAS=sklearn --build-arg STORES= -t ... .
 #
-# EXTRAS: kanri's extras beside the runtime (default sklearn,tracing: scikit-learn predictors, and OTLP traces,
-# without which OTEL_EXPORTER_OTLP_ENDPOINT stops the runtime); STORES: the fsspec filesystems of the model
+# EXTRAS: kanri's extras beside the runtime (default sklearn,tracing,jwt: scikit-learn predictors, OTLP traces,
+# without which OTEL_EXPORTER_OTLP_ENDPOINT stops the runtime, and JWT checks of callers); STORES: the fsspec filesystems of the model
 # stores it reads (default s3fs gcsfs: s3:// and gs://; empty when models sit on a mounted volume).
 # Versions come from docker/constraints.txt (scripts/image_constraints.py).
 #
@@ -22,7 +22,7 @@
 # The requirements of the extras asked for, from pyproject.toml: only a change to them reinstalls the
 # dependencies (the version or the description changing does not).
 FROM python:3.11-slim-bookworm AS requirements
-ARG EXTRAS=sklearn,tracing
+ARG EXTRAS=sklearn,tracing,jwt
 ARG STORES="s3fs gcsfs"
 COPY pyproject.toml docker/requirements.py /tmp/
 RUN { python /tmp/requirements.py /tmp/pyproject.toml "$EXTRAS" && printf '%s\n' $STORES; } > /tmp/requirements.txt

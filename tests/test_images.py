@@ -233,7 +233,8 @@ def test_the_images_install_only_what_the_constraints_pin(docker_engine: DockerE
 def test_the_serving_image_holds_the_runtime_alone(docker_engine: DockerEngine, images: dict[str, str]) -> None:
     """None of the console's dependencies, and no git (the fetch image's)."""
     installed = _installed(docker_engine, images["serving"])
-    assert {"scikit-learn", "skops", "opentelemetry-exporter-otlp-proto-grpc", "s3fs", "gcsfs"} <= set(installed)
+    expected = {"scikit-learn", "skops", "opentelemetry-exporter-otlp-proto-grpc", "pyjwt", "s3fs", "gcsfs"}
+    assert expected <= set(installed)
     assert not {"sqlalchemy", "alembic", "kubernetes", "textual", "elasticsearch"} & set(installed)
     assert not run(docker_engine, images["serving"], "-c", "command -v git || true", options=["--entrypoint=sh"])
 
