@@ -36,7 +36,7 @@ from tests.support.servers import PREDICTORS, start_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 APP, SERVICE, SPARE, LEVEL = "echo", "echo-prod", "echo-spare", "production"
-OBSERVE_SECONDS = 4.0
+OBSERVE_SECONDS = 3.5
 """How long the load runs after a kill: longer than the 3 s the service has to be back."""
 SETTLE_SECONDS = 60.0
 """Bound on everything waiting for a (slow, shared) machine to converge again."""

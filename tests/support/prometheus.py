@@ -141,12 +141,12 @@ def says_ready(url: str, process: subprocess.Popen | None, log: Path) -> bool:
         return False
 
 
-def stop_server(process: subprocess.Popen | None, folder: Path) -> None:
-    """Terminate the server (killed after 10 s) and remove its folder."""
+def stop_server(process: subprocess.Popen | None, folder: Path, grace: float = 10.0) -> None:
+    """Terminate the server (killed after grace seconds) and remove its folder."""
     if process is not None and process.poll() is None:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

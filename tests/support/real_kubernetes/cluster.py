@@ -30,6 +30,7 @@ from tests.support.servers import free_port
 
 CONTEXT = "real-1.20"
 READY_SECONDS = 60
+STOP_GRACE_SECONDS = 1.0
 
 
 @dataclass
@@ -85,11 +86,13 @@ class RealKubernetes:
             return prepare_namespace(api, name)
 
     def stop(self) -> None:
-        """Stop the kubelet, then every process by PID (killed after 10 s), and remove the folder."""
+        """Stop the kubelet, then every process by PID, and remove the folder. On SIGTERM the API server waits
+        for the watches still open before it exits (10 s at the end of a session); its state is thrown away with
+        the folder, so it is killed after STOP_GRACE_SECONDS."""
         if self.kubelet is not None:
             self.kubelet.stop()
         for process in reversed(self.processes):
-            stop_server(process.process, process.folder)
+            stop_server(process.process, process.folder, STOP_GRACE_SECONDS)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _start(self) -> None:
