@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
+import psutil
 import pytest
 
 from kanri.console.cluster.base import ClusterError, ModelRef, RouteSpec, ServiceSpec
@@ -230,8 +231,28 @@ def test_a_restarted_supervisor_adopts_running_replicas(backend: LocalBackend,
     assert load.failures == []
 
 
-def router_pids(backend: LocalBackend) -> set[int | None]:
-    return {p.pid for router in Observed.load(backend.paths.observed).routers.values() for p in router.processes}
+def router_pids(backend: LocalBackend, app: str | None = None) -> set[int | None]:
+    return {p.pid for key, router in Observed.load(backend.paths.observed).routers.items()
+            if app is None or key == f"{app}/{LEVEL}" for p in router.processes}
+
+
+def test_a_supervisor_told_fewer_routers_per_level_stops_the_surplus(
+        backend: LocalBackend, make_spec: Callable[..., ServiceSpec]) -> None:
+    deploy(backend, make_spec("fewer", replicas=1))
+    routers = router_pids(backend, "fewer")
+    assert len(routers) == 2
+    assert stop_supervisor(backend.paths, keep_serving=True)
+    try:
+        start_supervisor(backend.paths, dataclasses.replace(FAST, routers_per_level=1))
+        wait_for(lambda: len(router_pids(backend, "fewer")) == 1, what="one router recorded")
+        surplus = routers - router_pids(backend, "fewer")
+        assert len(surplus) == 1
+        wait_for(lambda: not any(psutil.pid_exists(pid or 0) for pid in surplus), what="the surplus router ends")
+        with Client(backend.address("fewer", LEVEL), retries=0) as client:
+            assert client.predict("x").label.endswith(":x")
+    finally:
+        stop_supervisor(backend.paths, keep_serving=True)
+        start_supervisor(backend.paths, FAST)
 
 
 def test_a_level_recorded_with_one_router_is_adopted_as_the_first_of_its_routers() -> None:

@@ -37,14 +37,19 @@ class ManagedRouter:
     """A level's routers: settings.routers_per_level processes on the same ports, following one table file."""
 
     def __init__(self, record: RouterRecord, table_path: Path, count: int) -> None:
+        """Adopts the recorded processes still running; those beyond count (the setting was lowered) are stopped,
+        never left running unrecorded."""
         self.record = record
         self.table_path = table_path
         self.table: RouterTable | None = RouterTable.load(table_path) if table_path.exists() else None
-        processes = (record.processes + [RouterProcess() for _ in range(count)])[:count]
-        record.processes = processes
-        self.instances = [RouterInstance(i, process, ProcessHandle.adopt(process.pid, process.create_time,
-                                                                          str(table_path)))
-                          for i, process in enumerate(processes)]
+        processes = record.processes + [RouterProcess() for _ in range(count - len(record.processes))]
+        handles = [ProcessHandle.adopt(p.pid, p.create_time, str(table_path)) for p in processes]
+        for surplus in handles[count:]:
+            if surplus is not None:
+                surplus.signal(signal.SIGTERM)
+        record.processes = processes[:count]
+        self.instances = [RouterInstance(i, process, handle)
+                          for i, (process, handle) in enumerate(zip(processes[:count], handles, strict=False))]
 
 
 class RouterManager:
