@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from kanri.console.cluster.base import ClusterBackend, ClusterError, ModelRef, RolloutStatus, RouteSpec, ServiceSpec
-from tests.support.backends import BACKENDS, BackendUnderTest, backend_under_test, delete_every_service
+from tests.support.backends import BACKENDS, REAL_KUBERNETES, BackendUnderTest, backend_under_test, delete_every_service
 
 LEVEL = "development"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendUnderTest]:
-    real = request.getfixturevalue("real_kubernetes") if request.param == "real-kubernetes" else None
+    real = request.getfixturevalue("real_kubernetes") if request.param == REAL_KUBERNETES else None
     with backend_under_test(request.param, tmp_path_factory.mktemp(request.param), real) as under_test:
         yield under_test
 

@@ -12,7 +12,6 @@ import pytest
 from kubernetes import client, watch
 
 from tests.fakes.kubernetes_api import FakeKubernetes
-from tests.support.prometheus import wait_until
 
 NS = "test"
 
@@ -456,9 +455,9 @@ def test_dry_run_answers_as_a_write_would_and_stores_nothing(api: client.ApiClie
 
     live = apps.create_namespaced_deployment(NS, deployment(replicas=0))
     core.create_namespaced_pod(NS, pod("p"))
-    observed = lambda: apps.read_namespaced_deployment("web", NS).status.observed_generation  # noqa: E731
-    wait_until(lambda: observed() == live.metadata.generation, 10,
-               "the controller done with the new Deployment (its status write moves the resourceVersion)")
+    # The controller done with the new Deployment: its status write moves the resourceVersion.
+    wait_for(lambda: apps.read_namespaced_deployment("web", NS).status.observed_generation
+             == live.metadata.generation, 10)
     version = apps.list_namespaced_deployment(NS).metadata.resource_version
     replaced = apps.replace_namespaced_deployment("web", NS, deployment(replicas=0, image="v2"), dry_run="All")
     patched = apps.patch_namespaced_deployment("web", NS, {"spec": {"minReadySeconds": 7}}, dry_run="All")

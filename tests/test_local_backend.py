@@ -420,7 +420,7 @@ async def test_the_router_forwards_metadata_deadlines_errors_streams_and_unknown
     backend_server, live = await fake.start()
     gone = f"127.0.0.1:{free_port()}"  # nothing listens: calls sent there are retried on the live replica
     RouterTable({"svc": 100}, {"svc": [gone, live]}).save(tmp_path / "table.json")
-    router = Routing(tmp_path / "table.json")
+    router = Routing(tmp_path / "table.json", 0)
     router.refresh()
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((GrpcProxy(router),))
@@ -490,7 +490,7 @@ class HttpReplica:
 async def http_router(listen: Listen, tmp_path: Path, table: RouterTable) -> int:
     """The router's HTTP side in process, on the table; returns its port."""
     table.save(tmp_path / "table.json")
-    routing = Routing(tmp_path / "table.json")
+    routing = Routing(tmp_path / "table.json", 0)
     routing.refresh()
     return await listen(HttpServer(HttpProxy(routing), MAX_BODY))
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import pytest
 from kanri.console.demo.plan import APP, demo_settings
 from kanri.console.ops import routes, services
 from kanri.console.wiring import open_context
-from tests.support.prometheus import debian_binary
+from tests.support.terminal import Terminal, terminal
 
 pytestmark = pytest.mark.timeout(240)
 SESSION = "kanri-test-demo"
@@ -33,69 +32,19 @@ SERVICES = ("digits-dev", "digits-stg", "digits-prod", "digits-prod-b")
 PASSED_ENV = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "KANRI_HOME", "PATH")
 
 
-class Terminal:
-    def __init__(self, tmux: str) -> None:
-        self.tmux = tmux
-
-    def screen(self) -> str:
-        return subprocess.run([self.tmux, "capture-pane", "-p", "-t", SESSION], capture_output=True,
-                              text=True).stdout
-
-    def keys(self, *keys: str) -> None:
-        for key in keys:
-            subprocess.run([self.tmux, "send-keys", "-t", SESSION, key], check=True)
-            time.sleep(0.15)
-
-    def text(self, text: str) -> None:
-        subprocess.run([self.tmux, "send-keys", "-t", SESSION, "-l", text], check=True)
-        time.sleep(0.2)
-
-    def wait_for(self, needle: str, timeout: float = 60.0, gone: bool = False) -> str:
-        """Until the needle shows (or, with `gone`, no longer shows); the screen then."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            shown = self.screen()
-            if (needle in shown) != gone:
-                return shown
-            time.sleep(0.25)
-        raise AssertionError(f"{needle!r} never {'went' if gone else 'appeared'}; the screen shows:\n{self.screen()}")
-
-    def line_with(self, needle: str) -> str:
-        return next((line for line in self.screen().splitlines() if needle in line), "")
-
-    def escape_from(self, dialog: str, timeout: float = 20.0) -> None:
-        """Escape, then wait until the dialog is gone: a key sent right after a lone ESC byte would arrive
-        as alt+key on a busy machine."""
-        self.keys("Escape")
-        deadline = time.monotonic() + timeout
-        while dialog in self.screen():
-            assert time.monotonic() < deadline, f"{dialog!r} did not close:\n{self.screen()}"
-            time.sleep(0.2)
-
-    def running(self) -> bool:
-        return subprocess.run([self.tmux, "has-session", "-t", SESSION], capture_output=True).returncode == 0
-
-
 @pytest.fixture
-def terminal(demo_home: Path, tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
+def demo_terminal(demo_home: Path, tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
     """`kanri demo --json` running in an 80x24 tmux session; its stdout (the traffic counts) goes to a file."""
-    tmux = debian_binary("tmux", "tmux")
     env = " ".join(f"{name}={shlex.quote(value)}" for name, value in os.environ.items()
                    if name in PASSED_ENV or name.startswith("KANRI_"))
     out = tmp_path / "demo.json"
     kanri = Path(sys.executable).with_name("kanri")
-    command = f"env {env} TERM=xterm-256color {kanri} demo --rate 30 --json > {out}"
-    subprocess.run([tmux, "kill-session", "-t", SESSION], capture_output=True)
-    subprocess.run([tmux, "new-session", "-d", "-s", SESSION, "-x", str(SIZE[0]), "-y", str(SIZE[1]), command],
-                   check=True)
-    try:
-        yield Terminal(tmux), out
-    finally:
-        subprocess.run([tmux, "kill-session", "-t", SESSION], capture_output=True)
+    with terminal(SESSION, f"env {env} TERM=xterm-256color {kanri} demo --rate 30 --json > {out}", SIZE) as term:
+        yield term, out
 
 
-def test_a_new_user_promotes_v2_at_80x24_by_keys(terminal: tuple[Terminal, Path], demo_home: Path) -> None:
-    term, out = terminal
+def test_a_new_user_promotes_v2_at_80x24_by_keys(demo_terminal: tuple[Terminal, Path], demo_home: Path) -> None:
+    term, out = demo_terminal
     term.wait_for("pods of digits-dev", timeout=150)
     term.wait_for("ok · 0 failed")  # the demo's traffic, live in the header
     header = term.line_with("digits-prod-b")
@@ -147,9 +96,11 @@ def test_a_new_user_promotes_v2_at_80x24_by_keys(terminal: tuple[Terminal, Path]
     term.text("model 2")
     term.keys("Enter")
     term.wait_for("model 2 (sha256")  # the rollout's replicas said their model is live
+    term.keys("/")
+    term.keys("C-u", "Enter")  # the search cleared: errors of any text count
     term.keys("e")
     term.wait_for("level ≥ error")
-    term.wait_for("no error or critical lines matching")  # not a blank screen: says what it searched for
+    term.wait_for("no error or critical lines since")  # not a blank screen: says what it looked for
     term.escape_from("level ≥ error")
     term.wait_for("pods of digits-prod")
     shown = term.screen()

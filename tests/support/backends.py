@@ -32,7 +32,8 @@ from tests.support.real_kubernetes.cluster import RealKubernetes
 
 ROOT = Path(__file__).resolve().parents[2]
 ECHO = f"{ROOT / 'tests' / 'support' / 'predictors.py'}:Echo"
-BACKENDS = ["local", "kubernetes", "real-kubernetes"]
+REAL_KUBERNETES = "real-kubernetes"
+BACKENDS = ["local", "kubernetes", REAL_KUBERNETES]
 """The embedded local cluster; the fake API server; a real kube-apiserver and controller manager (v1.20.2)
 with the stand-in kubelet (tests/support/real_kubernetes)."""
 
@@ -151,7 +152,7 @@ def backend_under_test(name: str, tmp: Path, real: RealKubernetes | None = None)
         with fake_clusters(tmp) as clusters:
             yield BackendUnderTest(clusters.backend(), ModelStore(str(tmp / "models")), ECHO,
                                    clusters.verify_split())
-    elif name == "real-kubernetes" and real is not None:
+    elif name == REAL_KUBERNETES and real is not None:
         namespace = f"kanri-{tmp.name.lower().replace('_', '-')}"[:63].rstrip("-")
         yield BackendUnderTest(real_backend(real, namespace), ModelStore(str(tmp / "models")), ECHO,
                                verify_split_in_virtual_service(real, namespace))

@@ -31,8 +31,8 @@ from kanri.console.cluster.local.paths import LocalPaths
 from kanri.console.cluster.local.state import Observed
 from tests.support.backends import FAST, kill_leftovers, processes_naming
 from tests.support.load import SteadyLoad
-from tests.support.prometheus import debian_binary
 from tests.support.servers import PREDICTORS, start_serve
+from tests.support.terminal import terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 APP, SERVICE, SPARE, LEVEL = "echo", "echo-prod", "echo-spare", "production"
@@ -139,11 +139,17 @@ class LocalCluster:
         assert result.exit_code == 0, f"kanri {' '.join(args)}: {result.stderr}"
         return result.stdout
 
+    def process_env(self) -> dict[str, str]:
+        """The environment of a `kanri` process of this cluster's: this one's, with the cluster's variables."""
+        return {k: v for k, v in {**os.environ, **self.env}.items() if v is not None}
+
+    def kanri_argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-c", "from kanri.serving.entry import main; main()", *args]
+
     def kanri_process(self, *args: str) -> subprocess.Popen:
         """`kanri ARGS` as a process of its own, to be killed mid-way."""
-        env = {k: v for k, v in {**os.environ, **self.env}.items() if v is not None}
-        return subprocess.Popen([sys.executable, "-c", "from kanri.serving.entry import main; main()", *args], cwd=ROOT,
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return subprocess.Popen(self.kanri_argv(*args), cwd=ROOT, env=self.process_env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
 
     @property
     def address(self) -> str:
@@ -300,26 +306,17 @@ def _interrupt_cli(cluster: LocalCluster, fault: Fault) -> tuple[float, psutil.P
 
 def _kill_console(cluster: LocalCluster, fault: Fault) -> tuple[float, psutil.Process | None]:
     """`kanri console` in an 80x24 terminal (tmux), killed once it shows the level's services live."""
-    tmux, session = debian_binary("tmux", "tmux"), f"kanri-faults-{os.getpid()}"
-    unset = [f"-u {name}" for name, value in cluster.env.items() if value is None]
-    values = [f"{name}={shlex.quote(value)}" for name, value in {**os.environ, **cluster.env}.items()
-              if value is not None and (name in cluster.env or name == "PATH")]
-    command = " ".join(["exec env", *unset, *values, "TERM=xterm-256color", shlex.quote(sys.executable), "-c",
-                        shlex.quote("from kanri.serving.entry import main; main()"), "console"])
-    subprocess.run([tmux, "new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT), command],
-                   check=True)
-    pane = subprocess.run([tmux, "display-message", "-p", "-t", session, "#{pane_pid}"], capture_output=True,
-                          text=True, check=True).stdout
-    console = psutil.Process(int(pane))  # exec: the pane's process is the console
-    try:
-        wait_for(lambda: SPARE in subprocess.run([tmux, "capture-pane", "-p", "-t", session], capture_output=True,
-                                                 text=True).stdout, "the console shows the services", 60)
-        console.send_signal(fault.signal)
-        return time.monotonic(), console
-    finally:
-        with contextlib.suppress(psutil.Error):
-            console.wait(10)
-        subprocess.run([tmux, "kill-session", "-t", session], capture_output=True)
+    env = " ".join(f"{name}={shlex.quote(value)}" for name, value in cluster.process_env().items())
+    command = " ".join(["exec env -i", env, "TERM=xterm-256color", *map(shlex.quote, cluster.kanri_argv("console"))])
+    with terminal(f"kanri-faults-{os.getpid()}", command, (80, 24), ROOT) as term:
+        console = psutil.Process(term.pane_pid())  # exec: the pane's process is the console
+        try:
+            term.wait_for(SPARE, timeout=60)
+            console.send_signal(fault.signal)
+            return time.monotonic(), console
+        finally:
+            with contextlib.suppress(psutil.Error):
+                console.wait(10)
 
 
 def run_serve_fault(tmp: Path, model: Path, fault: Fault) -> Outcome:

@@ -69,7 +69,7 @@ class Routing:
     change drops nothing.
     """
 
-    def __init__(self, table_path: Path, instance: int = 0) -> None:
+    def __init__(self, table_path: Path, instance: int) -> None:
         self.table_path = table_path
         self.acknowledgement = applied_path(table_path, instance)
         self.balancer = Balancer(RouterTable())

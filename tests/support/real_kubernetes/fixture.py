@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.backends import REAL_KUBERNETES
 from tests.support.real_kubernetes.binaries import KUBE, etcd_binary, kube_binary
 from tests.support.real_kubernetes.cluster import RealKubernetes
 
@@ -31,7 +32,7 @@ def build_before_the_tests(session: pytest.Session) -> None:
 
 
 def _needs_real_kubernetes(item: pytest.Item) -> bool:
-    """Asked for by name, or through a backend parameter (tests/support/backends.py) named real-kubernetes."""
+    """Asked for by name, or through the backend parameter (tests/support/backends.py) that names it."""
     callspec = getattr(item, "callspec", None)
     return "real_kubernetes" in getattr(item, "fixturenames", ()) or (
-        callspec is not None and "real-kubernetes" in callspec.id)
+        callspec is not None and REAL_KUBERNETES in callspec.params.values())
