@@ -161,6 +161,12 @@ class ClusterState:
     routes: list[RouteSpec]
 
 
+REPLICA_WORKERS = 1
+"""Worker processes of each `kanri serve` kanri starts (a pod, a local replica, an evaluation server): one
+process loads the model, and a service scales by replicas, each within its memory. `kanri serve`'s own
+default, one per usable CPU, is for a server run by hand."""
+
+
 @runtime_checkable
 class ClusterBackend(Protocol):
     """Implemented by console.cluster.local.LocalBackend and console.cluster.kubernetes.KubernetesBackend."""

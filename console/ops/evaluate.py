@@ -22,6 +22,7 @@ import fsspec
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from kanri.console.cluster.base import REPLICA_WORKERS
 from kanri.console.cluster.local.processes import free_port
 from kanri.console.errors import Invalid, Unavailable
 from kanri.console.ops.context import Context, change, get_app, get_model
@@ -72,7 +73,7 @@ def temporary_runtime(app: str, predictor: str, uri: str, sha256: str, version: 
             "--sha256", sha256, "--model-version", str(version), "--app", app, "--service", f"{app}-evaluation",
             "--port", str(port),
             "--model-store", store, "--request-log-sample", "0", "--log-level", "warning", "--no-batching",
-            "--workers", "1"]
+            "--workers", str(REPLICA_WORKERS)]
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT,
                                    env={**os.environ, "KANRI_ADMIN_TOKEN": admin_token})

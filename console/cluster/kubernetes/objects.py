@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kanri.serving import __version__
 
-from ..base import ServiceSpec
+from ..base import REPLICA_WORKERS, ServiceSpec
 from . import labels, pod
 from .versions import KIND_APIS, Capabilities
 
@@ -44,7 +44,7 @@ def _env(spec: ServiceSpec) -> list[dict]:
               "SERVICE": spec.name, "SERVICE_LEVEL": spec.level, "HOST": "0.0.0.0", "PORT": str(spec.port),
               "HTTP_PORT": str(HTTP_PORT), "METRICS_PORT": str(METRICS_PORT), "DRAIN_DELAY_SECONDS": str(DRAIN_SECONDS),
               "GRACE_SECONDS": str(GRACE_SECONDS),
-              "WORKERS": "1"}  # one process loading the model: a service scales by pods, within their memory
+              "WORKERS": str(REPLICA_WORKERS)}
 
     return [{"name": f"KANRI_{key}", "value": value} for key, value in values.items() if value]
 

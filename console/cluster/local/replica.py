@@ -16,7 +16,7 @@ import grpc
 import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ..base import ServiceSpec
+from ..base import REPLICA_WORKERS, ServiceSpec
 from .paths import LocalPaths
 from .podlog import last_error, tail
 from .processes import BACKOFF_RESET_SECONDS, ProcessHandle, free_port, restart_delay
@@ -40,7 +40,7 @@ def serve_command(spec: ServiceSpec, settings: SupervisorSettings) -> list[str]:
     return [sys.executable, "-m", "kanri.serving", "serve", "--predictor", spec.predictor,
             "--model", spec.model.uri, "--sha256", spec.model.sha256, "--model-version", str(spec.model.version),
             "--model-store", spec.model_store, "--app", spec.app, "--service", spec.name,
-            "--service-level", spec.level, "--host", "127.0.0.1", "--workers", "1",  # one process, as a pod
+            "--service-level", spec.level, "--host", "127.0.0.1", "--workers", str(REPLICA_WORKERS),
             "--drain-delay-seconds", str(settings.drain_delay_seconds), "--grace-seconds", str(settings.grace_seconds)]
 
 
