@@ -382,15 +382,19 @@ def test_invalid_specs_are_refused(tmp_path: Path, changes: dict, message: str) 
 # -- the router in process, against bare gRPC servers --
 
 class RecordingBackend:
-    """A bare grpc.aio server that answers raw bytes and records what reached it."""
+    """A bare grpc.aio server that answers raw bytes and records what reached it; `stopping`, it cancels
+    every call as a stopping gRPC server does those it had not handed to a handler yet."""
 
-    def __init__(self) -> None:
+    def __init__(self, stopping: bool = False) -> None:
+        self.stopping = stopping
         self.metadata: list[dict] = []
         self.deadlines: list[float | None] = []
 
     async def unary(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         self.metadata.append(dict(context.invocation_metadata()))
         self.deadlines.append(context.time_remaining())
+        if self.stopping:
+            await context.abort(grpc.StatusCode.CANCELLED, "server shutdown")
         if request == b"invalid":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "nope", (("x-why", "test"),))
         await context.send_initial_metadata((("x-from", "backend"),))
@@ -426,9 +430,19 @@ async def test_the_router_forwards_metadata_deadlines_errors_streams_and_unknown
     server.add_generic_rpc_handlers((GrpcProxy(router),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
+    stopping = RecordingBackend(stopping=True)
+    stopping_server, stopping_address = await stopping.start()
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             predict = channel.unary_unary("/kanri.serving.v1.PredictionService/Predict")
+            RouterTable({"svc": 100}, {"svc": [stopping_address, live]}).save(tmp_path / "table.json")
+            router.refresh()
+            for i in range(4):  # what the stopping replica cancels is tried again on the live one
+                assert await predict(f"c{i}".encode(), timeout=5) == f"answer:c{i}".encode()
+            assert stopping.metadata  # it was tried
+
+            RouterTable({"svc": 100}, {"svc": [gone, live]}).save(tmp_path / "table.json")
+            router.refresh()
             for i in range(4):
                 call = predict(f"q{i}".encode(), metadata=(("x-custom", "v"), ("trace-bin", b"\x01")), timeout=5)
                 assert await call == f"answer:q{i}".encode()
@@ -456,6 +470,7 @@ async def test_the_router_forwards_metadata_deadlines_errors_streams_and_unknown
     finally:
         await server.stop(None)
         await backend_server.stop(None)
+        await stopping_server.stop(None)
 
 
 Listen = Callable[[HttpServer], Awaitable[int]]
