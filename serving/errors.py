@@ -8,6 +8,8 @@ INTERNAL (HTTP 500) with its message.
 
 from __future__ import annotations
 
+import os
+
 import grpc
 
 
@@ -47,3 +49,9 @@ class PredictorFailed(ServingError):
 
 class Unauthenticated(ServingError):
     code = grpc.StatusCode.UNAUTHENTICATED
+
+
+def cannot_listen(exc: OSError, host: str, port: int, what: str, option: str) -> OSError:
+    """One wording for a port that cannot be had, whichever check found it (what: "" or " for HTTP")."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return OSError(f"cannot listen{what} on {host}:{port}: {reason}; pick another {option}")

@@ -28,7 +28,7 @@ from ._pb import open_inference_pb2, serving_pb2
 from .auth import caller_auth
 from .config import ServerSettings
 from .dataplane import DataPlane, Identity
-from .errors import ServingError
+from .errors import ServingError, cannot_listen
 from .kanri_api import AdminService, PredictionService
 from .metrics import ProcessTreeCollector, RuntimeMetrics, gpu_collector
 from .model_sync import SharedModelFile
@@ -137,9 +137,7 @@ class ServingServer:
         try:
             self.http_port = await self.http.start(s.host, s.http_port, s.workers > 1, tls)  # type: ignore[union-attr]
         except OSError as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise OSError(f"cannot listen for HTTP on {s.host}:{s.http_port}: {reason}; pick another --http-port"
-                          ) from None
+            raise cannot_listen(exc, s.host, s.http_port, " for HTTP", "--http-port") from None
         log.info("HTTP on %s:%d (%s)", s.host, self.http_port, "TLS" if tls else "plaintext",
                  extra={"http_port": self.http_port})
 

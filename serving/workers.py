@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import ServerSettings
+from .errors import cannot_listen
 
 log = logging.getLogger("kanri.workers")
 
@@ -54,9 +55,7 @@ def claim_ports(settings: ServerSettings) -> ServerSettings:
             try:
                 probe.bind(address)
             except OSError as exc:
-                reason = os.strerror(exc.errno) if exc.errno else str(exc)
-                raise OSError(f"cannot listen{what} on {settings.host}:{port}: {reason}; pick another {option}"
-                              ) from None
+                raise cannot_listen(exc, settings.host, port, what, option) from None
             chosen[field] = probe.getsockname()[1]
     return replace(settings, **chosen)
 

@@ -93,4 +93,4 @@ def test_the_defaults_and_their_bounds() -> None:
     with pytest.raises(ValueError, match="request log lines per second"):
         ServerSettings(predictor="m:P", request_log_per_second=-1)
     with pytest.raises(ValueError, match="lines per second and the slow call threshold"):
-        RequestLog(slow_s=-1)
+        RequestLog(sample=1.0, per_second=0, slow_s=-1)
