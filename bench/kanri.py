@@ -17,12 +17,12 @@ from pathlib import Path
 
 import grpc
 
-from bench.model import MODEL_NAME, Model
-from bench.procs import HOST, ROOT, BenchError, free_port, log, pinned, server_env, spawn
+from bench.model import MODEL_NAME, OIP_PATH, Model
+from bench.procs import HOST, ROOT, BenchError, log, pinned, server_env, spawn
 from bench.targets import HTTP, Target, oip_json_output, wait_ready
+from kanri.console.cluster.local.processes import free_port
 
 PREDICT_METHOD = "/kanri.serving.v1.PredictionService/Predict"
-OIP_PATH = f"/v2/models/{MODEL_NAME}/infer"
 ERROR_MARK = '"level": "error"'  # kanri logs JSON lines; a model that fails to load logs one
 
 
@@ -97,8 +97,9 @@ def start(
             )
         )
     wait_ready(proc, lambda: ready(targets[0].address, metrics_port), fatal=ERROR_MARK)
+    count = processes(metrics(metrics_port))
     for target in targets:
-        target.processes = processes(metrics(metrics_port))
+        target.processes = count
     return targets
 
 

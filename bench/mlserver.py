@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.model import MODEL_NAME, Model
-from bench.procs import HOST, LOG_TAIL_LINES, BenchError, free_port, log, pinned, server_env, signal_group, spawn
+from bench.model import MODEL_NAME, OIP_PATH, Model
+from bench.procs import HOST, LOG_TAIL_LINES, BenchError, log, pinned, server_env, signal_group, spawn
 from bench.targets import GRPC, HTTP, Target, call, oip_json_output, wait_ready
+from kanri.console.cluster.local.processes import free_port
 
 VERSION = "1.7.1"
 OIP_METHOD = "/inference.GRPCInferenceService/ModelInfer"
-OIP_PATH = f"/v2/models/{MODEL_NAME}/infer"
 OUTPUT = "predict"  # mlserver-sklearn's output: the label only
 # All in the server process: MLServer's default (1) sends every call to a worker process, slower for a small model.
 PARALLEL_WORKERS = 0

@@ -12,6 +12,7 @@ import numpy as np
 from bench.procs import BenchError
 
 MODEL_NAME = "digits"  # MLServer's model name, and kanri's --app (the Open Inference Protocol's model name)
+OIP_PATH = f"/v2/models/{MODEL_NAME}/infer"  # the one HTTP request both servers get
 OIP_INPUT = "input-0"
 MODEL_DESCRIPTION = "LogisticRegression(max_iter=5000) fit on all of sklearn's load_digits, one object dumped twice"
 

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-# This file is called serving.py: keep bench/ off sys.path so `serving` is the package.
+# bench/kanri.py is a module of this folder: keep bench/ off sys.path so `kanri` is the package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
 sys.path.insert(0, str(BENCH_DIR.parent))
 
@@ -57,7 +57,6 @@ from bench.loadgen import Load, Measurement, measure  # noqa: E402
 from bench.model import MODEL_DESCRIPTION, Model, prepare_model  # noqa: E402
 from bench.procs import (  # noqa: E402
     BenchError,
-    free_port,
     log,
     pinned,
     raise_on_signal,
@@ -66,6 +65,8 @@ from bench.procs import (  # noqa: E402
     split_cpus,
 )
 from bench.targets import GRPC, HTTP, Target, unary_call, verify, wait_ready  # noqa: E402
+from kanri.console.cluster.local.processes import free_port  # noqa: E402
+from kanri.serving.cpus import usable_cpus  # noqa: E402
 
 MLSERVER_VENV = BENCH_DIR / ".venv-mlserver"
 SERVERS = ("echo", "mlserver", "kanri", "kanri-batch")
@@ -280,10 +281,17 @@ class Ratio:
     p99_goal: float | None
 
     @property
+    def throughput_met(self) -> bool | None:
+        """None without a goal."""
+        return None if self.throughput_goal is None else self.throughput >= self.throughput_goal
+
+    @property
+    def p99_met(self) -> bool | None:
+        return None if self.p99_goal is None else self.p99 <= self.p99_goal
+
+    @property
     def met(self) -> bool:
-        return (self.throughput_goal is None or self.throughput >= self.throughput_goal) and (
-            self.p99_goal is None or self.p99 <= self.p99_goal
-        )
+        return self.throughput_met is not False and self.p99_met is not False
 
 
 def ratios(results: dict[str, Result]) -> dict[str, Ratio]:
@@ -302,11 +310,10 @@ def ratios(results: dict[str, Result]) -> dict[str, Ratio]:
     return out
 
 
-def _against(value: float, bound: float | None, sign: str) -> str:
+def _against(value: float, bound: float | None, sign: str, met: bool | None) -> str:
     """The ratio, and with a goal the bound and whether it is met."""
     if bound is None:
         return f"{value:.2f}"
-    met = value >= bound if sign == "≥" else value <= bound
     return f"{value:.2f} ({sign} {bound:g} {'✓' if met else '✗'})"
 
 
@@ -327,7 +334,8 @@ def format_report(results: dict[str, Result], settings: Settings, env: dict[str,
     if rat := ratios(results):
         lines += ["", f"{'ratio of medians':<48}{'throughput':<18}{'p99':<18}"]
         lines += [
-            f"{r.label:<48}{_against(r.throughput, r.throughput_goal, '≥'):<18}{_against(r.p99, r.p99_goal, '≤')}"
+            f"{r.label:<48}{_against(r.throughput, r.throughput_goal, '≥', r.throughput_met):<18}"
+            f"{_against(r.p99, r.p99_goal, '≤', r.p99_met)}"
             for r in rat.values()
         ]
         lines.append(
@@ -381,7 +389,7 @@ def environment() -> dict[str, str]:
         "grpcio": grpc.__version__,
         "sklearn": sklearn.__version__,
         "h2load": h2,
-        "cpus": str(os.cpu_count()),
+        "cpus": f"{usable_cpus()} usable of {os.cpu_count()}",  # kanri's default --workers is the first
         "platform": platform.platform(),
         "mlserver": mlserver.VERSION,
         "model": MODEL_DESCRIPTION,
