@@ -20,6 +20,8 @@ from .errors import Unauthenticated
 if TYPE_CHECKING:
     from .config import ServerSettings
 
+PREDICT_TOKEN_VARIABLE = "KANRI_PREDICT_TOKEN"
+"""The bearer token, read from the environment only (by `kanri serve`, the SDK and the demo's curl line)."""
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 HOW = "predictions need 'authorization: Bearer <token>'"
 
@@ -76,9 +78,9 @@ class CallerAuth:
     def check(self, authorization: str) -> None:
         """Return if the authorization header (or metadata) value lets the caller predict; else Unauthenticated."""
         scheme, _, credential = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
-            raise Unauthenticated(f"{HOW}; none was given" if not authorization else f"{HOW}, not {scheme!r}")
         credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise Unauthenticated(f"{HOW}; none was given" if not authorization else f"{HOW}, not {scheme!r}")
         if self.token and hmac.compare_digest(credential.encode(), self.token.encode()):
             return
         if self.jwt is None:

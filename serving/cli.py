@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .auth import caller_auth
+from .auth import PREDICT_TOKEN_VARIABLE, caller_auth
 from .config import SERVICE_LEVELS, ServerSettings
 
 
@@ -87,7 +87,7 @@ def serve(**options: object) -> None:
     """
     try:
         settings = ServerSettings(**options, admin_token=os.environ.get("KANRI_ADMIN_TOKEN", ""),  # type: ignore[arg-type]
-                                  predict_token=os.environ.get("KANRI_PREDICT_TOKEN", ""))
+                                  predict_token=os.environ.get(PREDICT_TOKEN_VARIABLE, ""))
         caller_auth(settings)  # a missing key file or PyJWT: one line now, not a worker failing at start
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

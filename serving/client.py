@@ -28,6 +28,7 @@ from google.protobuf import json_format
 
 from ._pb import serving_pb2 as pb
 from ._pb import serving_pb2_grpc as pb_grpc
+from .auth import PREDICT_TOKEN_VARIABLE
 from .codec import decode_value, dict_to_struct, encode_value, struct_to_dict
 from .config import data_dir
 from .errors import ServingError
@@ -163,7 +164,7 @@ class _Settings:
         self.credentials = grpc.ssl_channel_credentials(root_certificates) if tls else None
         routing = [("x-kanri-app", app)] if app else []
         routing += [("x-kanri-service-level", service_level)] if service_level else []
-        token = os.environ.get("KANRI_PREDICT_TOKEN") if token is None else token
+        token = os.environ.get(PREDICT_TOKEN_VARIABLE) if token is None else token
         self.metadata = tuple(routing + ([("authorization", f"Bearer {token}")] if token else []))
         self.admin_metadata = tuple(routing + ([("authorization", f"Bearer {admin_token}")] if admin_token else []))
 
