@@ -22,6 +22,19 @@ def moment(text: str | None, what: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def seconds(text: str, what: str) -> float:
+    """A duration as operators write it: 90 or 90s, 5m, 1h."""
+    sizes = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in sizes else (text, "s")
+    try:
+        amount = float(number)
+    except ValueError:
+        raise Invalid(f"{what} {text!r} is not a duration: write 30s, 5m or 1h") from None
+    if amount < 0:
+        raise Invalid(f"{what} {text!r} is negative")
+    return amount * sizes[unit]
+
+
 def age(moment: datetime) -> str:
     """How long ago."""
     return duration((datetime.now(UTC) - moment).total_seconds())

@@ -79,6 +79,11 @@ def test_applications_and_models_from_the_command_line(kanri: Kanri, echo_models
     (("weights", "nope", "production", "a=50", "b"), "error: weight 'b' must look like SERVICE=PERCENT"),
     (("switch", "nope", "svc", "2"), "error: no application 'nope'"),
     (("audit", "--since", "yesterday"), "error: --since 'yesterday' is neither a time"),
+    (("autoscale", "nope", "svc", "--min", "1", "--max", "3"), "error: give one of --cpu-threshold, --concurrency"),
+    (("autoscale", "nope", "svc", "--min", "1", "--max", "3", "--rps", "5", "--concurrency", "2"),
+     "error: give one of --cpu-threshold, --concurrency"),
+    (("autoscale", "nope", "svc", "--min", "0", "--max", "3", "--rps", "5", "--scale-to-zero-after", "soon"),
+     "error: --scale-to-zero-after 'soon' is not a duration"),
 ])
 def test_failures_are_one_line_on_stderr_and_exit_1(kanri: Kanri, args: tuple[str, ...], message: str) -> None:
     code, out, err = kanri(*args)
@@ -93,8 +98,8 @@ def test_a_shared_database_is_only_migrated_by_db_upgrade(kanri: Kanri, monkeypa
         code, _, err = kanri("app", "list")
         assert code == 1 and "has no kanri schema; run `kanri db upgrade` to create it" in err
         code, out, _ = kanri("db", "upgrade")
-        assert code == 0 and out.strip().endswith("schema none → 0002")
-        assert kanri("db", "upgrade")[1].strip().endswith("already at schema 0002")
+        assert code == 0 and out.strip().endswith("schema none → 0003")
+        assert kanri("db", "upgrade")[1].strip().endswith("already at schema 0003")
         assert kanri("app", "list", "--json")[1].strip() == "[]"
 
 

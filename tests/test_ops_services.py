@@ -101,15 +101,37 @@ def test_rollback_without_history_is_refused(echo: Context) -> None:
 def test_scale_widens_fixed_bounds_and_respects_autoscaling_ones(echo: Context) -> None:
     view = services.scale(echo, "echo", "echo-dev", 3)
     assert (view.replicas, view.min_replicas, view.max_replicas, view.autoscale) == (3, 1, 3, False)
-    view = services.autoscale(echo, "echo", "echo-dev", 2, 5, 60)
+    view = services.autoscale(echo, "echo", "echo-dev", 2, 5, "cpu", 60)
     assert (view.replicas, view.min_replicas, view.max_replicas, view.cpu_threshold, view.autoscale) == (
         3, 2, 5, 60, True)
     with pytest.raises(Invalid, match=r"outside the autoscaling bounds 2\.\.5"):
         services.scale(echo, "echo", "echo-dev", 6)
     with pytest.raises(Invalid, match="min ≤ replicas ≤ max"):
-        services.autoscale(echo, "echo", "echo-dev", 4, 2, 60)
-    off = services.autoscale(echo, "echo", "echo-dev", 2, 2, 60)
+        services.autoscale(echo, "echo", "echo-dev", 4, 2, "cpu", 60)
+    off = services.autoscale(echo, "echo", "echo-dev", 2, 2, "cpu", 60)
     assert (off.replicas, off.autoscale) == (2, False)
+
+
+def test_autoscaling_on_calls_may_go_to_zero_and_cpu_may_not(echo: Context, memory_backend: MemoryBackend) -> None:
+    view = services.autoscale(echo, "echo", "echo-dev", 0, 4, "concurrency", 2.5)
+    assert (view.min_replicas, view.max_replicas, view.replicas, view.autoscale) == (0, 4, 1, True)
+    assert (view.scale_metric, view.scale_target, view.scale_to_zero_after) == (
+        "concurrency", 2.5, services.DEFAULT_SCALE_TO_ZERO_AFTER)
+    assert view.scale_target_text() == "2.5 in flight, idle 1m → 0"
+    spec = memory_backend.services["echo", "echo-dev"]
+    assert (spec.scale_metric, spec.scale_target, spec.min_replicas) == ("concurrency", 2.5, 0)
+    view = services.autoscale(echo, "echo", "echo-dev", 0, 4, "rps", 40, scale_to_zero_after=30)
+    assert (view.scale_metric, view.scale_target, view.scale_to_zero_after) == ("rps", 40, 30)
+    with pytest.raises(Invalid, match="only --concurrency or --rps autoscaling can scale to zero"):
+        services.autoscale(echo, "echo", "echo-dev", 0, 4, "cpu", 60)
+    with pytest.raises(Invalid, match="needs --min 0"):
+        services.autoscale(echo, "echo", "echo-dev", 1, 4, "rps", 40, scale_to_zero_after=30)
+    with pytest.raises(Invalid, match="above 0"):
+        services.autoscale(echo, "echo", "echo-dev", 1, 4, "concurrency", 0)
+    with pytest.raises(Invalid, match="one of cpu, concurrency, rps"):
+        services.autoscale(echo, "echo", "echo-dev", 1, 4, "memory", 50)
+    back = services.autoscale(echo, "echo", "echo-dev", 1, 3, "cpu", 70)
+    assert (back.scale_metric, back.scale_target, back.scale_to_zero_after, back.cpu_threshold) == ("cpu", 0, 0, 70)
 
 
 def test_weights_must_cover_the_levels_services_and_sum_to_100(echo: Context, memory_backend: MemoryBackend) -> None:

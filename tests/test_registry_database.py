@@ -30,6 +30,31 @@ def test_an_embedded_registry_upgrades_itself(registry_url: str) -> None:
     registry.close()
 
 
+def test_services_of_an_older_schema_keep_scaling_on_cpu(registry_url: str) -> None:
+    engine = create_registry_engine(registry_url)
+    upgrade(engine, "0002")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO applications (name, predictor, description, image, created_at, "
+                                "last_model_version) VALUES ('a', 'm:C', '', '', '2026-12-01', 1)"))
+        connection.execute(text("INSERT INTO models (application_id, version, sha256, size, format, uri, filename, "
+                                "description, created_at, created_by) VALUES (1, 1, '', 0, 'file', 'file:///m', 'm', "
+                                "'', '2026-12-01', '')"))
+        connection.execute(text(
+            "INSERT INTO services (application_id, name, level, model_id, replicas, min_replicas, max_replicas, "
+            "autoscale, cpu_threshold, cpu_request, cpu_limit, memory_request, memory_limit, gpus, max_surge, "
+            "max_unavailable, min_ready_seconds, port, image, memo, converged, cluster_error, created_at, updated_at,"
+            " version) VALUES (1, 's', 'development', 1, 2, 1, 3, 1, 70, '', '', '', '', 0, 1, 0, 0, 50051, '', '',"
+            " 1, '', '2026-12-01', '2026-12-01', 1)"))
+    assert upgrade(engine) == ("0002", head_revision())
+    engine.dispose()
+    registry = Registry(registry_url)
+    with registry.session() as session:
+        service = session.scalars(select(schema.Service)).one()
+        assert (service.scale_metric, service.scale_target, service.scale_to_zero_after, service.cpu_threshold) == (
+            "cpu", 0.0, 0.0, 70)
+    registry.close()
+
+
 def test_a_schema_of_another_version_names_both_versions(registry_url: str) -> None:
     Registry(registry_url, auto_upgrade=True).close()
     engine = create_registry_engine(registry_url)

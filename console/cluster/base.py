@@ -66,6 +66,16 @@ class ServiceSpec:
     port: int = 50051
     image: str = ""
     autoscale: bool = False
+    scale_metric: str = "cpu"
+    """What autoscaling follows (SCALE_METRICS): CPU against cpu_threshold, or the calls against scale_target."""
+    scale_target: float = 0.0
+    """Per replica: calls in flight (concurrency) or calls per second (rps); unused for CPU."""
+    scale_to_zero_after: float = 0.0
+    """With min_replicas 0: seconds without a call before the last replica goes."""
+
+
+SCALE_METRICS = ("cpu", "concurrency", "rps")
+"""cpu is the HorizontalPodAutoscaler's; concurrency and rps are Knative's KPA's, and may scale to zero."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,13 @@ class ActualService:
     cpu_threshold: int
     autoscale: bool
     cluster: str = ""
+    scale_metric: str = "cpu"
+    scale_target: float = 0.0
+    scale_to_zero_after: float = 0.0
+    desired_replicas: int | None = None
+    """Where the autoscaler is taking the service (None: no autoscaler, or it has not said)."""
+    scale_reason: str = ""
+    """Why it wants that many, in the autoscaler's words ("12.0 in flight against 4 per replica")."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from kanri.console import moments
 from kanri.console.cluster.base import ClusterError, RolloutStatus
 from kanri.console.commands.output import emit_json, fields, json_option, table
 from kanri.console.commands.state import pass_context
@@ -86,8 +87,9 @@ def list_(ctx: Context, app: str | None, as_json: bool) -> None:
 
 def _replicas(view: ServiceView) -> str:
     if view.autoscale:
-        return f"{view.replicas} ({view.min_replicas}-{view.max_replicas} @{view.cpu_threshold}%)"
+        return f"{view.replicas} ({view.min_replicas}-{view.max_replicas} @{view.scale_target_text()})"
     return str(view.replicas)
+
 
 
 @service_group.command("show")
@@ -184,15 +186,32 @@ def scale(ctx: Context, app: str, service: str, replicas: int, wait: bool, timeo
 @click.command("autoscale")
 @click.argument("app")
 @click.argument("service")
-@click.option("--min", "min_replicas", required=True, type=int)
-@click.option("--max", "max_replicas", required=True, type=int)
-@click.option("--cpu-threshold", required=True, type=int, help="Target CPU % of the request.")
+@click.option("--min", "min_replicas", required=True, type=int,
+              help="Fewest replicas; 0 lets a service scaled on --concurrency or --rps go idle.")
+@click.option("--max", "max_replicas", required=True, type=int, help="Most replicas.")
+@click.option("--cpu-threshold", type=int, help="Scale on CPU: the target % of each replica's CPU request.")
+@click.option("--concurrency", type=float, help="Scale on calls: the target calls in flight per replica.")
+@click.option("--rps", type=float, help="Scale on calls: the target calls per second per replica.")
+@click.option("--scale-to-zero-after", "idle", metavar="DURATION",
+              help=f"With --min 0: how long without a call before the last replica goes (30s, 5m; "
+                   f"default {duration(services.DEFAULT_SCALE_TO_ZERO_AFTER)}).")
 @json_option
 @pass_context
-def autoscale(ctx: Context, app: str, service: str, min_replicas: int, max_replicas: int, cpu_threshold: int,
-              as_json: bool) -> None:
-    """Keep SERVICE between --min and --max replicas by CPU (min = max turns autoscaling off)."""
-    view = services.autoscale(ctx, app, service, min_replicas, max_replicas, cpu_threshold)
+def autoscale(ctx: Context, app: str, service: str, min_replicas: int, max_replicas: int, cpu_threshold: int | None,
+              concurrency: float | None, rps: float | None, idle: str | None, as_json: bool) -> None:
+    """Keep SERVICE between --min and --max replicas, by CPU or by its calls (min = max turns autoscaling off).
+
+    \b
+    kanri autoscale shop recommend --min 1 --max 5 --cpu-threshold 70
+    kanri autoscale shop recommend --min 0 --max 8 --concurrency 4 --scale-to-zero-after 2m
+    """
+    chosen = [(metric, value) for metric, value in (("cpu", cpu_threshold), ("concurrency", concurrency),
+                                                    ("rps", rps)) if value is not None]
+    if len(chosen) != 1:
+        raise Invalid("give one of --cpu-threshold, --concurrency or --rps: what the replicas scale on")
+    metric, target = chosen[0]
+    view = services.autoscale(ctx, app, service, min_replicas, max_replicas, metric, target,
+                              None if idle is None else moments.seconds(idle, "--scale-to-zero-after"))
     state = "on" if view.autoscale else "off"
     _print_service(view, as_json, f"autoscaling {state} for {app}/{service}: {_replicas(view)}")
 

@@ -64,7 +64,9 @@ def service_spec(service: schema.Service, model_store: str) -> ServiceSpec:
         min_ready_seconds=service.min_ready_seconds,
         resources=Resources(service.cpu_request, service.cpu_limit, service.memory_request, service.memory_limit,
                             service.gpus),
-        port=service.port, image=service.image or app.image, autoscale=service.autoscale)
+        port=service.port, image=service.image or app.image, autoscale=service.autoscale,
+        scale_metric=service.scale_metric, scale_target=service.scale_target,
+        scale_to_zero_after=service.scale_to_zero_after)
 
 
 def create_service(ctx: Context, app_name: str, name: str, level: str, model_version: int,
@@ -176,17 +178,31 @@ def scale(ctx: Context, app_name: str, name: str, replicas: int, expected_versio
     return _edit(ctx, "service.scale", app_name, name, expected_version, to_replicas)
 
 
-def autoscale(ctx: Context, app_name: str, name: str, min_replicas: int, max_replicas: int,
-              cpu_threshold: int, expected_version: int | None = None) -> ServiceView:
-    """Let the cluster keep replicas between min and max by CPU; min == max turns autoscaling off."""
-    validation.cpu_threshold(cpu_threshold)
+DEFAULT_SCALE_TO_ZERO_AFTER = 60.0
+"""Idle seconds before a service that may scale to zero does: Knative's stable window."""
+
+
+def autoscale(ctx: Context, app_name: str, name: str, min_replicas: int, max_replicas: int, metric: str = "cpu",
+              target: float = 80, scale_to_zero_after: float | None = None,
+              expected_version: int | None = None) -> ServiceView:
+    """Let the cluster keep replicas between min and max, by CPU (the HPA's way) or by the calls each replica
+    takes, in flight or per second (Knative's way, which may go to zero); min == max turns autoscaling off."""
+    validation.scaling(metric, target, scale_to_zero_after or 0.0)
+    if scale_to_zero_after is not None and min_replicas > 0:
+        raise Invalid("--scale-to-zero-after needs --min 0: with a minimum above zero the service never goes idle")
+    idle = (DEFAULT_SCALE_TO_ZERO_AFTER if scale_to_zero_after is None else scale_to_zero_after) \
+        if min_replicas == 0 else 0.0
 
     def to_bounds(_session: Session, _app: schema.Application, service: schema.Service) -> None:
-        replicas = min(max(service.replicas, min_replicas), max_replicas)
-        validation.replica_bounds(replicas, min_replicas, max_replicas)
+        replicas = min(max(service.replicas, min_replicas, 1), max_replicas)
+        validation.replica_bounds(replicas, min_replicas, max_replicas, lowest=0 if metric != "cpu" else 1)
         service.min_replicas, service.max_replicas, service.replicas = min_replicas, max_replicas, replicas
-        service.cpu_threshold = cpu_threshold
         service.autoscale = max_replicas > min_replicas
+        service.scale_metric, service.scale_to_zero_after = metric, idle
+        if metric == "cpu":
+            service.cpu_threshold, service.scale_target = int(target), 0.0
+        else:
+            service.scale_target = float(target)
 
     return _edit(ctx, "service.autoscale", app_name, name, expected_version, to_bounds)
 

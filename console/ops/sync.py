@@ -42,7 +42,10 @@ def _service_drift(spec: ServiceSpec, actual: ActualService) -> list[Drift]:
     if spec.autoscale:
         pairs += [("min_replicas", spec.min_replicas, actual.min_replicas),
                   ("max_replicas", spec.max_replicas, actual.max_replicas),
-                  ("cpu_threshold", spec.cpu_threshold, actual.cpu_threshold)]
+                  ("scale_metric", spec.scale_metric, actual.scale_metric)]
+        pairs += [("cpu_threshold", spec.cpu_threshold, actual.cpu_threshold)] if spec.scale_metric == "cpu" else [
+            ("scale_target", spec.scale_target, actual.scale_target),
+            ("scale_to_zero_after", spec.scale_to_zero_after, actual.scale_to_zero_after)]
     else:
         pairs.append(("replicas", spec.replicas, actual.replicas))
     return [Drift(target, name, want, have, actual.cluster) for name, want, have in pairs if want != have]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kanri.console.cluster.base import DNS_LABEL, Resources
+from kanri.console.cluster.base import DNS_LABEL, SCALE_METRICS, Resources
 from kanri.console.errors import Invalid
 from kanri.console.ops import quantity
 from kanri.serving.config import SERVICE_LEVELS
@@ -48,17 +48,36 @@ def _amount(kind: str, role: str, text: str) -> Decimal | None:
     return amount
 
 
-def replica_bounds(replicas: int, min_replicas: int, max_replicas: int) -> None:
-    if min_replicas < 1:
-        raise Invalid(f"min replicas must be at least 1, got {min_replicas}")
+def replica_bounds(replicas: int, min_replicas: int, max_replicas: int, lowest: int = 1) -> None:
+    """lowest: 0 where the service scales on its calls, which can wake it from zero."""
+    if min_replicas < lowest:
+        raise Invalid(f"min replicas must be at least {lowest}, got {min_replicas}"
+                      + (" (only --concurrency or --rps autoscaling can scale to zero: at zero replicas there is no "
+                         "CPU to measure)" if min_replicas == 0 else ""))
     if not min_replicas <= replicas <= max_replicas:
         raise Invalid(f"replicas must satisfy min ≤ replicas ≤ max, got {min_replicas} ≤ {replicas} ≤ {max_replicas}")
+
+
+MAX_SCALE_TARGET = 100_000.0
 
 
 def cpu_threshold(percent: int) -> int:
     if not 1 <= percent <= 100:
         raise Invalid(f"CPU threshold must be a percentage from 1 to 100, got {percent}")
     return percent
+
+
+def scaling(metric: str, target: float, scale_to_zero_after: float) -> None:
+    if metric not in SCALE_METRICS:
+        raise Invalid(f"autoscaling follows one of {', '.join(SCALE_METRICS)}, got {metric!r}")
+    if metric == "cpu":
+        cpu_threshold(int(target))
+    elif not 0 < target <= MAX_SCALE_TARGET:
+        what = "calls in flight" if metric == "concurrency" else "calls per second"
+        raise Invalid(f"the target of {what} per replica must be above 0 and at most {MAX_SCALE_TARGET:g}, "
+                      f"got {target:g}")
+    if scale_to_zero_after < 0:
+        raise Invalid(f"scale to zero after must be a duration of 0 or more, got {scale_to_zero_after:g}s")
 
 
 def rollout_policy(max_surge: int, max_unavailable: int, min_ready_seconds: int,

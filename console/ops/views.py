@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from typing import Any
 
+from kanri.console.moments import duration
 from kanri.console.registry import schema
 
 
@@ -52,6 +53,9 @@ class ServiceView:
     max_replicas: int
     autoscale: bool
     cpu_threshold: int
+    scale_metric: str
+    scale_target: float
+    scale_to_zero_after: float
     cpu_request: str
     cpu_limit: str
     memory_request: str
@@ -71,6 +75,15 @@ class ServiceView:
     address: str = ""
     """Where the service's level answers: gRPC "host:port", and HTTP "http://host:port" below."""
     http_address: str = ""
+
+    def scale_target_text(self) -> str:
+        """What the autoscaler aims at per replica, as the CLI and the console write it: "70% CPU", "4 in flight,
+        idle 1m → 0"."""
+        if self.scale_metric == "cpu":
+            return f"{self.cpu_threshold}% CPU"
+        unit = "in flight" if self.scale_metric == "concurrency" else "rps"
+        idle = f", idle {duration(self.scale_to_zero_after)} → 0" if self.min_replicas == 0 else ""
+        return f"{self.scale_target:g} {unit}{idle}"
 
 
 @dataclass(frozen=True)
@@ -136,7 +149,8 @@ def service_view(service: schema.Service, weight: int, addresses: tuple[str, str
     previous = service.previous_model.version if service.previous_model else None
     return ServiceView(
         service.application.name, service.name, service.level, service.model.version, previous, service.replicas,
-        service.min_replicas, service.max_replicas, service.autoscale, service.cpu_threshold, service.cpu_request,
+        service.min_replicas, service.max_replicas, service.autoscale, service.cpu_threshold, service.scale_metric,
+        service.scale_target, service.scale_to_zero_after, service.cpu_request,
         service.cpu_limit, service.memory_request, service.memory_limit, service.gpus, service.max_surge,
         service.max_unavailable, service.min_ready_seconds, service.port, service.image, service.memo, weight,
         service.converged, service.cluster_error, service.updated_at, service.version, *addresses)
@@ -146,7 +160,9 @@ def service_state(service: schema.Service) -> dict[str, Any]:
     """The fields an audit event records before and after a change to a service."""
     return {"model_version": service.model.version, "replicas": service.replicas,
             "min_replicas": service.min_replicas, "max_replicas": service.max_replicas,
-            "autoscale": service.autoscale, "cpu_threshold": service.cpu_threshold}
+            "autoscale": service.autoscale, "cpu_threshold": service.cpu_threshold,
+            "scale_metric": service.scale_metric, "scale_target": service.scale_target,
+            "scale_to_zero_after": service.scale_to_zero_after}
 
 
 def route_view(route: schema.Route, address: str = "") -> RouteView:

@@ -76,11 +76,11 @@ def current_revision(engine: Engine) -> str:
         return MigrationContext.configure(connection).get_current_revision() or ""
 
 
-def upgrade(engine: Engine) -> tuple[str, str]:
-    """Apply every pending migration; returns (revision before, revision after)."""
+def upgrade(engine: Engine, to: str = "head") -> tuple[str, str]:
+    """Apply every pending migration (up to `to`); returns (revision before, revision after)."""
     before = current_revision(engine)
     try:
-        command.upgrade(_alembic_config(engine), "head")
+        command.upgrade(_alembic_config(engine), to)
     except OperationalError as exc:
         raise _unreachable(engine, exc) from exc
     return before, current_revision(engine)

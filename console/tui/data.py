@@ -177,7 +177,7 @@ class ConsoleData:
     def autoscale(self, app: str, service: ServiceView, min_replicas: int, max_replicas: int,
                   cpu_threshold: int) -> ServiceView:
         self._allowed()
-        return services.autoscale(self.ctx, app, service.name, min_replicas, max_replicas, cpu_threshold,
+        return services.autoscale(self.ctx, app, service.name, min_replicas, max_replicas, "cpu", cpu_threshold,
                                   expected_version=service.version)
 
     def set_weights(self, app: str, level: str, weights: dict[str, int]) -> RouteView:

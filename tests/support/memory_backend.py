@@ -59,7 +59,9 @@ class MemoryBackend:
         if self.failure:
             raise ClusterError(self.failure)
         services = [ActualService(s.app, s.name, s.level, s.model.version, s.model.sha256, s.replicas,
-                                  s.min_replicas, s.max_replicas, s.cpu_threshold, s.autoscale)
+                                  s.min_replicas, s.max_replicas, s.cpu_threshold, s.autoscale,
+                                  scale_metric=s.scale_metric, scale_target=s.scale_target,
+                                  scale_to_zero_after=s.scale_to_zero_after)
                     for s in self.services.values()]
         return ClusterState(services, list(self.routes.values()))
 

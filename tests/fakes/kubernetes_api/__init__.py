@@ -29,7 +29,8 @@ class FakeKubernetes:
     Covers, as Kubernetes `kubernetes_version` (1.20 to today) serves them:
     - discovery (/version, /api, /api/v1, /apis, /apis/GROUP, /apis/GROUP/VERSION) with the versions each
       Kubernetes serves: autoscaling/v2 from 1.23 and v2beta2 to 1.25, policy/v1 from 1.21 and v1beta1 to 1.24;
-      with `istio`, Istio's CRDs (v1, v1beta1, v1alpha3) and the Prometheus Operator's (v1). Any other path is
+      with `istio`, Istio's networking CRDs (v1, v1beta1, v1alpha3) and security CRDs (v1, v1beta1: request
+      and peer authentication, authorization policies) and the Prometheus Operator's (v1). Any other path is
       the real 404, whatever the verb;
     - get, list and watch (label and field selectors; one namespace, or all for list and watch), create,
       replace, JSON merge patch, strategic merge patch (built-in kinds; 415 for a custom resource, as for real),

@@ -43,9 +43,13 @@ def _custom(group: str, plural: str, kind: str, short_name: str) -> Kind:
 ISTIO = (_custom("networking.istio.io", "virtualservices", "VirtualService", "vs"),
          _custom("networking.istio.io", "destinationrules", "DestinationRule", "dr"),
          _custom("networking.istio.io", "gateways", "Gateway", "gw"))
+ISTIO_SECURITY = (_custom("security.istio.io", "requestauthentications", "RequestAuthentication", "ra"),
+                  _custom("security.istio.io", "authorizationpolicies", "AuthorizationPolicy", "ap"),
+                  _custom("security.istio.io", "peerauthentications", "PeerAuthentication", "pa"))
 PROMETHEUS_OPERATOR = (_custom("monitoring.coreos.com", "servicemonitors", "ServiceMonitor", "smon"),
                        _custom("monitoring.coreos.com", "prometheusrules", "PrometheusRule", "promrule"))
-KINDS = {(k.group, k.plural): k for k in (DEPLOYMENTS, SERVICES, PODS, HPAS, PDBS, *ISTIO, *PROMETHEUS_OPERATOR)}
+KINDS = {(k.group, k.plural): k for k in (DEPLOYMENTS, SERVICES, PODS, HPAS, PDBS, *ISTIO, *ISTIO_SECURITY,
+                                          *PROMETHEUS_OPERATOR)}
 
 
 class ApiError(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .resources import DEPLOYMENTS, HPAS, ISTIO, PDBS, PODS, PROMETHEUS_OPERATOR, SERVICES, Kind
+from .resources import DEPLOYMENTS, HPAS, ISTIO, ISTIO_SECURITY, PDBS, PODS, PROMETHEUS_OPERATOR, SERVICES, Kind
 
 Version = tuple[int, int]
 _LATEST = 10_000
@@ -42,6 +42,7 @@ _GROUP_VERSIONS = (
     GroupVersion("policy", "v1", (PDBS,), first=21),
     GroupVersion("policy", "v1beta1", (PDBS,), first=5, last=24),
     *(GroupVersion("networking.istio.io", version, ISTIO, crd=True) for version in ("v1", "v1beta1", "v1alpha3")),
+    *(GroupVersion("security.istio.io", version, ISTIO_SECURITY, crd=True) for version in ("v1", "v1beta1")),
     GroupVersion("monitoring.coreos.com", "v1", PROMETHEUS_OPERATOR, crd=True),
 )
 # autoscaling/v2 went to the front of the priority list only after v2beta2 was gone: 1.23 still lists v1 first

@@ -1,6 +1,6 @@
-"""CustomResourceDefinitions for the kinds kanri writes (Istio routing, Prometheus Operator monitoring), built
-from the spec schemas kept in manifests/schemas, so that the real server checks and prunes what kanri writes
-as a cluster with Istio and the Prometheus Operator would.
+"""CustomResourceDefinitions for the kinds kanri writes (Istio routing and security, Prometheus Operator
+monitoring), built from the spec schemas kept in manifests/schemas, so that the real server checks and prunes
+what kanri writes as a cluster with Istio and the Prometheus Operator would.
 
 Those schemas are strict JSON Schema, which Kubernetes 1.20 refuses as not structural, so two rewrites:
 `additionalProperties: false` beside `properties` goes (a structural schema prunes unknown fields instead),
@@ -18,7 +18,9 @@ from tests.support.manifests import MANIFESTS
 from tests.support.prometheus import wait_until
 
 # Served versions of each group, the storage version first; all share the one schema kept in manifests/schemas.
-VERSIONS = {"networking.istio.io": ("v1beta1", "v1alpha3", "v1"), "monitoring.coreos.com": ("v1",)}
+VERSIONS = {"networking.istio.io": ("v1beta1", "v1alpha3", "v1"), "security.istio.io": ("v1beta1", "v1"),
+            "monitoring.coreos.com": ("v1",)}
+IRREGULAR_PLURALS = {"AuthorizationPolicy": "authorizationpolicies"}  # as Istio's CRD names it; others add an s
 CRDS = "apiextensions.k8s.io", "v1", "customresourcedefinitions"
 
 
@@ -49,7 +51,8 @@ def definitions() -> list[dict]:
     for path in sorted((MANIFESTS / "schemas").glob("*.json")):
         document = json.loads(path.read_text())
         group = document["apiVersion"].split("/")[0]
-        kind, plural = document["kind"], document["kind"].lower() + "s"
+        kind = document["kind"]
+        plural = IRREGULAR_PLURALS.get(kind, kind.lower() + "s")
         schema = {"openAPIV3Schema": {"type": "object", "properties": {"spec": structural(document["spec"])}}}
         found.append({
             "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
