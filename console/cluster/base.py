@@ -146,6 +146,8 @@ class RolloutStatus:
     stuck: str = ""
     message: str = ""
     cluster: str = ""
+    scale_reason: str = ""
+    """Why an autoscaled service wants `desired` replicas now, in the autoscaler's words ("" when not said)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 KINDS = {
     "networking.istio.io/v1beta1": ("Gateway", "VirtualService", "DestinationRule"),
+    "security.istio.io/v1beta1": ("RequestAuthentication", "AuthorizationPolicy", "PeerAuthentication"),
     "monitoring.coreos.com/v1": ("ServiceMonitor", "PrometheusRule"),
 }
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .connection import Cluster
-from .versions import KIND_APIS, KindApi, istio_kind
+from .versions import ISTIO_SECURITY_KINDS, KIND_APIS, KindApi, istio_kind, istio_security_kind
 
 FIELD_MANAGER = "kanri"
 APPLY = "application/apply-patch+yaml"  # a JSON body is YAML too
@@ -88,5 +88,5 @@ class Kind:
 def kinds(istio_api_version: str) -> dict[str, Kind]:
     """Every kind kanri manages, by its Kubernetes kind name."""
     apis = [*KIND_APIS.values(), istio_kind("VirtualService", istio_api_version),
-            istio_kind("DestinationRule", istio_api_version)]
+            istio_kind("DestinationRule", istio_api_version), *map(istio_security_kind, ISTIO_SECURITY_KINDS)]
     return {api.kind: Kind(api) for api in apis}

@@ -31,6 +31,11 @@ class ObjectOptions:
     istio_api_version: str = "networking.istio.io/v1beta1"
     gateway: str = ""  # namespace/name of an Istio Gateway; with ingress_host, routes are reachable from outside
     ingress_host: str = ""  # one host for every application: the x-kanri-* headers pick the route
+    # With both, the mesh checks every prediction's JWT (mesh_security.py); the two others narrow or widen it.
+    jwt_issuer: str = ""
+    jwks_uri: str = ""
+    jwt_audiences: tuple[str, ...] = ()
+    allowed_principals: tuple[str, ...] = ()  # service accounts let through without a token, "TD/ns/NS/sa/NAME"
 
 
 def _metadata(name: str, namespace: str, identity: dict[str, str], annotations: dict[str, str] | None = None) -> dict:

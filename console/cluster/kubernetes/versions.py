@@ -36,6 +36,9 @@ KIND_APIS = {k.kind: k for k in (
             (("autoscaling/v2", "Kubernetes 1.23 and later"), ("autoscaling/v2beta2", "Kubernetes 1.12 to 1.25"))),
 )}
 ISTIO_KINDS = {"VirtualService": "virtualservices", "DestinationRule": "destinationrules"}
+ISTIO_SECURITY_API_VERSION = "security.istio.io/v1beta1"  # v1 only from Istio 1.22
+ISTIO_SECURITY_KINDS = {"RequestAuthentication": "requestauthentications", "PeerAuthentication": "peerauthentications",
+                        "AuthorizationPolicy": "authorizationpolicies"}
 OLDEST_SUPPORTED = (1, 20)
 NEWEST_TESTED = (1, 31)
 
@@ -44,6 +47,13 @@ def istio_kind(kind: str, api_version: str) -> KindApi:
     """Istio's kinds in the one version the configuration names (its CRDs serve several)."""
     return KindApi(kind, ISTIO_KINDS[kind], ((api_version, "Istio 1.5 and later"),),
                    needs="install Istio (its CRDs) on this cluster, or set istio_api_version to a version it serves")
+
+
+def istio_security_kind(kind: str) -> KindApi:
+    """Istio's security kinds, in the one version every Istio since 1.5 serves; written only where kanri's
+    configuration asks the mesh to check callers (mesh_security.py)."""
+    return KindApi(kind, ISTIO_SECURITY_KINDS[kind], ((ISTIO_SECURITY_API_VERSION, "Istio 1.5 and later"),),
+                   needs="install Istio (its CRDs) on this cluster, or unset istio_jwt_issuer and istio_jwks_uri")
 
 
 @dataclass(frozen=True)
