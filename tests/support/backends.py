@@ -38,7 +38,8 @@ BACKENDS = ["local", "kubernetes", REAL_KUBERNETES]
 with the stand-in kubelet (tests/support/real_kubernetes)."""
 
 FAST = SupervisorSettings(tick_seconds=0.1, drain_delay_seconds=0.5, grace_seconds=5.0, startup_seconds=5.0,
-                          autoscale_interval_seconds=0.5, autoscale_cooldown_seconds=2.0, router_poll_seconds=0.05)
+                          autoscale_interval_seconds=0.5, autoscale_cooldown_seconds=2.0, router_poll_seconds=0.05,
+                          stable_window_seconds=2.0)
 """Timings that keep the tests quick; the defaults are for people."""
 
 

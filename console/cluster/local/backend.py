@@ -9,6 +9,7 @@ down` stops it with everything it runs.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from kanri.serving.config import SERVICE_LEVELS, data_dir
 
 from ..base import (
     DNS_LABEL,
+    SCALE_METRICS,
     ActualService,
     ClusterError,
     ClusterState,
@@ -45,8 +47,12 @@ def _check_spec(spec: ServiceSpec) -> None:
         problems.append(f"service level must be one of {', '.join(SERVICE_LEVELS)}, got {spec.level!r}")
     if spec.max_surge < 0 or spec.max_unavailable < 0 or spec.max_surge + spec.max_unavailable == 0:
         problems.append("max surge and max unavailable must not be negative, nor both 0 (nothing could move)")
-    if spec.replicas < 0 or not 1 <= spec.min_replicas <= spec.max_replicas:
-        problems.append("replicas must be ≥ 0 and 1 ≤ min replicas ≤ max replicas")
+    lowest = 0 if spec.autoscale and spec.scale_metric != "cpu" else 1  # calls wake a service at zero; CPU cannot
+    if spec.replicas < 0 or not lowest <= spec.min_replicas <= spec.max_replicas:
+        problems.append(f"replicas must be ≥ 0 and {lowest} ≤ min replicas ≤ max replicas")
+    if spec.scale_metric not in SCALE_METRICS or (spec.scale_metric != "cpu" and spec.scale_target <= 0):
+        problems.append(f"scaling on {spec.scale_metric!r} with a target of {spec.scale_target:g} per replica: "
+                        f"scale on one of {', '.join(SCALE_METRICS)}, with a target above 0")
     if problems:
         raise ClusterError(f"cannot apply {spec.app}/{spec.name}: {'; '.join(problems)}")
 
@@ -125,9 +131,10 @@ class LocalBackend:
         last = None
         while True:
             now = self.status(app, service)
-            if now != last:
+            progress = dataclasses.replace(now, scale_reason="")  # the autoscaler's figures move at every tick
+            if progress != last:
                 yield now
-                last = now
+                last = progress
             if now.converged or now.stuck:
                 return
             if time.monotonic() > deadline:
@@ -154,7 +161,11 @@ class LocalBackend:
                                           model_version=spec.model.version, model_sha256=spec.model.sha256,
                                           replicas=record.replicas, min_replicas=spec.min_replicas,
                                           max_replicas=spec.max_replicas, cpu_threshold=spec.cpu_threshold,
-                                          autoscale=spec.autoscale))
+                                          autoscale=spec.autoscale, scale_metric=spec.scale_metric,
+                                          scale_target=spec.scale_target,
+                                          scale_to_zero_after=spec.scale_to_zero_after,
+                                          desired_replicas=record.replicas if spec.autoscale else None,
+                                          scale_reason=record.scale_reason if spec.autoscale else ""))
         return ClusterState(services=services, routes=list(observed.routes.values()))
 
     def address(self, app: str, level: str) -> str:

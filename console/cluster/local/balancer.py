@@ -2,7 +2,8 @@
 
 Smooth weighted round robin (nginx's) is deterministic, so a 90/10 route sends
 exactly 9 calls in 10 to the first service, interleaved rather than in bursts.
-A service without ready replicas is skipped, its share going to the others.
+A service without ready replicas is skipped, its share going to the others, unless it is dormant (scaled to
+zero, waking on calls): then its share is picked without a replica, for the router to hold.
 A call pinned to one service goes to its replicas in turn, weight or not.
 """
 
@@ -21,14 +22,18 @@ class Balancer:
         self._candidates = self._weighted_with_replicas(())
 
     def _weighted_with_replicas(self, exclude: Collection[str]) -> list[tuple[str, int]]:
+        """A retry (exclude set) goes only where a replica is ready: it must not wait for one to start."""
         return [(service, weight) for service, weight in self.table.weights.items()
-                if weight > 0 and any(a not in exclude for a in self.table.backends.get(service, ()))]
+                if weight > 0 and (any(a not in exclude for a in self.table.backends.get(service, ()))
+                                   or (not exclude and service in self.table.dormant))]
 
-    def pick(self, exclude: Collection[str] = (), service: str | None = None) -> tuple[str, str] | None:
+    def pick(self, exclude: Collection[str] = (), service: str | None = None) -> tuple[str, str | None] | None:
         """(service, replica address) for the next call, or None when no weighted service (or not the one asked
-        for) has a ready replica."""
+        for) has a ready replica; the address is None for a dormant service."""
         if service is not None:
             address = self.replica(service, exclude)
+            if address is None and not exclude and service in self.table.dormant:
+                return service, None
             return None if address is None else (service, address)
         candidates = self._weighted_with_replicas(exclude) if exclude else self._candidates
         if not candidates:
@@ -39,7 +44,7 @@ class Balancer:
             if self._credit[name] > self._credit[best]:
                 best = name
         self._credit[best] -= sum(weight for _, weight in candidates)
-        return best, self.replica(best, exclude)  # type: ignore[return-value]
+        return best, self.replica(best, exclude)
 
     def replica(self, service: str, exclude: Collection[str] = ()) -> str | None:
         addresses = [a for a in self.table.backends.get(service, ()) if a not in exclude]

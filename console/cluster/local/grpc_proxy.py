@@ -4,7 +4,8 @@ Calls go on with the caller's metadata and deadline, without decoding, and
 answers come back with the replica's metadata plus `x-kanri-service`. Unary
 calls that a replica may not have run (UNAVAILABLE: it just went away;
 CANCELLED: it was stopping, see serving.client.RETRY_CODES) are tried once
-more on another replica.
+more on another replica. A call for a dormant service waits in Routing.acquire
+while it wakes.
 """
 
 from __future__ import annotations
@@ -81,18 +82,22 @@ class GrpcProxy(grpc.GenericRpcHandler):
             pinned = pinned_service(metadata)
             tried: list[str] = []
             while True:
-                service, address = await self._pick(context, pinned, tried)
-                call = self.upstreams.get(address).unary(method)(request, metadata=metadata,
-                                                                 timeout=context.time_remaining())
+                service, address = await self._acquire(context, pinned, tried)
                 try:
-                    response = await call
-                except grpc.aio.AioRpcError as exc:
-                    if exc.code() in RETRY_CODES and not tried:
-                        tried.append(address)
-                        continue
-                    await context.abort(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ()))
-                await context.send_initial_metadata((*(await call.initial_metadata()), (SERVICE_HEADER, service)))
-                context.set_trailing_metadata(tuple(await call.trailing_metadata()))
+                    call = self.upstreams.get(address).unary(method)(request, metadata=metadata,
+                                                                     timeout=context.time_remaining())
+                    try:
+                        response = await call
+                    except grpc.aio.AioRpcError as exc:
+                        if exc.code() in RETRY_CODES and not tried:
+                            tried.append(address)
+                            continue
+                        await context.abort(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ()))
+                    await context.send_initial_metadata((*(await call.initial_metadata()),
+                                                         (SERVICE_HEADER, service)))
+                    context.set_trailing_metadata(tuple(await call.trailing_metadata()))
+                finally:
+                    self.routing.release(service)
                 if pinned is None:
                     self.routing.mirror(lambda shadow: self.upstreams.get(shadow).unary(method)(
                         request, metadata=metadata))
@@ -103,7 +108,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
     def _stream_handler(self, method: str) -> Callable[[AsyncIterator[bytes], grpc.aio.ServicerContext], Any]:
         async def forward(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
             metadata = forwarded_metadata(context)
-            service, address = await self._pick(context, pinned_service(metadata), [])
+            service, address = await self._acquire(context, pinned_service(metadata), [])
             call = self.upstreams.get(address).stream(method)(requests, metadata=metadata,
                                                               timeout=context.time_remaining())
             try:
@@ -113,13 +118,15 @@ class GrpcProxy(grpc.GenericRpcHandler):
                 context.set_trailing_metadata(tuple(await call.trailing_metadata()))
             except grpc.aio.AioRpcError as exc:
                 await context.abort(exc.code(), exc.details() or "", tuple(exc.trailing_metadata() or ()))
+            finally:
+                self.routing.release(service)
 
         return forward
 
-    async def _pick(self, context: grpc.aio.ServicerContext, pinned: str | None,
-                    exclude: list[str]) -> tuple[str, str]:
+    async def _acquire(self, context: grpc.aio.ServicerContext, pinned: str | None,
+                       exclude: list[str]) -> tuple[str, str]:
         try:
-            return self.routing.pick(pinned, exclude)
+            return await self.routing.acquire(pinned, exclude, context.time_remaining())
         except NoReplica as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
             raise  # not reached: abort raises

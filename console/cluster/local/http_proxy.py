@@ -70,14 +70,20 @@ class HttpProxy:
         pinned = request.headers.get(SERVICE_HEADER)
         message = forwarded(request)
         try:
-            service, replica = self.routing.pick(pinned)
+            taken: tuple[str, str] | None = await self.routing.acquire(pinned)
+            service, replica = taken
             try:
                 answer = await self._exchange(replica, message)
             except NoAnswer as failure:
                 if not safe_to_retry(request):
                     raise
-                service, replica = self._another(pinned, replica, failure)
+                self.routing.release(service)
+                taken = None
+                service, replica = taken = await self._another(pinned, replica, failure)
                 answer = await self._exchange(replica, message)
+            finally:
+                if taken is not None:
+                    self.routing.release(service)
         except NoReplica as exc:
             return error_response(503, str(exc))
         except (NoAnswer, BrokenAnswer) as exc:
@@ -86,9 +92,9 @@ class HttpProxy:
             self.routing.mirror(lambda shadow: self._exchange(shadow, message))
         return answered(answer, service)
 
-    def _another(self, pinned: str | None, failed: str, failure: NoAnswer) -> tuple[str, str]:
+    async def _another(self, pinned: str | None, failed: str, failure: NoAnswer) -> tuple[str, str]:
         try:
-            return self.routing.pick(pinned, [failed])
+            return await self.routing.acquire(pinned, [failed])
         except NoReplica as exc:
             raise NoAnswer(f"{failure}, and {exc}") from None
 

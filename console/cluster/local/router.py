@@ -33,8 +33,10 @@ STOP_SECONDS = 5.0
 
 
 async def watch(routing: Routing, poll_seconds: float) -> None:
+    """Follow the table, and publish the calls counted for the supervisor's autoscaler."""
     while True:
         routing.refresh()
+        routing.meter.publish(routing.load_path)
         await asyncio.sleep(poll_seconds)
 
 

@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from .call_load import load_path
 from .files import read_json
 from .paths import LocalPaths
 from .processes import BACKOFF_RESET_SECONDS, ProcessHandle, restart_delay
@@ -107,6 +108,7 @@ class RouterManager:
             if instance.handle is not None:
                 instance.handle.signal(signal.SIGTERM)
             applied_path(router.table_path, instance.index).unlink(missing_ok=True)
+            load_path(router.table_path, instance.index).unlink(missing_ok=True)
         router.table_path.unlink(missing_ok=True)
 
     def applied(self, key: str) -> bool:

@@ -32,6 +32,11 @@ class RouterTable:
     """Each replica's HTTP address ("host:port"), by its gRPC address."""
     mirror: str = ""
     mirror_percent: int = 0
+    dormant: list[str] = field(default_factory=list)
+    """Services at zero replicas that may wake (autoscaled on calls, min 0): their share of calls is held until
+    a replica is ready, rather than given to the others."""
+    failing: dict[str, str] = field(default_factory=dict)
+    """Why a dormant service's replica cannot start (a crash loop): its held calls are refused with this."""
 
     @classmethod
     def load(cls, path: Path) -> RouterTable:

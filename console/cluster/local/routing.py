@@ -3,12 +3,16 @@
 Both proxies (grpc_proxy.py, http_proxy.py) take every decision here, so one
 smooth weighted round robin spreads their calls together by the same weights,
 `x-kanri-service` pins a call the same way on both, and one bound limits the
-mirrored calls in flight.
+mirrored calls in flight. Here too every call is counted for the call
+autoscaler, and a call for a dormant service (scaled to zero) is held while
+the supervisor wakes it: bounded in number and in time (the caller's deadline,
+at most HOLD_SECONDS), refused with the reason when its replica cannot start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from .balancer import Balancer
+from .call_load import CallMeter, load_path
 from .files import write_json
 from .router_table import RouterTable, applied_path, table_identity
 
@@ -29,6 +34,10 @@ CLOSE_AFTER_SECONDS = 60.0
 MIRRORS_IN_FLIGHT = 64
 """Mirrored calls beyond this many at once are dropped rather than queued: shadows must not slow the route."""
 MIRROR_TIMEOUT_SECONDS = 30.0
+HOLD_LIMIT = 256
+"""Calls one router process holds at once for dormant services; more are refused rather than queued."""
+HOLD_SECONDS = 60.0
+"""The longest a call waits for a dormant service's first replica (less when the caller's deadline is sooner)."""
 
 
 class NoReplica(Exception):
@@ -76,6 +85,10 @@ class Routing:
         self._seen: list[int] | None = None
         self._on_update: list[Callable[[RouterTable], None]] = []
         self._mirrors: set[asyncio.Task] = set()
+        self.meter = CallMeter()
+        self.load_path = load_path(table_path, instance)
+        self._changed = asyncio.Event()
+        self._held = 0
 
     @property
     def table(self) -> RouterTable:
@@ -98,17 +111,62 @@ class Routing:
                     update(table)
                 self._seen = identity
                 write_json(self.acknowledgement, identity)
+                self._changed.set()  # wakes the held calls, which look at the new table
+                self._changed = asyncio.Event()
         except (OSError, ValueError) as exc:
             log.warning("cannot read routing table %s: %s", self.table_path, exc)
 
-    def pick(self, service: str | None, exclude: Collection[str] = ()) -> tuple[str, str]:
-        """(service, replica's gRPC address) for the next call, by the weights or to the service named."""
+    def _pick(self, service: str | None, exclude: Collection[str]) -> tuple[str, str | None]:
+        """(service, replica's gRPC address) for the next call, by the weights or to the service named; no
+        address for a dormant service."""
         if (choice := self.balancer.pick(exclude, service)) is None:
             self.refresh()  # the first replica may have become ready since the last poll
             choice = self.balancer.pick(exclude, service)
         if choice is None:
             raise NoReplica(why_no_replica(self.table, service, exclude))
         return choice
+
+    async def acquire(self, service: str | None, exclude: Collection[str] = (),
+                      seconds: float | None = None) -> tuple[str, str]:
+        """(service, replica's gRPC address) for a call, counted from now until `release(service)`; for a dormant
+        service, once a replica is ready (seconds: the caller's time left, None if it set no deadline)."""
+        chosen, address = self._pick(service, exclude)
+        self.meter.begin(chosen)
+        try:
+            return chosen, address or await self._wake(chosen, seconds)
+        except BaseException:
+            self.meter.end(chosen)
+            raise
+
+    def release(self, service: str) -> None:
+        self.meter.end(service)
+
+    async def _wake(self, service: str, seconds: float | None) -> str:
+        """Hold a call until the dormant service has a ready replica; the supervisor learns of it at once."""
+        if self._held >= HOLD_LIMIT:
+            raise NoReplica(f"service {service!r} is starting from zero and {HOLD_LIMIT} calls already wait for it")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + min(HOLD_SECONDS, HOLD_SECONDS if seconds is None else seconds)
+        self._held += 1
+        self.meter.hold(service, 1)
+        self.meter.publish(self.load_path)
+        try:
+            while True:
+                if reason := self.table.failing.get(service):
+                    raise NoReplica(f"service {service!r} was scaled to zero and cannot start: {reason}")
+                if (address := self.balancer.replica(service)) is not None:
+                    return address
+                if service not in self.table.dormant:
+                    raise NoReplica(why_no_replica(self.table, service, ()))
+                if (remaining := deadline - loop.time()) <= 0:
+                    raise NoReplica(f"service {service!r} was scaled to zero and no replica of it was ready within "
+                                    f"{loop.time() - started:.1f}s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+        finally:
+            self._held -= 1
+            self.meter.hold(service, -1)
 
     def mirror(self, call: Callable[[str], Awaitable[object]]) -> None:
         """For a share of calls, call(replica of the shadow service) in the background; its outcome is dropped."""

@@ -8,6 +8,7 @@ import logging
 from ..base import ServiceSpec
 from . import rolling
 from .autoscaler import CpuMeter, cpu_cores, desired_replicas
+from .call_autoscaler import CallAutoscaler, Sample
 from .paths import LocalPaths
 from .replica import Replica, pod_template
 from .settings import SupervisorSettings
@@ -34,6 +35,7 @@ class ServiceController:
         self.template = pod_template(self.spec)
         self.deleted = False
         self._last_measured = 0.0
+        self._calls: CallAutoscaler | None = None
 
     @classmethod
     def create(cls, desired: DesiredService, paths: LocalPaths, settings: SupervisorSettings,
@@ -83,10 +85,36 @@ class ServiceController:
     async def probe(self, now: float) -> None:
         await asyncio.gather(*(replica.probe(now) for replica in self.active))
 
+    @property
+    def scales_on_calls(self) -> bool:
+        return self.spec.autoscale and self.spec.scale_metric != "cpu" and not self.deleted
+
+    @property
+    def dormant(self) -> bool:
+        """Allowed to sleep at zero and without a ready replica now: the router holds its calls."""
+        return self.scales_on_calls and self.spec.min_replicas == 0 and not self.ready_replicas()
+
+    def autoscale_on_calls(self, sample: Sample) -> None:
+        """Every tick: the replicas the calls ask for (call_autoscaler.py), at once, waking from zero too."""
+        if not self.scales_on_calls:
+            self._calls = None
+            return
+        if self._calls is None:
+            self._calls = CallAutoscaler(self.settings.stable_window_seconds, self.settings.scale_down_delay_seconds)
+        self._calls.observe(sample)
+        r = self.record
+        decision = self._calls.decide(self.spec, r.replicas, len(self.ready_replicas()))
+        r.scale_reason = decision.reason
+        if decision.replicas != r.replicas:
+            log.info("autoscaling %s/%s from %d to %d replicas: %s", self.spec.app, self.spec.name, r.replicas,
+                     decision.replicas, decision.reason)
+            r.replicas, r.last_scale_at = decision.replicas, sample.at
+
     def autoscale(self, meter: CpuMeter, now: float) -> None:
         """Every autoscale interval, move the replica target towards the CPU threshold, not within the cool-down."""
         spec, r = self.spec, self.record
-        if not spec.autoscale or self.deleted or now - self._last_measured < self.settings.autoscale_interval_seconds:
+        if not spec.autoscale or spec.scale_metric != "cpu" or self.deleted \
+                or now - self._last_measured < self.settings.autoscale_interval_seconds:
             return
         self._last_measured = now
         request = cpu_cores(spec.resources.cpu_request) or 1.0
@@ -97,6 +125,8 @@ class ServiceController:
                 utilizations.append(used / request)
         target = desired_replicas(r.replicas, utilizations, spec.cpu_threshold, spec.min_replicas, spec.max_replicas,
                                   self.settings.autoscale_tolerance)
+        r.scale_reason = (f"CPU {round(sum(utilizations) / len(utilizations))}% against {spec.cpu_threshold}%"
+                          if utilizations else "measuring CPU")
         if target != r.replicas and now - r.last_scale_at >= self.settings.autoscale_cooldown_seconds:
             log.info("autoscaling %s/%s from %d to %d replicas (CPU %s%% against %d%%)", spec.app, spec.name,
                      r.replicas, target, [round(u) for u in utilizations], spec.cpu_threshold)
@@ -127,14 +157,24 @@ class ServiceController:
             r.progress, r.last_progress_at = progress, now
         r.rollout = {"desired": counts.desired, "updated": counts.updated, "ready": counts.ready,
                      "available": counts.available, "converged": counts.converged,
-                     "stuck": "" if counts.converged else self._stuck_reason(now), "message": counts.message()}
+                     "stuck": "" if counts.converged else self._stuck_reason(now), "message": counts.message(),
+                     "scale_reason": r.scale_reason if self.spec.autoscale else ""}
+
+    def _unready(self) -> list[Replica]:
+        return [x for x in self.active if x.record.template == self.template and not x.record.ready]
+
+    def start_failure(self) -> str:
+        """Why a new replica cannot start (a crash loop or a logged startup error), or ""."""
+        for replica in self._unready():
+            if replica.record.restarts >= self.settings.crash_loop_restarts or replica.startup_error():
+                return replica.trouble()
+        return ""
 
     def _stuck_reason(self, now: float) -> str:
         """Crash loop or logged error of a new replica at once; otherwise no progress within the deadline."""
-        unready = [x for x in self.active if x.record.template == self.template and not x.record.ready]
-        for replica in unready:
-            if replica.record.restarts >= self.settings.crash_loop_restarts or replica.startup_error():
-                return replica.trouble()
+        if failure := self.start_failure():
+            return failure
+        unready = self._unready()
         if now - self.record.last_progress_at > self.settings.progress_deadline_seconds:
             detail = f": {unready[0].trouble()}" if unready else ""
             return f"no progress for {self.settings.progress_deadline_seconds:.0f}s{detail}"

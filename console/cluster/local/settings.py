@@ -32,6 +32,11 @@ class SupervisorSettings:
     """No autoscaling change within this long after the previous one."""
     autoscale_tolerance: float = 0.1
     """CPU within this ratio of the threshold changes nothing (as the HPA does)."""
+    stable_window_seconds: float = 60.0
+    """Calls are averaged over this long to scale on concurrency or rps (Knative's stable window); its tenth is
+    the panic window."""
+    scale_down_delay_seconds: float = 0.0
+    """Scaling on calls goes down only to the most replicas wanted within this long (Knative's default: 0)."""
     router_poll_seconds: float = 0.1
     """How often a router looks for a new routing table."""
     routers_per_level: int = 2

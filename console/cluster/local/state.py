@@ -135,6 +135,8 @@ class ServiceRecord:
     generation: int
     replicas: int
     last_scale_at: float = 0.0
+    scale_reason: str = ""
+    """Why the autoscaler set `replicas`, in its words, as of its last look."""
     last_progress_at: float = 0.0
     progress: list[int] = field(default_factory=list)
     rollout: dict[str, Any] = field(default_factory=dict)

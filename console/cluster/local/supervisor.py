@@ -28,6 +28,8 @@ from pathlib import Path
 import psutil
 
 from .autoscaler import CpuMeter
+from .call_autoscaler import Sample
+from .call_load import LevelLoad, load_path
 from .files import read_json, write_json
 from .paths import LocalPaths
 from .router_manager import RouterManager
@@ -49,6 +51,7 @@ class Supervisor:
         self.routers = RouterManager(paths, settings, observed.routers)
         self.routes = observed.routes
         self.meter = CpuMeter()
+        self.loads: dict[str, LevelLoad] = {}
         self._desired = Desired()
         self._desired_seen: tuple[int, int] | None = None
         self._written: dict | None = None
@@ -81,6 +84,7 @@ class Supervisor:
         for controller in controllers:
             await controller.heal(now)
         await asyncio.gather(*(c.probe(now) for c in controllers))
+        self.read_loads(now)
         for controller in controllers:
             controller.autoscale(self.meter, now)
             controller.roll(now)
@@ -92,6 +96,20 @@ class Supervisor:
         self.routers.reconcile(tables, now)
         self.report_routes(desired, tables)
         self.write_observed()
+
+    def read_loads(self, now: float) -> None:
+        """Feed the calls the routers counted to the services that scale on them."""
+        levels = {key(c.spec.app, c.spec.level) for c in self.services.values() if c.scales_on_calls}
+        self.loads = {k: self.loads.get(k) or LevelLoad() for k in levels}
+        for level_key, load in self.loads.items():
+            app, level = level_key.split("/")
+            table = self.paths.router_table(app, level)
+            load.read([load_path(table, i) for i in range(self.settings.routers_per_level)])
+        for controller in self.services.values():
+            if (load := self.loads.get(key(controller.spec.app, controller.spec.level))) is not None:
+                name = controller.spec.name
+                controller.autoscale_on_calls(Sample(now, load.started.get(name, 0), load.busy_seconds.get(name, 0),
+                                                     load.held.get(name, 0)))
 
     def router_tables(self, desired: Desired) -> dict[str, tuple[RouterRecord, RouterTable]]:
         """A router per app/level that has services, with its table: the route's weights (equal ones without a
@@ -109,8 +127,12 @@ class Supervisor:
             ready = {c.spec.name: c.ready_replicas() for c in controllers}
             backends = {name: [r.address for r in replicas] for name, replicas in ready.items()}
             http = {r.address: r.http_address for replicas in ready.values() for r in replicas if r.record.http_port}
-            table = (RouterTable(route.weights, backends, http, route.mirror, route.mirror_percent) if route
-                     else RouterTable(dict.fromkeys(backends, 1), backends, http))
+            sleeping = [c for c in controllers if c.dormant]
+            dormant = sorted(c.spec.name for c in sleeping)
+            failing = {c.spec.name: failure for c in sleeping if (failure := c.start_failure())}
+            table = (RouterTable(route.weights, backends, http, route.mirror, route.mirror_percent, dormant, failing)
+                     if route else RouterTable(dict.fromkeys(backends, 1), backends, http, dormant=dormant,
+                                               failing=failing))
             router = RouterRecord(spec.app, spec.level, desired.router_ports[level_key],
                                   desired.router_http_ports.get(level_key, 0))
             tables[level_key] = (router, table)

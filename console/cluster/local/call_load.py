@@ -1,0 +1,98 @@
+"""The calls each router process counts per service, published to a file beside its table for the supervisor's
+call autoscaler (call_autoscaler.py).
+
+Counters only grow (calls started, call-seconds in flight), so the supervisor gets rates from any two
+readings, however many routers and however often it reads; a router that restarts starts again from zero,
+which the reader takes as a new run rather than as calls going back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .files import read_json, write_json
+
+
+def load_path(table_path: Path, instance: int) -> Path:
+    """Where a level's router number `instance` publishes its counters."""
+    return table_path.with_suffix(f".load-{instance}")
+
+
+@dataclass
+class ServiceCalls:
+    started: int = 0
+    in_flight: int = 0
+    busy_seconds: float = 0.0
+    held: int = 0
+    since: float = field(default_factory=time.monotonic)
+
+    def settle(self, now: float) -> None:
+        """Add the call-seconds since the last change to the integral."""
+        self.busy_seconds += self.in_flight * (now - self.since)
+        self.since = now
+
+
+class CallMeter:
+    """A router's counters; begin/end bracket every call it routes (a held call counts from when it arrived)."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, ServiceCalls] = {}
+        self._published: object = None
+
+    def _calls(self, service: str) -> ServiceCalls:
+        if (calls := self.services.get(service)) is None:
+            calls = self.services[service] = ServiceCalls()
+        return calls
+
+    def begin(self, service: str) -> None:
+        calls = self._calls(service)
+        calls.settle(time.monotonic())
+        calls.started += 1
+        calls.in_flight += 1
+
+    def end(self, service: str) -> None:
+        calls = self._calls(service)
+        calls.settle(time.monotonic())
+        calls.in_flight -= 1
+
+    def hold(self, service: str, change: int) -> None:
+        self._calls(service).held += change
+
+    def publish(self, path: Path) -> None:
+        """Write the counters if they changed since the last write (a busy router writes every poll)."""
+        now = time.monotonic()
+        for calls in self.services.values():
+            calls.settle(now)
+        document = {name: {"started": c.started, "busy_seconds": round(c.busy_seconds, 6), "held": c.held}
+                    for name, c in self.services.items()}
+        if document != self._published:
+            write_json(path, document)
+            self._published = document
+
+
+@dataclass
+class LevelLoad:
+    """The supervisor's running sums of one level's routers: each router's counters are added as they grow,
+    and a router that restarted (its counters fell) is counted again from its new zero."""
+
+    last: dict[Path, dict[str, dict]] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)
+    busy_seconds: dict[str, float] = field(default_factory=dict)
+    held: dict[str, int] = field(default_factory=dict)
+
+    def read(self, paths: list[Path]) -> None:
+        self.held = {}
+        for path in paths:
+            document = read_json(path, None)
+            if not isinstance(document, dict):
+                continue
+            before = self.last.get(path, {})
+            for service, now in document.items():
+                was = before.get(service, {})
+                for counter, sums in (("started", self.started), ("busy_seconds", self.busy_seconds)):
+                    grown = now[counter] - was.get(counter, 0)
+                    sums[service] = sums.get(service, 0) + (grown if grown >= 0 else now[counter])
+                self.held[service] = self.held.get(service, 0) + now["held"]
+            self.last[path] = document
