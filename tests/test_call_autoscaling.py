@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import socket
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -232,6 +234,10 @@ def test_a_service_goes_to_zero_wakes_on_its_first_call_and_follows_load_losing_
     wait_for(lambda: backend.status("sleepy", "a").desired == 0 and not backend.pods("sleepy"), 20, "back to zero")
     [actual] = backend.actual_state().services
     assert (actual.scale_metric, actual.desired_replicas, actual.min_replicas) == ("concurrency", 0, 0)
+    answer = urllib.request.urlopen(urllib.request.Request(
+        f"{backend.http_address('sleepy', 'development')}/kanri/v1/predict", data=b'{"input": "over http"}',
+        headers={"content-type": "application/json"}), timeout=30)
+    assert json.loads(answer.read())["output"] == "one:over http"  # held on the HTTP side too
 
 
 def test_a_call_to_a_sleeping_service_that_cannot_start_is_refused_with_why(
