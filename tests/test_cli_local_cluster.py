@@ -9,6 +9,7 @@ through the production route checked at the end.
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -98,6 +99,17 @@ def test_two_versions_two_levels_switch_scale_weights_and_audit(kanri: Kanri, di
     # the replaced v1 replicas' lines stay readable after they are gone
     assert {line["pod"] for line in lines} > {p["name"] for p in pods}
     assert {line["model_version"] for line in lines} == {"1", "2"}
+
+    kanri("autoscale", "digits", "digits-dev", "--min", "0", "--max", "2", "--concurrency", "2",
+          "--scale-to-zero-after", "1s")
+    deadline = time.monotonic() + 20
+    while not (now := kanri("service", "show", "digits", "digits-dev").splitlines()[-1]).startswith(
+            "now                     0/0 ready; the autoscaler wants 0: idle"):
+        assert time.monotonic() < deadline, now
+        time.sleep(0.2)
+    with Client(app="digits", service_level="development", timeout=30) as client:
+        assert client.predict(rows[0]["input"]).label == rows[0]["label"]  # held while a replica starts
+    assert json.loads(kanri("sync", "--json")) == {"drift": [], "fixed": False}
 
 
 def test_top_says_when_prometheus_cannot_be_reached(kanri: Kanri, monkeypatch: pytest.MonkeyPatch,

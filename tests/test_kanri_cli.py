@@ -122,6 +122,8 @@ def test_without_a_reachable_cluster_the_registry_keeps_the_change_and_render_pr
     assert code == 1 and err.startswith("error: the registry holds the change, but the cluster did not take it")
     [service] = json.loads(kanri("service", "list", "--json")[1])
     assert (service["name"], service["converged"], service["address"]) == ("echo-prod", False, "")
+    shown = kanri("service", "show", "echo", "echo-prod")[1].splitlines()
+    assert shown[-1].startswith("now") and "unknown: " in shown[-1]
     code, out, _ = kanri("render", "echo", "echo-prod")
     documents = list(yaml.safe_load_all(out))
     kinds = [d["kind"] for d in documents]

@@ -98,8 +98,21 @@ def _replicas(view: ServiceView) -> str:
 @json_option
 @pass_context
 def show(ctx: Context, app: str, name: str, as_json: bool) -> None:
-    """Show one service's desired state."""
-    _print_service(services.show_service(ctx, app, name), as_json, "")
+    """Show one service's desired state, and what runs now: replicas ready, and what its autoscaler wants and why."""
+    view = services.show_service(ctx, app, name)
+    live = services.live_status(ctx, app, name)
+    _print_service(view, as_json, "", live if isinstance(live, RolloutStatus) else None)
+    if not as_json:
+        click.echo(f"{'now':<24}{_now(view, live)}")
+
+
+def _now(view: ServiceView, live: RolloutStatus | str) -> str:
+    if isinstance(live, str):
+        return f"unknown: {live}"
+    running = f"{live.ready}/{live.desired} ready"
+    if view.autoscale and live.scale_reason:
+        return f"{running}; the autoscaler wants {live.desired}: {live.scale_reason}"
+    return running
 
 
 @service_group.command("delete")

@@ -285,6 +285,14 @@ def pods(ctx: Context, app_name: str, name: str | None = None) -> list[Pod]:
     return ctx.backend.pods(app_name, name)
 
 
+def live_status(ctx: Context, app_name: str, name: str) -> RolloutStatus | str:
+    """The service as the cluster runs it now, or why the cluster cannot say."""
+    try:
+        return ctx.backend.status(app_name, name)
+    except ClusterError as exc:
+        return str(exc)
+
+
 def watch_rollout(ctx: Context, app_name: str, name: str, timeout: float = 300.0) -> Iterator[RolloutStatus]:
     show_service(ctx, app_name, name)  # a clear error for an unknown service before the cluster is asked
     return ctx.backend.rollout(app_name, name, timeout)
