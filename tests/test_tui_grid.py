@@ -23,7 +23,8 @@ def service(s: int, weight: int = 10) -> ServiceView:
     return ServiceView(
         app="grid", name=f"grid-s{s:02d}", level="production", model_version=MODELS - s % MODELS,
         previous_model_version=None, replicas=2, min_replicas=2, max_replicas=2, autoscale=False, cpu_threshold=80,
-        cpu_request="", cpu_limit="", memory_request="", memory_limit="", gpus=0, max_surge=1, max_unavailable=0,
+        scale_metric="cpu", scale_target=0.0, scale_to_zero_after=0.0, cpu_request="", cpu_limit="",
+        memory_request="", memory_limit="", gpus=0, max_surge=1, max_unavailable=0,
         min_ready_seconds=0, port=50051, image="", memo="", weight=weight, converged=True, cluster_error="",
         updated_at=NOW, version=1)
 

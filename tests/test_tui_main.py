@@ -17,6 +17,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, Static
 
+from kanri.console.cluster.base import ClusterError
 from kanri.console.ops import applications, audit, models, routes, services
 from kanri.console.ops.services import ServiceSettings
 from kanri.console.tui.app import KanriApp
@@ -175,18 +176,99 @@ async def test_scale_up_down_and_to(data: ConsoleData, backend: MemoryBackend) -
     assert backend.services[APP, "echo-dev"].replicas == 4
 
 
+async def fill(pilot: Pilot, *values: str) -> None:
+    """Type each value over a form field's own, field after field; enter on the last submits."""
+    for value in values:
+        await pilot.press("ctrl+u", *value, "enter")
+
+
+def form_error(pilot: Pilot) -> str:
+    return str(pilot.app.screen.query_one("#form-error").render())
+
+
 async def test_autoscale_bounds_and_threshold(data: ConsoleData, backend: MemoryBackend) -> None:
     async with KanriApp(data, refresh_seconds=30).run_test(size=SIZE) as pilot:
         await loaded(pilot)
         await pilot.press("a")
-        # fields: min (1), max (1), cpu (80); a bad value is named and keeps the form open
-        await pilot.press("enter", "backspace", "x", "enter", "enter")
-        assert "not a whole number" in str(pilot.app.screen.query_one("#form-error").render())
-        await pilot.press("backspace", "4", "enter", "backspace", "backspace", "6", "0", "enter", "y")
+        # fields: metric (cpu), target (80), min (1), max (1), idle (60s); a bad value is named and keeps the
+        # form open
+        await fill(pilot, "memory", "60", "1", "x", "60s")
+        assert "'memory' is not one of cpu, concurrency, rps" in form_error(pilot)
+        await fill(pilot, "cpu", "60", "1", "x", "60s")
+        assert "not a whole number" in form_error(pilot)
+        await fill(pilot, "4", "60s")
+        assert "between 1 and 4 replicas, each replica at 60% CPU" in str(pilot.app.screen.details)
+        await pilot.press("y")
         await until(pilot, lambda: service(data, "echo-dev").autoscale)
     view = service(data, "echo-dev")
-    assert (view.min_replicas, view.max_replicas, view.cpu_threshold) == (1, 4, 60)
+    assert (view.min_replicas, view.max_replicas, view.cpu_threshold, view.scale_metric) == (1, 4, 60, "cpu")
     assert backend.services[APP, "echo-dev"].max_replicas == 4
+
+
+async def test_autoscaling_on_calls_down_to_zero_by_keys(data: ConsoleData, backend: MemoryBackend) -> None:
+    async with KanriApp(data, refresh_seconds=30).run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("a")
+        await fill(pilot, "concurrency", "0", "0", "8", "30s")
+        assert "target per replica" in form_error(pilot) and "not above 0" in form_error(pilot)
+        await fill(pilot, "4", "0", "8", "soon")
+        assert "'soon' is not a duration" in form_error(pilot)
+        await fill(pilot, "30s")
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        assert pilot.app.screen.details == ("echo-dev: autoscaling between 0 and 8 replicas, each replica at "
+                                            "4 in flight, idle 30s → 0.")
+        await pilot.press("y")
+        await until(pilot, lambda: service(data, "echo-dev").autoscale)
+    view = service(data, "echo-dev")
+    assert (view.scale_metric, view.scale_target, view.min_replicas, view.max_replicas,
+            view.scale_to_zero_after) == ("concurrency", 4, 0, 8, 30)
+    spec = backend.services[APP, "echo-dev"]
+    assert (spec.scale_metric, spec.min_replicas, spec.scale_to_zero_after) == ("concurrency", 0, 30)
+
+
+async def test_cpu_cannot_scale_to_zero_and_the_refusal_shows(data: ConsoleData, backend: MemoryBackend) -> None:
+    async with KanriApp(data, refresh_seconds=30).run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await pilot.press("a")
+        await fill(pilot, "cpu", "70", "0", "4", "60s")
+        await pilot.press("y")
+        await until(pilot, lambda: any("only --concurrency or --rps autoscaling can scale to zero" in n.message
+                                       for n in pilot.app._notifications))
+        assert isinstance(pilot.app.screen, MainScreen)
+    view = service(data, "echo-dev")
+    assert (view.autoscale, view.min_replicas, view.max_replicas, view.cpu_threshold) == (False, 1, 1, 80)
+    assert backend.services[APP, "echo-dev"].min_replicas == 1
+    event = audit.audit_trail(data.ctx, target=f"{APP}/echo-dev", limit=1)[0]
+    assert (event.action, event.result) == ("service.autoscale", "refused")
+
+
+async def test_the_grid_says_what_an_autoscaled_service_wants_and_why_and_idle_at_zero(
+        data: ConsoleData, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    services.autoscale(data.ctx, APP, "echo-dev", 0, 8, "concurrency", 4)
+    backend.autoscaler_wants(APP, "echo-dev", 3, "11.2 in flight against 4 per replica")
+    async with KanriApp(data, refresh_seconds=30).run_test(size=SIZE) as pilot:
+        grid = await loaded(pilot)
+        scaling = pilot.app.screen.query_one("#pods-scaling", FitLine)
+        await until(pilot, lambda: str(grid.columns["echo-dev"].label) == "echo-dev\ndev 3/3\nno slo")
+        assert scaling.display
+        assert scaling.text == ("autoscaled 0–8 at 4 in flight, idle 1m → 0 · wants 3: 11.2 in flight against 4 "
+                                "per replica")
+        backend.autoscaler_wants(APP, "echo-dev", 0, "no call for 1m")
+        await pilot.press("r")
+        await until(pilot, lambda: str(grid.columns["echo-dev"].label) == "echo-dev\ndev 0/0 ↓0\nno slo")
+        assert scaling.text == "idle (scaled to zero) · autoscaled 0–8 at 4 in flight, idle 1m → 0 · no call for 1m"
+        pods = pilot.app.screen.query_one("#pods-table", DataTable)
+        assert pods.row_count == 0
+
+        def refused(app: str, name: str) -> None:
+            raise ClusterError("the API server timed out")
+
+        monkeypatch.setattr(backend, "status", refused)
+        await pilot.press("r")
+        await until(pilot, lambda: "unavailable: the API server timed out" in scaling.text)
+        assert str(grid.columns["echo-dev"].label) == "echo-dev\ndev 0/1 ⟳\nno slo"  # the registry's count
+        await to_column(pilot, "echo-prod")  # not autoscaled: no line for it
+        await until(pilot, lambda: not scaling.display)
 
 
 async def test_weights_editor_keeps_the_sum_at_100(data: ConsoleData, backend: MemoryBackend) -> None:

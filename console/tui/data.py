@@ -40,11 +40,24 @@ class ServiceColumn:
     pods: int
     ready: int
     updated: int  # pods running the service's model version
+    desired: int | None = None
+    """Replicas an autoscaled service's autoscaler wants now (None: not autoscaled, or the cluster did not say)."""
+    scale_reason: str = ""
+    """Why it wants them, in the autoscaler's words; or why the cluster could not say."""
+
+    @property
+    def target(self) -> int:
+        """The replicas the service is heading for: its autoscaler's choice once known, else the registry's."""
+        return self.service.replicas if self.desired is None else self.desired
 
     @property
     def rolling(self) -> bool:
-        desired = self.service.replicas
-        return self.updated < desired or self.pods > desired or not self.service.converged
+        return self.updated < self.target or self.pods > self.target or not self.service.converged
+
+    @property
+    def idle(self) -> bool:
+        """Scaled to zero for want of calls: resting, not broken."""
+        return self.desired == 0 and self.pods == 0
 
     @property
     def key(self) -> str:
@@ -104,10 +117,21 @@ class ConsoleData:
         for service in listed:
             # Terminating pods are draining, no longer part of the service (as `kubectl rollout status` counts).
             mine = [p for p in pods if p.service == service.name and p.phase != "Terminating"]
+            # A cluster that could not list pods is not asked again for each autoscaled service.
+            desired, why = self._scaling(app, service) if service.autoscale and not unavailable else (None, "")
             columns.append(ServiceColumn(service, len(mine), sum(p.ready for p in mine),
-                                         sum(p.model_version == service.model_version for p in mine)))
+                                         sum(p.model_version == service.model_version for p in mine), desired, why))
         return AppGrid(app, tuple(models.list_models(self.ctx, app)), tuple(columns),
                        tuple(routes.list_routes(self.ctx, app)), tuple(pods), unavailable)
+
+    def _scaling(self, app: str, service: ServiceView) -> tuple[int | None, str]:
+        """What the autoscaler wants and why, asked only for autoscaled services (the registry knows the rest);
+        a cluster that cannot say costs this column its answer, not the grid."""
+        try:
+            status = self.ctx.backend.status(app, service.name)
+        except ClusterError as exc:
+            return None, f"unavailable: {exc}"
+        return status.desired, status.scale_reason
 
     def snapshot(self, app: str) -> MetricsSnapshot | TelemetryUnavailable:
         return self.metrics.snapshot(app)
@@ -174,11 +198,11 @@ class ConsoleData:
         self._allowed()
         return services.scale(self.ctx, app, service.name, replicas, expected_version=service.version)
 
-    def autoscale(self, app: str, service: ServiceView, min_replicas: int, max_replicas: int,
-                  cpu_threshold: int) -> ServiceView:
+    def autoscale(self, app: str, service: ServiceView, min_replicas: int, max_replicas: int, metric: str,
+                  target: float, scale_to_zero_after: float | None = None) -> ServiceView:
         self._allowed()
-        return services.autoscale(self.ctx, app, service.name, min_replicas, max_replicas, "cpu", cpu_threshold,
-                                  expected_version=service.version)
+        return services.autoscale(self.ctx, app, service.name, min_replicas, max_replicas, metric, target,
+                                  scale_to_zero_after, expected_version=service.version)
 
     def set_weights(self, app: str, level: str, weights: dict[str, int]) -> RouteView:
         self._allowed()

@@ -10,6 +10,7 @@ from kanri.console.slo.status import SloStatus
 HEALTH = {HEALTHY: ("●", "green"), DEGRADED: ("◐", "yellow"), FAILING: ("✖", "red"), IDLE: ("○", "dim")}
 RUNS = "●"
 ROLLING = "⟳"
+SCALED_TO_ZERO = "↓0"  # an autoscaler's choice with no calls to serve: idle, not broken
 
 
 def health(state: str) -> Text:

@@ -1,7 +1,8 @@
 """An in-memory ClusterBackend: a test double of kanri's own interface, for the operations layer's tests.
 
-It converges instantly, can be told to refuse the next calls, and can be
-edited behind the registry's back to make drift.
+It converges instantly, can be told to refuse the next calls, can be
+edited behind the registry's back to make drift, and can play the
+autoscaler of an autoscaled service (`autoscaler_wants`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class MemoryBackend:
         self.routes: dict[tuple[str, str], RouteSpec] = {}
         self.calls: list[str] = []
         self.failure = ""
+        self.autoscaled: dict[tuple[str, str], tuple[int, str]] = {}  # what the autoscaler wants, and why
 
     def _call(self, what: str) -> None:
         if self.failure:
@@ -42,8 +44,18 @@ class MemoryBackend:
         yield self.status(app, service)
 
     def status(self, app: str, service: str) -> RolloutStatus:
-        spec = self.services[(app, service)]
-        return RolloutStatus(app, service, spec.replicas, spec.replicas, spec.replicas, spec.replicas, True)
+        replicas, why = self._running(self.services[(app, service)])
+        return RolloutStatus(app, service, replicas, replicas, replicas, replicas, True, scale_reason=why)
+
+    def autoscaler_wants(self, app: str, service: str, replicas: int, why: str) -> None:
+        """Load as an autoscaler sees it: an autoscaled service now wants (and, converging at once, runs)
+        `replicas`, 0 when idle, for the reason given."""
+        self.autoscaled[(app, service)] = replicas, why
+
+    def _running(self, spec: ServiceSpec) -> tuple[int, str]:
+        """The replicas a service runs and why: its autoscaler's choice if it has made one, else the spec's."""
+        chosen = self.autoscaled.get((spec.app, spec.name)) if spec.autoscale else None
+        return chosen or (spec.replicas, "")
 
     def set_route(self, route: RouteSpec) -> None:
         self._call(f"route {route.app}/{route.level} {route.weights}")
@@ -53,7 +65,7 @@ class MemoryBackend:
         """One ready pod per replica, running the service's model: a converged cluster."""
         return [Pod(f"{spec.name}-{i}", spec.app, spec.name, spec.level, "Running", True, 0, 60.0, spec.model.version,
                     "memory") for (spec_app, name), spec in sorted(self.services.items())
-                if spec_app == app and service in (None, name) for i in range(spec.replicas)]
+                if spec_app == app and service in (None, name) for i in range(self._running(spec)[0])]
 
     def actual_state(self) -> ClusterState:
         if self.failure:

@@ -15,6 +15,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from kanri.console import moments
+from kanri.console.errors import Invalid
+
 
 @dataclass(frozen=True)
 class Field:
@@ -35,6 +38,35 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
         return number
 
     return parse
+
+
+def positive_number(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not number > 0:  # nan too
+        raise ValueError(f"{text} is not above 0")
+    return number
+
+
+def one_of(words: tuple[str, ...]) -> Callable[[str], str]:
+    """A choice typed as one of a few words (any case), so a form stays a column of inputs."""
+
+    def parse(text: str) -> str:
+        if text.lower() not in words:
+            raise ValueError(f"{text!r} is not one of {', '.join(words)}")
+        return text.lower()
+
+    return parse
+
+
+def seconds(text: str) -> float:
+    """A duration as the CLI takes it (30s, 5m, 1h), in seconds."""
+    try:
+        return moments.seconds(text, "")
+    except Invalid as exc:
+        raise ValueError(str(exc).strip()) from None  # the form names the field
 
 
 def percent_steps(text: str) -> list[int]:

@@ -7,6 +7,7 @@ and a model change opens the live rollout.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from rich.text import Text
@@ -17,8 +18,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Header, Input
 
+from kanri.console.cluster.base import SCALE_METRICS
 from kanri.console.ops.canary import CanaryPlan
 from kanri.console.ops.overview import AppHealth
+from kanri.console.ops.services import DEFAULT_SCALE_TO_ZERO_AFTER
 from kanri.console.ops.views import ServiceView
 from kanri.console.slo.alerts import FiringAlert
 from kanri.console.slo.status import SloStatus
@@ -30,7 +33,15 @@ from kanri.console.tui.screens.canary import CanaryScreen
 from kanri.console.tui.screens.confirm import ConfirmScreen
 from kanri.console.tui.screens.drift import DriftScreen
 from kanri.console.tui.screens.evaluation import EvaluationScreen
-from kanri.console.tui.screens.forms import Field, FormScreen, percent_steps, whole_number
+from kanri.console.tui.screens.forms import (
+    Field,
+    FormScreen,
+    one_of,
+    percent_steps,
+    positive_number,
+    seconds,
+    whole_number,
+)
 from kanri.console.tui.screens.logs import LogsScreen
 from kanri.console.tui.screens.pick_file import PickFileScreen
 from kanri.console.tui.screens.rollout import RolloutScreen
@@ -57,6 +68,24 @@ def alert_parts(alerts: list[FiringAlert]) -> tuple[list[Text], str]:
                          (f"{first.severity} ", "bold red" if first.severity == "page" else "yellow"),
                          first.service or first.app)
     return [what, Text("! goes to it", style="dim")], first.summary
+
+
+def planned_scaling(service: ServiceView, values: dict) -> ServiceView:
+    """The service as the autoscale form's values would leave it, so that the confirmation words its target as
+    the grid and the CLI will (ServiceView.scale_target_text)."""
+    low, high, metric, target = values["min"], values["max"], values["metric"], values["target"]
+    return dataclasses.replace(
+        service, min_replicas=low, max_replicas=high, autoscale=high > low, scale_metric=metric, scale_target=target,
+        cpu_threshold=int(target) if metric == "cpu" else service.cpu_threshold,
+        scale_to_zero_after=values["idle"] if low == 0 else 0.0)
+
+
+def scaling_plan(planned: ServiceView) -> str:
+    """`autoscaling between 0 and 8 replicas, each replica at 4 in flight, idle 30s → 0`."""
+    if not planned.autoscale:
+        return f"autoscaling off, {planned.min_replicas} replicas"
+    return (f"autoscaling between {planned.min_replicas} and {planned.max_replicas} replicas, each replica at "
+            f"{planned.scale_target_text()}")
 
 
 class MainScreen(Screen):
@@ -393,18 +422,28 @@ class MainScreen(Screen):
         def chosen(values: dict | None) -> None:
             if not values:
                 return
-            low, high, cpu = values["min"], values["max"], values["cpu"]
-            what = (f"autoscaling between {low} and {high} replicas at {cpu}% CPU" if high > low
-                    else f"autoscaling off, {low} replicas")
-            self._confirm(service, f"Autoscale {app}/{service.name}?", f"{service.name}: {what}.",
-                          lambda: self.run_change(lambda: self.data.autoscale(app, service, low, high, cpu),
-                                                  f"{service.name}: {what}"))
+            plan = planned_scaling(service, values)
+            what = scaling_plan(plan)
 
+            def change() -> ServiceView:
+                """The idle time goes only with min 0; which metric may go to 0 replicas, and CPU's 1..100, are
+                console.ops's to judge, and its refusal shows as any failed change's does."""
+                return self.data.autoscale(app, service, plan.min_replicas, plan.max_replicas, plan.scale_metric,
+                                           plan.scale_target,
+                                           plan.scale_to_zero_after if plan.min_replicas == 0 else None)
+
+            self._confirm(service, f"Autoscale {app}/{service.name}?", f"{service.name}: {what}.",
+                          lambda: self.run_change(change, f"{service.name}: {what}"))
+
+        target = service.cpu_threshold if service.scale_metric == "cpu" else service.scale_target
+        idle = service.scale_to_zero_after if service.min_replicas == 0 else DEFAULT_SCALE_TO_ZERO_AFTER
         self.app.push_screen(FormScreen(f"Autoscale {service.name}", [
-            Field("min", "minimum replicas", str(service.min_replicas), whole_number(1, 1000)),
+            Field("metric", "scale on: cpu, concurrency or rps", service.scale_metric, one_of(SCALE_METRICS)),
+            Field("target", "target per replica: CPU %, in flight, rps", f"{target:g}", positive_number),
+            Field("min", "minimum replicas", str(service.min_replicas), whole_number(0, 1000)),
             Field("max", "maximum replicas", str(service.max_replicas), whole_number(1, 1000)),
-            Field("cpu", "CPU threshold (% of request)", str(service.cpu_threshold), whole_number(1, 100))],
-            note="min = max turns autoscaling off"), chosen)
+            Field("idle", "idle before scaling to zero (min 0)", f"{idle:g}s", seconds)],
+            note="min = max turns autoscaling off; min 0 needs concurrency or rps"), chosen)
 
     def action_weights(self) -> None:
         selection = self._selection()

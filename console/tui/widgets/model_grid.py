@@ -42,11 +42,12 @@ PAD = 2 * PADDING
 
 
 def state(column: ServiceColumn) -> Text:
-    """`prod 2/2 ⟳`: the level, ready/desired replicas, ⟳ while it rolls, ✖ when the cluster failed."""
+    """`prod 2/3 ⟳`: the level, ready/desired replicas (desired by the autoscaler, once it says), ⟳ while it
+    rolls, ↓0 when scaled to zero, ✖ when the cluster failed."""
     service = column.service
     text = Text(SHORT_LEVEL.get(service.level, service.level), style=marks.level_style(service.level))
-    text.append(f" {column.ready}/{service.replicas}" + (f" {marks.ROLLING}" if column.rolling else "")
-                + (" ✖" if service.cluster_error else ""))
+    text.append(f" {column.ready}/{column.target}" + (f" {marks.ROLLING}" if column.rolling else "")
+                + (f" {marks.SCALED_TO_ZERO}" if column.idle else "") + (" ✖" if service.cluster_error else ""))
     return text
 
 

@@ -3,7 +3,9 @@
 A pod's status is the one `kubectl get pods` shows (Init:CrashLoopBackOff, not the Pending phase behind
 it); under the table, pods that are not ready say why, the way `kubectl describe` would. At 80 columns the
 table keeps the pod, its status and readiness, shortens pod names in the middle, and gives up age, restarts,
-then memory and GPU first; with the table focused, the title says the cursor's pod in full.
+then memory and GPU first; with the table focused, the title says the cursor's pod in full. Under the title,
+an autoscaled service says its bounds and target, how many replicas its autoscaler wants and why, or that it
+is idle at zero.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from kanri.console.cluster.base import Pod
 from kanri.console.moments import duration
 from kanri.console.telemetry import Figures, MetricsHistory, MetricsSnapshot, TelemetryUnavailable
 from kanri.console.telemetry.format import cores, count, mib, ms, percent, rate
-from kanri.console.tui.data import AppGrid
+from kanri.console.tui.data import AppGrid, ServiceColumn
 from kanri.console.tui.fit import Spec
 from kanri.console.tui.widgets.fit_line import FitLine
 from kanri.console.tui.widgets.fitted_table import FittedTable
@@ -76,9 +78,23 @@ def reasons(pods: list[Pod]) -> Text:
     return text
 
 
+def scaling(column: ServiceColumn) -> tuple[list[Text | str], Text | str]:
+    """`autoscaled 0–8 at 4 in flight · wants 3: 11.2 in flight against 4 per replica`; scaled to zero, `idle
+    (scaled to zero)` first, so that an empty table reads as resting rather than broken."""
+    service = column.service
+    parts: list[Text | str] = [Text("idle (scaled to zero)", style="bold")] if column.idle else []
+    parts.append(f"autoscaled {service.min_replicas}–{service.max_replicas} at {service.scale_target_text()}")
+    if column.desired is None:  # the cluster could not say
+        return parts, Text(column.scale_reason, style="yellow")
+    if column.idle:
+        return parts, column.scale_reason
+    return parts, f"wants {column.desired}" + (f": {column.scale_reason}" if column.scale_reason else "")
+
+
 class PodsPanel(Vertical):
     DEFAULT_CSS = """
     PodsPanel #pods-reasons { display: none; height: auto; max-height: 4; padding: 0 1; }
+    PodsPanel #pods-scaling { display: none; padding: 0 1; }
     """
 
     def __init__(self, **kwargs) -> None:
@@ -88,6 +104,7 @@ class PodsPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield FitLine("pods", id="pods-title")
+        yield FitLine(id="pods-scaling", separator=" · ")
         yield FittedTable(COLUMNS, id="pods-table", cursor_type="row", zebra_stripes=True)
         yield Static(id="pods-reasons")
         with Horizontal(id="sparks"):
@@ -119,6 +136,14 @@ class PodsPanel(Vertical):
         why.display = bool(text.plain)
         self.table.show({p.name: pod_row(p, figures.get(p.name)) for p in pods})
         self._show_title()
+        self._show_scaling(next((c for c in grid.columns if c.key == service and c.service.autoscale), None))
+
+    def _show_scaling(self, autoscaled: ServiceColumn | None) -> None:
+        """Under the title, for an autoscaled service only: its bounds and target, what it wants and why."""
+        line = self.query_one("#pods-scaling", FitLine)
+        line.display = autoscaled is not None
+        if autoscaled is not None:
+            line.show(*scaling(autoscaled))
 
     @on(DataTable.RowHighlighted)
     @on(events.DescendantFocus)
