@@ -4,12 +4,14 @@ read, and current again after the server forgets the history a watch would resum
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from kanri.console.cluster.base import ClusterError, ModelRef, ServiceSpec
 from kanri.console.cluster.kubernetes import KubernetesBackend
+from kanri.console.cluster.kubernetes.kinds import Kind
 from kanri.console.cluster.kubernetes.watching import Reflector
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.support.kube import FAST_OPTIONS, NAMESPACE
@@ -73,7 +75,32 @@ def test_reading_again_and_again_asks_the_api_server_nothing_more(fake: FakeKube
         finally:
             console.close()
     watches = [url for _, url in proxy.requests if "watch=true" in url]
-    assert len(watches) == 4 and all("allowWatchBookmarks=true" in url for url in watches), watches
+    # pods, Deployments, HPAs, VirtualServices, and the levels' RequestAuthentications, PeerAuthentications and
+    # AuthorizationPolicies
+    assert len(watches) == 7 and all("allowWatchBookmarks=true" in url for url in watches), watches
+
+
+def test_a_kind_the_cluster_does_not_serve_is_an_empty_copy_without_relisting() -> None:
+    """An add-on's kind on a cluster without the add-on: nothing exists, and nothing is asked again and again
+    (the reflector once relisted in a loop as fast as the CPU went)."""
+    server = FakeKubernetes(istio=False).start()
+    console = backend_on(server.url)
+    lists = 0
+
+    class Counted(Kind):
+        def list_at(self, *args: object, **kwargs: object) -> tuple[list[dict], str]:
+            nonlocal lists
+            lists += 1
+            return super().list_at(*args, **kwargs)  # type: ignore[arg-type]
+
+    reflector = Reflector(console.clusters[0], Counted(console.kinds["VirtualService"].api), NAMESPACE, "").start()
+    try:
+        assert reflector.objects(5) == []
+        time.sleep(0.3)
+        assert lists == 1
+    finally:
+        reflector.stop()
+        server.stop()
 
 
 def test_an_api_server_that_goes_away_is_said_by_the_watched_copy(fake: FakeKubernetes) -> None:

@@ -11,12 +11,14 @@ x-kanri-service-level headers the SDK sends pick the route: so each route
 has a second VirtualService, bound to the gateway only, with the same split
 behind that header match. Istio merges the VirtualServices of one host bound
 to a gateway; bound to the mesh they would conflict (istioctl analyze IST0109).
+
+With a JWT issuer configured, the objects deciding who may call the level (mesh_security.py) come last.
 """
 
 from __future__ import annotations
 
 from ..base import RouteSpec
-from . import labels
+from . import labels, mesh_security
 from .objects import HTTP_PORT, ObjectOptions
 
 LEVEL_PORT = 50051
@@ -28,8 +30,7 @@ def level_host(app: str, level: str, namespace: str) -> str:
 
 
 def _metadata(route: RouteSpec, namespace: str) -> dict:
-    return {"name": labels.level_name(route.app, route.level), "namespace": namespace,
-            "labels": labels.route_identity(route.app, route.level)}
+    return labels.level_metadata(route.app, route.level, namespace)
 
 
 def level_service(route: RouteSpec, namespace: str) -> dict:
@@ -38,7 +39,7 @@ def level_service(route: RouteSpec, namespace: str) -> dict:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _metadata(route, namespace),
-        "spec": {"selector": {labels.APP: route.app, labels.LEVEL: route.level},
+        "spec": {"selector": labels.level_pods(route.app, route.level),
                  "ports": [{"name": "grpc", "port": LEVEL_PORT, "targetPort": "grpc", "protocol": "TCP",
                             "appProtocol": "grpc"},
                            {"name": "http", "port": HTTP_PORT, "targetPort": "http", "protocol": "TCP",
@@ -110,8 +111,10 @@ def ingress_virtual_service(route: RouteSpec, namespace: str, options: ObjectOpt
 
 
 def route_objects(route: RouteSpec, namespace: str, options: ObjectOptions) -> list[dict]:
-    """Every object of a route, in the order they are applied (subsets before the routes that name them)."""
+    """Every object of a route, in the order they are applied (subsets before the routes that name them), then
+    the level's mesh security when configured."""
     objects = [level_service(route, namespace), destination_rule(route, namespace, options),
                virtual_service(route, namespace, options)]
-    ingress = options.gateway and options.ingress_host
-    return [*objects, ingress_virtual_service(route, namespace, options)] if ingress else objects
+    if options.gateway and options.ingress_host:
+        objects.append(ingress_virtual_service(route, namespace, options))
+    return objects + mesh_security.level_objects(route.app, route.level, namespace, options)

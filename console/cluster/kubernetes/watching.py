@@ -49,7 +49,7 @@ class Reflector:
     def objects(self, timeout: float) -> list[dict]:
         """The current copy; waits up to `timeout` for the first list, and says why when the cluster is away."""
         if not self._synced.wait(timeout):
-            raise ClusterError(self._error or f"cluster {self.cluster.name}: no answer listing {self.kind.kind}s "
+            raise ClusterError(self._error or f"cluster {self.cluster.name}: no answer listing {self.kind.api.many} "
                                               f"in namespace {self.namespace} within {timeout:g} s")
         with self._lock:
             if self._error:
@@ -60,7 +60,10 @@ class Reflector:
         version = ""
         while not self._stopped.is_set():
             try:
-                version = self._follow(version) if version else self._relist()
+                if version:
+                    version = self._follow(version)
+                elif not (version := self._relist()):
+                    self._stopped.wait()  # a kind this cluster does not serve (an add-on's): nothing to watch
             except ClusterError as exc:  # said until a new list succeeds
                 version = ""
                 with self._lock:
@@ -87,7 +90,7 @@ class Reflector:
             if kind == "ERROR":
                 if obj.get("code") == 410:
                     return ""
-                raise ClusterError(f"cluster {self.cluster.name}: watching {self.kind.kind}s failed: "
+                raise ClusterError(f"cluster {self.cluster.name}: watching {self.kind.api.many} failed: "
                                    f"{obj.get('message', obj)}")
             version = obj.get("metadata", {}).get("resourceVersion", version)
             if kind == "BOOKMARK":
