@@ -23,7 +23,9 @@ def object_options(settings: Settings) -> ObjectOptions:
     defaults = ObjectOptions()
     return ObjectOptions(image=settings.image or defaults.image,
                          fetch_image=settings.fetch_image or defaults.fetch_image, gateway=settings.istio_gateway,
-                         ingress_host=settings.ingress_host,
+                         ingress_host=settings.ingress_host, jwt_issuer=settings.istio_jwt_issuer,
+                         jwks_uri=settings.istio_jwks_uri, jwt_audiences=settings.istio_jwt_audiences,
+                         allowed_principals=settings.istio_allowed_principals, prometheus_url=settings.prometheus_url,
                          progress_deadline_seconds=settings.progress_deadline_seconds)
 
 

@@ -502,6 +502,7 @@ def test_discovery_lists_the_versions_a_kubernetes_version_serves(cluster: Calla
     assert groups["autoscaling"].preferred_version.version == autoscaling[0]
     assert [v.version for v in groups["policy"].versions] == policy
     assert {"networking.istio.io", "monitoring.coreos.com", "apps"} <= set(groups)
+    assert [v.version for v in groups["security.istio.io"].versions] == ["v1", "v1beta1"]  # as Istio 1.22+ serves it
     assert client.PolicyApi(api).get_api_group().preferred_version.group_version == f"policy/{policy[0]}"
     resources = client.AppsV1Api(api).get_api_resources()
     assert resources.group_version == "apps/v1" and [r.name for r in resources.resources] == ["deployments"]
@@ -522,7 +523,7 @@ def test_an_unserved_group_version_is_the_real_404_for_every_verb(cluster: Calla
             call()
         assert message(refused) == not_found
     groups = {g.name for g in client.ApisApi(api).get_api_versions().groups}
-    assert "networking.istio.io" not in groups and "monitoring.coreos.com" not in groups
+    assert not {"networking.istio.io", "security.istio.io", "monitoring.coreos.com"} & groups
 
 
 def with_pod_spec(body: dict, **fields: object) -> dict:

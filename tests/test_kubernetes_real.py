@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from kubernetes import client
 
 from kanri.console.cli import main
-from kanri.console.cluster.base import ModelRef, ServiceSpec
-from kanri.console.cluster.kubernetes import KubernetesBackend
+from kanri.console.cluster.base import ModelRef, RouteSpec, ServiceSpec
+from kanri.console.cluster.kubernetes import KubernetesBackend, ObjectOptions
 from kanri.console.config import ENVIRONMENT
 from kanri.console.telemetry import KubernetesPodLogs, LogQuery
 from kanri.serving.models import ModelStore
@@ -159,7 +159,7 @@ def test_pod_logs_are_the_runtime_containers_beside_a_sidecar(real_kubernetes: R
 
 def test_the_console_role_is_all_kanri_needs(real_kubernetes: RealKubernetes, make_echo_spec: Callable) -> None:
     """manifests/base's Role and ServiceAccount kanri-console, applied for real; kanri connects with that
-    account's token alone and runs a service's whole life."""
+    account's token alone and runs a service's whole life, its level routed and guarded by the mesh."""
     namespace = real_kubernetes.namespace("as-console")
     wanted = {"Role", "RoleBinding", "ServiceAccount"}
     objects = [o for o in kustomize(Path("base")) if o["kind"] in wanted and "console" in o["metadata"]["name"]]
@@ -177,12 +177,14 @@ def test_the_console_role_is_all_kanri_needs(real_kubernetes: RealKubernetes, ma
     configuration = client.Configuration()
     configuration.host, configuration.ssl_ca_cert = real_kubernetes.url, str(real_kubernetes.credentials.ca)
     configuration.api_key = {"authorization": f"Bearer {token}"}
+    guarded = ObjectOptions(jwt_issuer="https://auth.example.com", jwks_uri="https://auth.example.com/jwks.json")
     backend = KubernetesBackend(api_clients={"as-console": client.ApiClient(configuration)}, namespace=namespace,
-                                poll_interval=0.05, timeout=(2.0, 10.0))
+                                options=guarded, poll_interval=0.05, timeout=(2.0, 10.0))
     spec = make_echo_spec()
     for autoscale in (False, True, False):
         backend.apply(dataclasses.replace(spec, autoscale=autoscale))
     assert list(backend.rollout("echo", "main", timeout=60))[-1].converged
+    backend.set_route(RouteSpec("echo", spec.level, {"main": 100}))
     watching = KubernetesBackend(api_clients={"as-console": client.ApiClient(configuration)}, namespace=namespace,
                                  watch=True)
     assert [p.ready for p in watching.pods("echo")] == [True] and watching.actual_state().services

@@ -32,8 +32,9 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from kanri.console.cli import main
 from kanri.console.cluster.base import Resources, RouteSpec
-from kanri.console.cluster.kubernetes import KubernetesBackend, pod
+from kanri.console.cluster.kubernetes import KubernetesBackend, mesh_security, pod
 from kanri.console.telemetry import ElasticsearchLogs, KubernetesPodLogs, LogQuery
+from kanri.console.wiring import object_options
 from kanri.serving.logs import JsonFormatter
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kubernetes_api import FakeKubernetes
@@ -62,14 +63,17 @@ def test_every_kustomization_renders_and_validates(folder: Path) -> None:
 
 
 def test_kanri_render_output_validates(console_settings: object) -> None:
-    """Every level's service, and one with what the overlays do not show: a GPU, a model store on the shared
-    volume, a canary weight and a mirrored share."""
+    """Every level's service, and ones with what the overlays do not show: a GPU, a model store on the shared
+    volume, a canary weight and a mirrored share; scaling on calls per second, to zero (a KEDA ScaledObject)."""
     cases = [(level_service(level, console_settings.model_store),
               RouteSpec("digits", level, {f"main-{level}": 100})) for level in LEVELS]
     gpu = dataclasses.replace(level_service("production", "/var/lib/kanri/models"), name="canary",
                               resources=Resources(cpu_request="2", memory_limit="8Gi", gpus=1))
     cases.append((gpu, RouteSpec("digits", "production", {"main-production": 90, "canary": 10}, mirror="shadow",
                                  mirror_percent=5)))
+    on_calls = dataclasses.replace(level_service("staging", console_settings.model_store), min_replicas=0,
+                                   scale_metric="rps", scale_target=40.0, scale_to_zero_after=120.0)
+    cases.append((on_calls, RouteSpec("digits", "staging", {"main-staging": 100})))
     for spec, route in cases:
         documents = rendered(spec, route, console_settings)
         assert {d["kind"] for d in documents} >= {"Deployment", "Service", "DestinationRule", "VirtualService"}
@@ -115,6 +119,8 @@ def _broken(obj: dict, path: str, value: object) -> dict:
     ("Deployment", "spec.minReadySeconds", "10", "'10' is not of type 'integer'"),
     ("VirtualService", "spec.http.0.mirrorPercentag", {"value": 5.0}, "'mirrorPercentag' was unexpected"),
     ("VirtualService", "spec.http.0.route.0.weight", "100", "'100' is not of type 'integer'"),
+    ("AuthorizationPolicy", "spec.rules.0.from.0.source.requestPrincipal", ["*"], "'requestPrincipal' was unexpected"),
+    ("PeerAuthentication", "spec.mtls.mode", "STICT", "'STICT' is not one of"),
 ])
 def test_a_misspelt_field_is_refused(kind: str, path: str, value: object, expected: str,
                                      console_settings: object) -> None:
@@ -169,26 +175,30 @@ def _granted(role: str) -> set[tuple[str, str, str]]:
             for resource in rule["resources"] for verb in rule["verbs"]}
 
 
-def test_the_console_roles_grant_exactly_the_calls_kanri_makes() -> None:
-    """A service's whole life (create, autoscale, route, status, pods, sync, logs, delete) through a recording
-    proxy, the reads as the console makes them (watched): the console Role allows every call made and nothing
-    else; the read-only Role, every read."""
-    fake, logs = FakeKubernetes(ready_after=0.05).start(), FakePodLogs()
+def test_the_console_roles_grant_exactly_the_calls_kanri_makes(console_settings: object) -> None:
+    """A service's whole life (create, autoscale on CPU then on calls, route, status, pods, sync, logs, delete)
+    through a recording proxy, on a cluster with KEDA, configured as manifests/base configures the console (so
+    its levels' mesh security is written too), the reads as the console makes them (watched): the console Role
+    allows every call made and nothing else; the read-only Role, every read."""
+    options = object_options(console_settings)
+    fake, logs = FakeKubernetes(ready_after=0.05, keda=True).start(), FakePodLogs()
     logs.add_pod("kanri", "digits-main-1", {"kanri.io/app": "digits", "kanri.io/service": "main"})
     try:
         with recording_proxy() as proxy:
             backend = KubernetesBackend(api_clients={"fake": proxied_client(fake.url, proxy.url)}, namespace="kanri",
-                                        poll_interval=0.05)
+                                        options=options, poll_interval=0.05)
             spec = dataclasses.replace(level_service("development", "s3://m"), name="main", min_ready_seconds=0)
-            for autoscale in (False, True, True):  # creates, then replaces; the first removes an HPA
-                backend.apply(dataclasses.replace(spec, autoscale=autoscale))
+            on_calls = dataclasses.replace(spec, autoscale=True, scale_metric="concurrency", scale_target=4.0)
+            # Creates, then replaces; each removes the autoscaler the service no longer has (an HPA, a ScaledObject).
+            for step in (spec, dataclasses.replace(spec, autoscale=True), on_calls, on_calls):
+                backend.apply(step)
             assert list(backend.rollout("digits", "main", timeout=10))[-1].converged
             for _ in range(2):
                 backend.set_route(RouteSpec("digits", "development", {"main": 100}))
             writes = len(proxy.requests)
             backend.status("digits", "main")
             console = KubernetesBackend(api_clients={"fake": proxied_client(fake.url, proxy.url)}, namespace="kanri",
-                                        watch=True)  # as the console reads: watched copies
+                                        options=options, watch=True)  # as the console reads: watched copies
             console.pods("digits")
             console.actual_state()
             console.close()
@@ -365,7 +375,9 @@ def test_fetch_predictor_without_a_repository_leaves_the_image_predictor(tmp_pat
 
 def test_crd_schemas_cover_every_custom_kind_kanri_writes() -> None:
     assert {("networking.istio.io/v1beta1", k) for k in ("Gateway", "VirtualService", "DestinationRule")} | \
-        {("monitoring.coreos.com/v1", k) for k in ("ServiceMonitor", "PrometheusRule")} <= set(crd_schemas())
+        {("security.istio.io/v1beta1", k) for k in mesh_security.KINDS} | \
+        {("monitoring.coreos.com/v1", k) for k in ("ServiceMonitor", "PrometheusRule")} | \
+        {("keda.sh/v1alpha1", "ScaledObject")} <= set(crd_schemas())
 
 
 # Logs: fluent-bit's configuration and the index template, against the console's Elasticsearch reader.

@@ -175,9 +175,23 @@ class ActualService:
 
 
 @dataclass(frozen=True)
+class AccessDrift:
+    """A level whose objects deciding who may call it (Kubernetes: Istio's mesh security, by kind) are not those
+    the backend's configuration asks for: missing, left over, or edited."""
+
+    app: str
+    level: str
+    desired: tuple[str, ...]
+    actual: tuple[str, ...]
+    cluster: str = ""
+
+
+@dataclass(frozen=True)
 class ClusterState:
     services: list[ActualService]
     routes: list[RouteSpec]
+    access_drift: list[AccessDrift] = field(default_factory=list)
+    """Only from a backend that guards levels itself (Kubernetes with mesh security configured or left over)."""
 
 
 REPLICA_WORKERS = 1

@@ -35,11 +35,13 @@ def render() -> None:
                    "Default: the newest Kubernetes.")
 @click.pass_obj
 def render_service(state: State, app: str, service: str, version: str) -> None:
-    """Print SERVICE's Deployment, Service, PDB, HPA and its level's Istio routing (`kanri render APP SERVICE`).
+    """Print SERVICE's Deployment, Service, PDB, HPA or ScaledObject, its level's routing (`kanri render APP SERVICE`).
 
     Needs no cluster: the objects come from the registry and the configuration
-    (namespace, image, gateway, ingress host). On a cluster, kanri writes the
-    same objects in the API versions that cluster serves.
+    (namespace, image, gateway, ingress host; with a JWT issuer and its JWKS,
+    the level's RequestAuthentication, PeerAuthentication and
+    AuthorizationPolicy too). On a cluster, kanri writes the same objects in
+    the API versions that cluster serves.
     """
     from kanri.console.cluster.kubernetes import Capabilities, render_service_yaml
     from kanri.console.cluster.kubernetes.versions import OLDEST_SUPPORTED, parse_version

@@ -72,6 +72,8 @@ def drift(ctx: Context) -> tuple[list[Drift], dict[tuple[str, str], tuple[int, S
         if have is None or (have.weights, have.mirror, have.mirror_percent) != (spec.weights, spec.mirror,
                                                                              spec.mirror_percent):
             found.append(Drift(f"{key[0]}/{key[1]}", "route", spec.weights, have.weights if have else None))
+    found += [Drift(f"{d.app}/{d.level}", "access", list(d.desired), list(d.actual), d.cluster)
+              for d in state.access_drift]
     return found, services, routes
 
 

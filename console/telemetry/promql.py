@@ -18,6 +18,10 @@ differently (`pod` or `pod_name`, ...): `Labels` says how this one does.
 Latency quantiles need every bucket series rated; `latency_rules` has
 Prometheus keep them per pod and service ahead of time (`kanri render
 latency-rules`), and the queries read those series when told to.
+
+The queries kanri hands others select the same series the same way: the SLO
+rules (slo/rules.py), and KEDA's, which scale a service on its calls
+(`calls`, `calls_to`; cluster/kubernetes/scaling.py).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ Level = Literal["pod", "service"]
 # The latency quantiles a refresh shows, as the `quantile` label of the recorded series -> the figure.
 QUANTILES = {"0.5": "p50_seconds", "0.99": "p99_seconds"}
 
+# The runtime's prediction calls (those serving.auth guards) by their `method` label, over gRPC and HTTP.
+PREDICTIONS = "(HTTP )?(Predict|PredictStream|ModelInfer)"
+
 
 @dataclass(frozen=True)
 class Labels:
@@ -45,6 +52,7 @@ class Labels:
     container: str = "container"
     app: str = "app"
     service: str = "service"
+    level: str = "service_level"
 
 
 def _matchers(**pairs: str | None) -> str:
@@ -127,6 +135,24 @@ class Queries:
         within = self._runtime(app, service, f'le="{_quote(le)}"')
         return (f"1 - sum by ({by}) (rate(kanri_request_duration_seconds_bucket{within}[{w}]))"
                 f" / sum by ({by}) (rate(kanri_request_duration_seconds_count{runtime}[{w}]))")
+
+    def calls(self, metric: str, app: str, service: str, level: str) -> str:
+        """One service's calls at its level, over all its pods, as KEDA scales it on them (cluster/kubernetes/
+        scaling.py): in flight (concurrency), or predictions per second (rps). Predictions only: before
+        Kubernetes 1.24 the kubelet's probes are HTTP calls to the runtime, and would keep it from ever idling."""
+        at_level = _matchers(**{self.labels.level: level})
+        if metric == "concurrency":
+            return f"sum(kanri_requests_in_flight{self._runtime(app, service, at_level)})"
+        predictions = self._runtime(app, service, f'{at_level}, method=~"{PREDICTIONS}"')
+        return f"sum(rate(kanri_requests_total{predictions}[{self.rate_window}]))"
+
+    def calls_to(self, kubernetes_service: str) -> str:
+        """Calls per second to a Kubernetes Service of the namespace, as the Istio proxies on the callers' side
+        count them: those no pod answered too, whose destination workload is then "unknown"
+        (istio/istio#22154) while the destination Service is known."""
+        destination = _matchers(reporter="source", destination_service_name=kubernetes_service,
+                                destination_service_namespace=self.namespace)
+        return f"sum(rate(istio_requests_total{{{destination}}}[{self.rate_window}]))"
 
     def recorded(self, level: Level) -> str:
         """The series where `latency_rules` keep each pod's or service's latency quantiles (label `quantile`)."""

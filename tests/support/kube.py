@@ -70,13 +70,13 @@ class FakeClusters:
 
 @contextlib.contextmanager
 def fake_clusters(folder: Path, names: tuple[str, ...] = ("kind-kanri",), ready_after: float = 0.1,
-                  kubernetes_version: str = "1.31", istio: bool = True) -> Iterator[FakeClusters]:
-    """Fakes of one Kubernetes version, with or without Istio's (and the Prometheus Operator's) CRDs."""
+                  kubernetes_version: str = "1.31", istio: bool = True, keda: bool = False) -> Iterator[FakeClusters]:
+    """Fakes of one Kubernetes version, with or without Istio's (and the Prometheus Operator's) CRDs and KEDA's."""
     fakes: dict[str, FakeKubernetes] = {}
     try:
         for name in names:
             fakes[name] = FakeKubernetes(ready_after=ready_after, kubernetes_version=kubernetes_version,
-                                         istio=istio).start()
+                                         istio=istio, keda=keda).start()
         yield FakeClusters(fakes, write_kubeconfig(folder / "kubeconfig", {n: f.url for n, f in fakes.items()}))
     finally:
         for fake in fakes.values():

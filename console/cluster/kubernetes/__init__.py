@@ -1,7 +1,7 @@
 """The Kubernetes cluster backend: services as Deployments, routes as Istio VirtualServices, on one or more clusters.
 
 Modules: labels (names and labels), objects and routing (ServiceSpec and
-RouteSpec as Kubernetes objects), pod (what the pods carry besides the runtime
+RouteSpec as Kubernetes objects), mesh_security (who may call a level), pod (what the pods carry besides the runtime
 container), render (them as YAML), connection (API clients, timeouts, errors),
 versions (API discovery and what it changes), kinds (REST calls per kind), apply (checked, ordered
 server-side apply), watching (watched copies), status and readback

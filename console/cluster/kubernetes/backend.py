@@ -21,7 +21,7 @@ from typing import TypeVar
 from kubernetes import client
 
 from ..base import ClusterError, ClusterState, Pod, RolloutStatus, RouteSpec, ServiceSpec, route_problems
-from . import labels, readback
+from . import labels, mesh_security, readback
 from .apply import Write, change
 from .connection import DEFAULT_TIMEOUT, Cluster, connect
 from .kinds import kinds
@@ -31,9 +31,10 @@ from .status import rollout_status, unready_detail
 from .watching import Reflector
 
 T = TypeVar("T")
-WORKLOAD_KINDS = ("HorizontalPodAutoscaler", "PodDisruptionBudget", "Service", "Deployment")
-ROUTE_KINDS = ("VirtualService", "DestinationRule", "Service")
-WRITE_ORDER = ("Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Deployment")  # pods change last
+AUTOSCALER_KINDS = ("HorizontalPodAutoscaler", "ScaledObject")  # on CPU; on calls, through KEDA (scaling.py)
+WORKLOAD_KINDS = (*AUTOSCALER_KINDS, "PodDisruptionBudget", "Service", "Deployment")
+ROUTE_KINDS = (*reversed(mesh_security.KINDS), "VirtualService", "DestinationRule", "Service")
+WRITE_ORDER = ("Service", "PodDisruptionBudget", *AUTOSCALER_KINDS, "Deployment")  # pods change last
 
 
 class KubernetesBackend:
@@ -89,23 +90,37 @@ class KubernetesBackend:
             reflector.stop()
 
     def apply(self, spec: ServiceSpec) -> None:
-        """An autoscaled service's replicas are left where its HPA put them, or start at its minimum."""
-        name = labels.workload_name(spec.app, spec.name)
+        """An autoscaled service's replicas are left where its autoscaler put them, or start at its minimum. The
+        autoscaler it no longer has (none, or the other kind after a change of metric) goes first, so that it
+        cannot scale the Deployment meanwhile."""
+        gone = {"metadata": {"namespace": self.namespace, "name": labels.workload_name(spec.app, spec.name)}}
         writes = []
         for cluster in self.clusters:
             objects = {o["kind"]: o for o in workload_objects(spec, self.namespace, self.options,
                                                                cluster.capabilities)}
-            if not spec.autoscale:  # first, so that it cannot scale the Deployment back meanwhile
-                gone = {"metadata": {"namespace": self.namespace, "name": name}}
-                writes.append(Write(cluster, self.kinds["HorizontalPodAutoscaler"], gone, delete=True))
+            writes += [Write(cluster, self.kinds[kind], gone, delete=True) for kind in AUTOSCALER_KINDS
+                       if kind not in objects]
             writes += [Write(cluster, self.kinds[kind], objects[kind]) for kind in WRITE_ORDER if kind in objects]
         change(writes, prepare=_autoscaled_replicas)
 
     def cluster_statuses(self, app: str, service: str) -> list[RolloutStatus]:
-        """The rollout status on each cluster; a stuck one says what its pods show."""
+        """The rollout status on each cluster; a stuck one says what its pods show, an autoscaled one why its
+        autoscaler wants its replicas."""
         name = labels.workload_name(app, service)
-        return self._fan_out(lambda cluster: self._rollout_status(
-            cluster, app, service, self.kinds["Deployment"].read(cluster, self.namespace, name)))
+
+        def work(cluster: Cluster) -> RolloutStatus:
+            status = self._rollout_status(cluster, app, service,
+                                          self.kinds["Deployment"].read(cluster, self.namespace, name))
+            _, why = readback.scaling_verdict(name, *self._autoscalers(cluster, app=app, service=service))
+            return dataclasses.replace(status, scale_reason=why)
+
+        return self._fan_out(work)
+
+    def _autoscalers(self, cluster: Cluster, **narrowed_by: str) -> tuple[dict[str, dict], dict[str, dict]]:
+        """kanri's HPAs and ScaledObjects, each by name, narrowed by app=, service=. The HPAs include those KEDA
+        makes from kanri's ScaledObjects, which carry the ScaledObjects' labels."""
+        return ({o["metadata"]["name"]: o for o in self._managed(cluster, "HorizontalPodAutoscaler", **narrowed_by)},
+                {o["metadata"]["name"]: o for o in self._managed(cluster, "ScaledObject", **narrowed_by)})
 
     def _rollout_status(self, cluster: Cluster, app: str, service: str, deployment: dict | None) -> RolloutStatus:
         if deployment is None:
@@ -129,7 +144,8 @@ class KubernetesBackend:
             available=sum(s.available for s in statuses), converged=all(s.converged for s in statuses),
             stuck="; ".join(f"{s.cluster}: {s.stuck}" for s in statuses if s.stuck),
             message="; ".join(f"{s.cluster}: {s.message}" for s in statuses),
-            cluster=",".join(s.cluster for s in statuses))
+            cluster=",".join(s.cluster for s in statuses),
+            scale_reason="; ".join(f"{s.cluster}: {s.scale_reason}" for s in statuses if s.scale_reason))
 
     def rollout(self, app: str, service: str, timeout: float = 300.0) -> Iterator[RolloutStatus]:
         """Each cluster's status whenever its Deployment changes (watched, not polled), until all converged,
@@ -165,8 +181,11 @@ class KubernetesBackend:
                 reflector.stop()
 
     def set_route(self, route: RouteSpec) -> None:
-        """Istio applies the new weights to new calls; calls in flight finish where they are."""
+        """Istio applies the new weights to new calls; calls in flight finish where they are. The level's mesh
+        security objects go once the configuration stops asking for them (as an HPA goes with autoscaling)."""
         objects = route_objects(route, self.namespace, self.options)
+        dropped = () if mesh_security.configured(self.options) else tuple(reversed(mesh_security.KINDS))
+        gone = {"metadata": {"namespace": self.namespace, "name": labels.level_name(route.app, route.level)}}
         writes = []
         for cluster in self.clusters:
             deployments = self.kinds["Deployment"].list(cluster, self.namespace,
@@ -175,6 +194,7 @@ class KubernetesBackend:
                 raise ClusterError(f"cluster {cluster.name}: cannot route {route.app} at {route.level}: "
                                    f"{'; '.join(problems)}")
             writes += [Write(cluster, self.kinds[obj["kind"]], obj) for obj in objects]
+            writes += [Write(cluster, self.kinds[kind], gone, delete=True) for kind in dropped]
         change(writes)
 
     def pods(self, app: str, service: str | None = None) -> list[Pod]:
@@ -186,19 +206,22 @@ class KubernetesBackend:
     def actual_state(self) -> ClusterState:
         """Services per cluster; routes once each (the same on every cluster unless edited out of band)."""
         def work(cluster: Cluster) -> ClusterState:
-            autoscalers = {h["metadata"]["name"]: h for h in self._managed(cluster, "HorizontalPodAutoscaler")}
-            services = [readback.actual_service(d, autoscalers.get(d["metadata"]["name"]), cluster.name)
+            autoscalers = self._autoscalers(cluster)
+            services = [readback.actual_service(d, *autoscalers, cluster.name)
                         for d in self._managed(cluster, "Deployment")]
             routes = [readback.route(vs) for vs in self._managed(cluster, "VirtualService")
                       if readback.is_mesh_route(vs)]
-            return ClusterState(services, routes)
+            guards = [o for kind in mesh_security.KINDS for o in self._managed(cluster, kind)]
+            return ClusterState(services, routes,
+                                readback.access_drift(routes, guards, self.namespace, self.options, cluster.name))
 
         states = self._fan_out(work)
         routes: list[RouteSpec] = []
         for route in (r for state in states for r in state.routes):
             if route not in routes:
                 routes.append(route)
-        return ClusterState([s for state in states for s in state.services], routes)
+        return ClusterState([s for state in states for s in state.services], routes,
+                            [d for state in states for d in state.access_drift])
 
     def delete(self, app: str, service: str) -> None:
         """The route objects of the level go too once no service of the application is left at that level."""
@@ -234,10 +257,14 @@ class KubernetesBackend:
 
 
 def _autoscaled_replicas(write: Write, live: dict | None) -> dict:
-    """An autoscaled Deployment keeps the replicas its HPA set; a new one starts at its minimum, so that its
-    rollout is not done at one replica before the HPA first acts."""
+    """An autoscaled Deployment keeps the replicas its autoscaler set, within its bounds: an HPA does not scale up
+    a Deployment left at zero, as one scaled on calls may be when it goes over to CPU. A new one starts at its
+    minimum, so that its rollout is not done at one replica before the autoscaler first acts; at one when that
+    minimum is zero, so that the rollout shows a replica serving before the service goes idle."""
     obj = write.obj
     if obj["kind"] != "Deployment" or "replicas" in obj["spec"]:
         return obj
-    replicas = live["spec"].get("replicas", 1) if live else int(obj["metadata"]["annotations"][labels.MIN_REPLICAS])
+    bounds = obj["metadata"]["annotations"]
+    low, high = int(bounds[labels.MIN_REPLICAS]), int(bounds[labels.MAX_REPLICAS])
+    replicas = min(max(live["spec"].get("replicas", 1), low), high) if live else max(low, 1)
     return obj | {"spec": obj["spec"] | {"replicas": replicas}}

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .connection import Cluster
-from .versions import ISTIO_SECURITY_KINDS, KIND_APIS, KindApi, istio_kind, istio_security_kind
+from .versions import ISTIO_SECURITY_KINDS, KIND_APIS, SCALED_OBJECT, KindApi, istio_kind, istio_security_kind
 
 FIELD_MANAGER = "kanri"
 APPLY = "application/apply-patch+yaml"  # a JSON body is YAML too
@@ -55,7 +55,7 @@ class Kind:
         """The objects and the resourceVersion of the list, where a watch of them starts."""
         if not self._served(cluster):
             return [], ""
-        answer = cluster.request(f"list {self.kind}s in namespace {namespace}", "GET", self.path(cluster, namespace),
+        answer = cluster.request(f"list {self.api.many} in namespace {namespace}", "GET", self.path(cluster, namespace),
                                  {"labelSelector": selector}) or {}
         return answer.get("items") or [], answer.get("metadata", {}).get("resourceVersion", "")
 
@@ -63,7 +63,7 @@ class Kind:
               seconds: float) -> Iterator[dict]:
         """Changes after `resource_version`, with bookmarks, for about `seconds` (a 410 Gone arrives as an ERROR)."""
         query = {"labelSelector": selector, "resourceVersion": resource_version, "allowWatchBookmarks": "true"}
-        return cluster.stream(f"watch {self.kind}s in namespace {namespace}", self.path(cluster, namespace), query,
+        return cluster.stream(f"watch {self.api.many} in namespace {namespace}", self.path(cluster, namespace), query,
                               seconds)
 
     def apply(self, cluster: Cluster, obj: dict, dry_run: bool = False) -> dict | None:
@@ -88,5 +88,6 @@ class Kind:
 def kinds(istio_api_version: str) -> dict[str, Kind]:
     """Every kind kanri manages, by its Kubernetes kind name."""
     apis = [*KIND_APIS.values(), istio_kind("VirtualService", istio_api_version),
-            istio_kind("DestinationRule", istio_api_version), *map(istio_security_kind, ISTIO_SECURITY_KINDS)]
+            istio_kind("DestinationRule", istio_api_version), *map(istio_security_kind, ISTIO_SECURITY_KINDS),
+            SCALED_OBJECT]
     return {api.kind: Kind(api) for api in apis}

@@ -53,8 +53,23 @@ def identity(app: str, service: str, level: str) -> dict[str, str]:
             MANAGED_BY: "kanri", APP: app, SERVICE: service, LEVEL: level}
 
 
+def workload_metadata(app: str, service: str, level: str, namespace: str) -> dict:
+    """The metadata of an object of one service that carries nothing else (named APP-SERVICE)."""
+    return {"name": workload_name(app, service), "namespace": namespace, "labels": identity(app, service, level)}
+
+
 def route_identity(app: str, level: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": app, MANAGED_BY: "kanri", APP: app, LEVEL: level}
+
+
+def level_metadata(app: str, level: str, namespace: str) -> dict:
+    """The metadata of each object of an application's route at one level (they share the name APP-LEVEL)."""
+    return {"name": level_name(app, level), "namespace": namespace, "labels": route_identity(app, level)}
+
+
+def level_pods(app: str, level: str) -> dict[str, str]:
+    """The labels every pod of an application at a level carries, whichever service it runs."""
+    return {APP: app, LEVEL: level}
 
 
 def pod_selector(app: str, service: str) -> dict[str, str]:

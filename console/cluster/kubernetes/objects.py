@@ -1,4 +1,5 @@
-"""A service as Kubernetes objects: Deployment, Service, PodDisruptionBudget and, when autoscaled, an HPA.
+"""A service as Kubernetes objects: Deployment, Service, PodDisruptionBudget and, when autoscaled, an HPA (on
+CPU) or a KEDA ScaledObject (on its calls: scaling.py).
 
 Pure functions of a ServiceSpec, so that what `kanri render` prints is exactly
 what the backend applies; what the pods carry besides the runtime container is
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from kanri.serving import __version__
 
 from ..base import REPLICA_WORKERS, ServiceSpec
-from . import labels, pod
+from . import labels, pod, scaling
 from .versions import KIND_APIS, Capabilities
 
 METRICS_PORT = 9102
@@ -36,6 +37,7 @@ class ObjectOptions:
     jwks_uri: str = ""
     jwt_audiences: tuple[str, ...] = ()
     allowed_principals: tuple[str, ...] = ()  # service accounts let through without a token, "TD/ns/NS/sa/NAME"
+    prometheus_url: str = ""  # where KEDA reads the calls of services that scale on them (scaling.py)
 
 
 def _metadata(name: str, namespace: str, identity: dict[str, str], annotations: dict[str, str] | None = None) -> dict:
@@ -93,7 +95,7 @@ def _container(spec: ServiceSpec, image: str, capabilities: Capabilities) -> dic
 
 def deployment(spec: ServiceSpec, namespace: str, options: ObjectOptions, capabilities: Capabilities) -> dict:
     """The model's URI, sha256 and version are in the pod template, so a model switch is a rolling update.
-    An autoscaled Deployment leaves replicas to its HPA (and the backend keeps the live count)."""
+    An autoscaled Deployment leaves replicas to its autoscaler (and the backend keeps the live count)."""
     model = {labels.MODEL_URI: spec.model.uri, labels.MODEL_SHA256: spec.model.sha256,
              labels.MODEL_VERSION: str(spec.model.version)}
     scrape = {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT), "prometheus.io/path": "/metrics"}
@@ -158,7 +160,8 @@ def autoscaler(spec: ServiceSpec, namespace: str, capabilities: Capabilities) ->
     return {
         "apiVersion": capabilities.require(KIND_APIS["HorizontalPodAutoscaler"]),
         "kind": "HorizontalPodAutoscaler",
-        "metadata": _metadata(name, namespace, labels.identity(spec.app, spec.name, spec.level)),
+        "metadata": _metadata(name, namespace, labels.identity(spec.app, spec.name, spec.level),
+                              scaling.UNCHECKED_BY_KEDA),
         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
                  "minReplicas": spec.min_replicas, "maxReplicas": spec.max_replicas,
                  "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
@@ -172,4 +175,8 @@ def workload_objects(spec: ServiceSpec, namespace: str, options: ObjectOptions,
     capabilities = capabilities or Capabilities()
     objects = [deployment(spec, namespace, options, capabilities), service(spec, namespace),
                disruption_budget(spec, namespace, capabilities)]
-    return [*objects, autoscaler(spec, namespace, capabilities)] if spec.autoscale else objects
+    if not spec.autoscale:
+        return objects
+    if spec.scale_metric in scaling.CALL_METRICS:
+        return [*objects, scaling.scaled_object(spec, namespace, options.prometheus_url)]
+    return [*objects, autoscaler(spec, namespace, capabilities)]

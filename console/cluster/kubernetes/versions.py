@@ -25,6 +25,11 @@ class KindApi:
     versions: tuple[tuple[str, str], ...]  # (group/version, "served from" in words), newest first
     needs: str = ""  # what provides it when it is not part of Kubernetes itself
 
+    @property
+    def many(self) -> str:
+        """The kind in the plural, for messages: Deployments, AuthorizationPolicies."""
+        return f"{self.kind[:-1]}ies" if re.search(r"[^aeiou]y$", self.kind) else f"{self.kind}s"
+
 
 KIND_APIS = {k.kind: k for k in (
     KindApi("Deployment", "deployments", (("apps/v1", "Kubernetes 1.9"),)),
@@ -54,6 +59,13 @@ def istio_security_kind(kind: str) -> KindApi:
     configuration asks the mesh to check callers (mesh_security.py)."""
     return KindApi(kind, ISTIO_SECURITY_KINDS[kind], ((ISTIO_SECURITY_API_VERSION, "Istio 1.5 and later"),),
                    needs="install Istio (its CRDs) on this cluster, or unset istio_jwt_issuer and istio_jwks_uri")
+
+
+SCALED_OBJECT = KindApi("ScaledObject", "scaledobjects", (("keda.sh/v1alpha1", "KEDA 2.0 and later"),),
+                        needs="install KEDA on this cluster (helm install keda kedacore/keda --namespace keda "
+                              "--create-namespace; docs/running-on-kubernetes.md, \"Scaling on calls, and to zero\"), "
+                              "or scale this service on --cpu-threshold")
+"""KEDA's, written for a service that scales on its calls (scaling.py)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +105,7 @@ def not_served(kind: KindApi, cluster: str, version: tuple[int, int]) -> str:
     who = f"cluster {cluster} (Kubernetes {version[0]}.{version[1]})" if cluster else \
         f"Kubernetes {version[0]}.{version[1]}"
     what = kind.needs or "use a cluster of a version that serves one"
-    return f"{who} serves no API kanri can write {kind.kind}s in: it needs {wanted}; {what}"
+    return f"{who} serves no API kanri can write {kind.many} in: it needs {wanted}; {what}"
 
 
 _BUILTIN = {"v1", "apps/v1", "policy/v1", "policy/v1beta1", "autoscaling/v2", "autoscaling/v2beta2"}

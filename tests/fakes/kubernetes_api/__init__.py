@@ -30,8 +30,8 @@ class FakeKubernetes:
     - discovery (/version, /api, /api/v1, /apis, /apis/GROUP, /apis/GROUP/VERSION) with the versions each
       Kubernetes serves: autoscaling/v2 from 1.23 and v2beta2 to 1.25, policy/v1 from 1.21 and v1beta1 to 1.24;
       with `istio`, Istio's networking CRDs (v1, v1beta1, v1alpha3) and security CRDs (v1, v1beta1: request
-      and peer authentication, authorization policies) and the Prometheus Operator's (v1). Any other path is
-      the real 404, whatever the verb;
+      and peer authentication, authorization policies) and the Prometheus Operator's (v1); with `keda`, KEDA's
+      (keda.sh/v1alpha1 ScaledObjects). Any other path is the real 404, whatever the verb;
     - get, list and watch (label and field selectors; one namespace, or all for list and watch), create,
       replace, JSON merge patch, strategic merge patch (built-in kinds; 415 for a custom resource, as for real),
       server-side apply (managedFields in FieldsV1, conflicts and force, removal of what a manager stopped
@@ -56,16 +56,18 @@ class FakeKubernetes:
     """
 
     def __init__(self, ready_after: float = 0.1, nodes: tuple[str, ...] = ("node-a", "node-b", "node-c"), *,
-                 kubernetes_version: str = "1.31", istio: bool = True, bookmark_interval: float = 60.0,
-                 watch_history: int = 1000) -> None:
+                 kubernetes_version: str = "1.31", istio: bool = True, keda: bool = False,
+                 bookmark_interval: float = 60.0, watch_history: int = 1000) -> None:
         """ready_after: seconds from a pod's creation to Ready; istio: serve Istio's and the Prometheus
-        Operator's CRDs; bookmark_interval: seconds between watch bookmarks (about a minute on a real server);
-        watch_history: events each kind keeps for watches to resume from."""
+        Operator's CRDs; keda: serve KEDA's (no KEDA operator runs: nothing acts on a ScaledObject);
+        bookmark_interval: seconds between watch bookmarks (about a minute on a real server); watch_history:
+        events each kind keeps for watches to resume from."""
         version = parse_version(kubernetes_version)
         self.store = Store(version[1] if version[0] == 1 else 10_000, watch_history)
         self.kubelet = Kubelet(self.store, ready_after)
         self.controller = DeploymentController(self.store, self.kubelet, nodes)
-        self._server = Server(self.store, ServedApis(version[:2], istio), version, bookmark_interval)
+        addons = frozenset(name for name, installed in (("istio", istio), ("keda", keda)) if installed)
+        self._server = Server(self.store, ServedApis(version[:2], addons), version, bookmark_interval)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-kubernetes-api",
                                         daemon=True)
 
@@ -99,6 +101,10 @@ class FakeKubernetes:
     def compact(self) -> None:
         """Forget the watch history, as etcd compaction does: resuming a watch from before now is a 410."""
         self.store.compact()
+
+    def set_status(self, plural: str, namespace: str, name: str, status: Obj, group: str = "") -> None:
+        """Write an object's status as its controller would where none runs here (the HPA controller, KEDA)."""
+        self.store.update_status(KINDS[group, plural], namespace, name, status)
 
     def objects(self, plural: str, namespace: str, group: str = "") -> list[Obj]:
         """What the fake holds, read directly: for assertions that should not go through the code under test."""

@@ -46,10 +46,11 @@ ISTIO = (_custom("networking.istio.io", "virtualservices", "VirtualService", "vs
 ISTIO_SECURITY = (_custom("security.istio.io", "requestauthentications", "RequestAuthentication", "ra"),
                   _custom("security.istio.io", "authorizationpolicies", "AuthorizationPolicy", "ap"),
                   _custom("security.istio.io", "peerauthentications", "PeerAuthentication", "pa"))
+KEDA = (_custom("keda.sh", "scaledobjects", "ScaledObject", "so"),)
 PROMETHEUS_OPERATOR = (_custom("monitoring.coreos.com", "servicemonitors", "ServiceMonitor", "smon"),
                        _custom("monitoring.coreos.com", "prometheusrules", "PrometheusRule", "promrule"))
 KINDS = {(k.group, k.plural): k for k in (DEPLOYMENTS, SERVICES, PODS, HPAS, PDBS, *ISTIO, *ISTIO_SECURITY,
-                                          *PROMETHEUS_OPERATOR)}
+                                          *PROMETHEUS_OPERATOR, *KEDA)}
 
 
 class ApiError(Exception):

@@ -3,7 +3,7 @@
 A client that discovers APIs must meet the same gaps as on a real cluster:
 autoscaling/v2 only from 1.23 (v2beta2 until 1.25), policy/v1 only from 1.21
 (v1beta1 until 1.24), and no Istio or Prometheus Operator CRDs on a cluster
-without them.
+without them, nor KEDA's on a cluster without KEDA.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .resources import DEPLOYMENTS, HPAS, ISTIO, ISTIO_SECURITY, PDBS, PODS, PROMETHEUS_OPERATOR, SERVICES, Kind
+from .resources import DEPLOYMENTS, HPAS, ISTIO, ISTIO_SECURITY, KEDA, PDBS, PODS, PROMETHEUS_OPERATOR, SERVICES, Kind
 
 Version = tuple[int, int]
 _LATEST = 10_000
@@ -24,7 +24,7 @@ class GroupVersion:
     kinds: tuple[Kind, ...]
     first: int = 0  # the first Kubernetes 1.x minor serving it
     last: int = _LATEST  # the last one
-    crd: bool = False  # installed with Istio or the Prometheus Operator, not part of Kubernetes
+    addon: str = ""  # "istio" (with the Prometheus Operator) or "keda": served by their CRDs, not by Kubernetes
 
     @property
     def name(self) -> str:
@@ -41,9 +41,10 @@ _GROUP_VERSIONS = (
     GroupVersion("autoscaling", "v2beta2", (HPAS,), first=12, last=25),
     GroupVersion("policy", "v1", (PDBS,), first=21),
     GroupVersion("policy", "v1beta1", (PDBS,), first=5, last=24),
-    *(GroupVersion("networking.istio.io", version, ISTIO, crd=True) for version in ("v1", "v1beta1", "v1alpha3")),
-    *(GroupVersion("security.istio.io", version, ISTIO_SECURITY, crd=True) for version in ("v1", "v1beta1")),
-    GroupVersion("monitoring.coreos.com", "v1", PROMETHEUS_OPERATOR, crd=True),
+    *(GroupVersion("networking.istio.io", version, ISTIO, addon="istio") for version in ("v1", "v1beta1", "v1alpha3")),
+    *(GroupVersion("security.istio.io", version, ISTIO_SECURITY, addon="istio") for version in ("v1", "v1beta1")),
+    GroupVersion("monitoring.coreos.com", "v1", PROMETHEUS_OPERATOR, addon="istio"),
+    GroupVersion("keda.sh", "v1alpha1", KEDA, addon="keda"),
 )
 # autoscaling/v2 went to the front of the priority list only after v2beta2 was gone: 1.23 still lists v1 first
 # ("TODO: move v2 to the front of the list in 1.24" in pkg/apis/autoscaling/install); 1.26 is when v2 leads here.
@@ -61,9 +62,10 @@ def parse_version(text: str) -> tuple[int, int, int]:
 class ServedApis:
     """The group/versions a cluster of one Kubernetes version serves, and the kinds in each."""
 
-    def __init__(self, version: Version, crds: bool) -> None:
+    def __init__(self, version: Version, addons: frozenset[str]) -> None:
+        """addons: those installed ("istio", "keda"), whose CRDs serve their kinds."""
         minor = version[1] if version[0] == 1 else _LATEST
-        served = [gv for gv in _GROUP_VERSIONS if gv.first <= minor <= gv.last and (crds or not gv.crd)]
+        served = [gv for gv in _GROUP_VERSIONS if gv.first <= minor <= gv.last and gv.addon in {"", *addons}]
         preferred = "autoscaling/v2" if minor >= _AUTOSCALING_V2_PREFERRED else "autoscaling/v1"
         group_order = {group: i for i, group in enumerate(dict.fromkeys(gv.group for gv in served))}
         self.served = sorted(served, key=lambda gv: (group_order[gv.group], gv.group == "autoscaling"

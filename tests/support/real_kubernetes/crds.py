@@ -1,10 +1,11 @@
 """CustomResourceDefinitions for the kinds kanri writes (Istio routing and security, Prometheus Operator
-monitoring), built from the spec schemas kept in manifests/schemas, so that the real server checks and prunes
-what kanri writes as a cluster with Istio and the Prometheus Operator would.
+monitoring, KEDA scaling), built from the spec schemas kept in manifests/schemas, so that the real server checks
+and prunes what kanri writes as a cluster with Istio, the Prometheus Operator and KEDA would.
 
 Those schemas are strict JSON Schema, which Kubernetes 1.20 refuses as not structural, so two rewrites:
 `additionalProperties: false` beside `properties` goes (a structural schema prunes unknown fields instead),
-and the integer-or-string unions become `x-kubernetes-int-or-string`.
+and the integer-or-string unions (Kubernetes quantities among them: number or string) become
+`x-kubernetes-int-or-string`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tests.support.prometheus import wait_until
 
 # Served versions of each group, the storage version first; all share the one schema kept in manifests/schemas.
 VERSIONS = {"networking.istio.io": ("v1beta1", "v1alpha3", "v1"), "security.istio.io": ("v1beta1", "v1"),
-            "monitoring.coreos.com": ("v1",)}
+            "monitoring.coreos.com": ("v1",), "keda.sh": ("v1alpha1",)}
 IRREGULAR_PLURALS = {"AuthorizationPolicy": "authorizationpolicies"}  # as Istio's CRD names it; others add an s
 CRDS = "apiextensions.k8s.io", "v1", "customresourcedefinitions"
 
@@ -37,9 +38,10 @@ def structural(schema: Any) -> Any:
 
 
 def _int_or_string(schema: dict) -> bool:
-    """`anyOf: [integer, string]`, possibly inside `oneOf: [that, null]`."""
+    """`anyOf: [integer, string]`, possibly inside `oneOf: [that, null]`; or a quantity, `oneOf: [number, string]`."""
     types = {option.get("type") for option in schema.get("anyOf", [])}
-    if types == {"integer", "string"}:
+    quantity = {option.get("type") for option in schema.get("oneOf", [])} == {"number", "string"}
+    if types == {"integer", "string"} or quantity:
         return True
     options = schema.get("oneOf", [])
     return len(options) == 2 and {"type": "null"} in options and any(map(_int_or_string, options))
