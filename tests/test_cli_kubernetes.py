@@ -11,26 +11,17 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from kanri.console.cli import main
+from tests.support.cli import kanri_in
 from tests.support.kube import fake_clusters
 
 
 def test_switch_scale_weights_and_sync_fan_out_to_every_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  echo_models: dict) -> None:
     with fake_clusters(tmp_path, names=("east", "west")) as clusters:
-        for name, value in {"KANRI_HOME": str(tmp_path / "home"), "KANRI_CLUSTER": "kubernetes",
-                            "KUBECONFIG": str(clusters.kubeconfig), "KANRI_KUBERNETES_CONTEXTS": "east,west",
-                            "XDG_CONFIG_HOME": str(tmp_path / "config")}.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("KANRI_DATABASE_URL", raising=False)
-        runner = CliRunner()
-
-        def kanri(*args: str) -> str:
-            result = runner.invoke(main, list(args), prog_name="kanri", catch_exceptions=False)
-            assert result.exit_code == 0, result.stderr
-            return result.stdout
+        kanri = kanri_in(monkeypatch, {"KANRI_HOME": str(tmp_path / "home"), "KANRI_CLUSTER": "kubernetes",
+                                       "KUBECONFIG": str(clusters.kubeconfig), "KANRI_KUBERNETES_CONTEXTS": "east,west",
+                                       "XDG_CONFIG_HOME": str(tmp_path / "config")})
 
         kanri("app", "create", "echo", "--predictor", "tests.support.predictors:Echo")
         kanri("model", "upload", "echo", str(echo_models["v1"]))

@@ -12,7 +12,7 @@ import json
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,27 +22,18 @@ from kanri.console.cli import main
 from kanri.console.cluster.local.paths import LocalPaths
 from kanri.serving.client import Client
 from tests.support.backends import kill_leftovers
+from tests.support.cli import Kanri, kanri_in
 
 ROOT = Path(__file__).resolve().parents[1]
-Kanri = Callable[..., str]
 
 
 @pytest.fixture
 def kanri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kanri]:
     home = tmp_path / "home"
-    for name, value in {"KANRI_HOME": str(home), "XDG_CONFIG_HOME": str(tmp_path / "config")}.items():
-        monkeypatch.setenv(name, value)
-    for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_CLUSTER", "KANRI_MODEL_STORE"):
-        monkeypatch.delenv(name, raising=False)
-    runner = CliRunner()
-
-    def run(*args: str) -> str:
-        result = runner.invoke(main, list(args), prog_name="kanri", catch_exceptions=False)
-        assert result.exit_code == 0, result.stderr
-        return result.stdout
-
+    run = kanri_in(monkeypatch, {"KANRI_HOME": str(home), "XDG_CONFIG_HOME": str(tmp_path / "config")},
+                   unset=("KANRI_CONFIG", "KANRI_CLUSTER", "KANRI_MODEL_STORE"))
     yield run
-    runner.invoke(main, ["local", "down"], prog_name="kanri")
+    CliRunner().invoke(main, ["local", "down"], prog_name="kanri")  # whatever it answers, leftovers go next
     kill_leftovers(LocalPaths(home))
 
 

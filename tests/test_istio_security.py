@@ -17,10 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from kubernetes import client
 
-from kanri.console.cli import main
 from kanri.console.cluster.base import ClusterError, ModelRef, RouteSpec, ServiceSpec
 from kanri.console.cluster.kubernetes import Capabilities, ObjectOptions, mesh_security, render_service_yaml
 from kanri.console.cluster.kubernetes.routing import route_objects
@@ -28,6 +26,7 @@ from kanri.console.cluster.kubernetes.versions import istio_security_kind
 from kanri.console.config import ConfigError, load
 from kanri.console.wiring import object_options
 from tests.support.backends import real_backend
+from tests.support.cli import kanri_in
 from tests.support.kube import NAMESPACE, FakeClusters, fake_clusters
 from tests.support.manifests import problems
 from tests.support.prometheus import debian_binary
@@ -270,19 +269,12 @@ def kanri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo_models: dict) ->
     """The CLI on a fake cluster configured with an issuer, an application "echo" served at production, and the
     official client on the fake for edits behind kanri's back."""
     with fake_clusters(tmp_path) as clusters:
-        for name, value in {"KANRI_HOME": str(tmp_path / "home"), "KANRI_CLUSTER": "kubernetes",
-                            "KUBECONFIG": str(clusters.kubeconfig), "XDG_CONFIG_HOME": str(tmp_path / "config"),
-                            "KANRI_ISTIO_JWT_ISSUER": ISSUER, "KANRI_ISTIO_JWKS_URI": JWKS}.items():
-            monkeypatch.setenv(name, value)
-        for name in ("KANRI_DATABASE_URL", "KANRI_CONFIG", "KANRI_KUBERNETES_CONTEXTS", "KANRI_ISTIO_GATEWAY",
-                     "KANRI_INGRESS_HOST", "KANRI_ISTIO_JWT_AUDIENCES", "KANRI_ISTIO_ALLOWED_PRINCIPALS"):
-            monkeypatch.delenv(name, raising=False)
-        runner = CliRunner()
-
-        def run(*args: str) -> str:
-            result = runner.invoke(main, list(args), prog_name="kanri", catch_exceptions=False)
-            assert result.exit_code == 0, result.stderr
-            return result.stdout
+        run = kanri_in(monkeypatch, {"KANRI_HOME": str(tmp_path / "home"), "KANRI_CLUSTER": "kubernetes",
+                                     "KUBECONFIG": str(clusters.kubeconfig),
+                                     "XDG_CONFIG_HOME": str(tmp_path / "config"),
+                                     "KANRI_ISTIO_JWT_ISSUER": ISSUER, "KANRI_ISTIO_JWKS_URI": JWKS},
+                       unset=("KANRI_CONFIG", "KANRI_KUBERNETES_CONTEXTS", "KANRI_ISTIO_GATEWAY", "KANRI_INGRESS_HOST",
+                              "KANRI_ISTIO_JWT_AUDIENCES", "KANRI_ISTIO_ALLOWED_PRINCIPALS"))
 
         run("app", "create", "echo", "--predictor", "tests.support.predictors:Echo")
         run("model", "upload", "echo", str(echo_models["v1"]))

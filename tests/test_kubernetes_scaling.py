@@ -20,17 +20,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from kubernetes import client
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from kanri.console.cli import main
 from kanri.console.cluster.base import ClusterError, ModelRef, ServiceSpec
 from kanri.console.cluster.kubernetes import KubernetesBackend, ObjectOptions, render_service_yaml
 from kanri.console.cluster.kubernetes.scaling import calls_query, wake_query
 from kanri.serving.metrics import RuntimeMetrics
 from tests.fakes.kubernetes_api import FakeKubernetes
 from tests.support.backends import real_backend
+from tests.support.cli import kanri_in
 from tests.support.kube import FAST_OPTIONS, NAMESPACE, FakeClusters, fake_clusters
 from tests.support.manifests import MANIFESTS
 from tests.support.prometheus import Prometheus, wait_until
@@ -292,18 +291,10 @@ def test_a_cluster_without_keda_refuses_a_service_on_calls_and_says_how_to_insta
 def test_sync_sees_no_drift_after_autoscale_and_sees_an_edited_scaled_object(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo_models: dict) -> None:
     with fake_clusters(tmp_path, keda=True) as clusters:
-        for name, value in {"KANRI_HOME": str(tmp_path / "home"), "KANRI_CLUSTER": "kubernetes",
-                            "KUBECONFIG": str(clusters.kubeconfig), "KANRI_PROMETHEUS_URL": PROMETHEUS,
-                            "XDG_CONFIG_HOME": str(tmp_path / "config")}.items():
-            monkeypatch.setenv(name, value)
-        for name in ("KANRI_DATABASE_URL", "KANRI_KUBERNETES_CONTEXTS", "KANRI_CONFIG"):
-            monkeypatch.delenv(name, raising=False)
-        runner = CliRunner()
-
-        def kanri(*args: str) -> str:
-            result = runner.invoke(main, list(args), prog_name="kanri", catch_exceptions=False)
-            assert result.exit_code == 0, result.stderr
-            return result.stdout
+        kanri = kanri_in(monkeypatch, {"KANRI_HOME": str(tmp_path / "home"), "KANRI_CLUSTER": "kubernetes",
+                                       "KUBECONFIG": str(clusters.kubeconfig), "KANRI_PROMETHEUS_URL": PROMETHEUS,
+                                       "XDG_CONFIG_HOME": str(tmp_path / "config")},
+                         unset=("KANRI_KUBERNETES_CONTEXTS", "KANRI_CONFIG"))
 
         def drift() -> dict[str, tuple[object, object]]:
             return {d["field"]: (d["desired"], d["actual"]) for d in json.loads(kanri("sync", "--json"))["drift"]}
