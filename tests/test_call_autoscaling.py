@@ -91,6 +91,11 @@ def test_an_idle_service_goes_to_zero_after_its_idle_time_and_a_held_call_wakes_
     scaler.observe(Sample(idle.at + 3, idle.started + 5, idle.busy_seconds, 5))
     woken = scaler.decide(SPEC, current=0, ready=0)
     assert (woken.replicas, woken.reason) == (3, "5 held call(s) wake it from zero")
+    starting = CallAutoscaler(stable_window=10, scale_down_delay=0)
+    feed(starting, 0, 40, concurrency=0, rps=0)
+    assert starting.decide(SPEC, current=1, ready=0).replicas == 1  # a replica still starting is not idle
+    starting.observe(Sample(41, 0, 0, 0))
+    assert starting.decide(SPEC, current=1, ready=1).replicas == 1  # its idle time counts from when it is ready
     always_one = dataclasses.replace(SPEC, min_replicas=1)
     feed(kept := CallAutoscaler(10, 0), 0, 100, concurrency=0, rps=0)
     assert kept.decide(always_one, current=1, ready=1).replicas == 1
@@ -103,7 +108,7 @@ def test_the_supervisor_sums_routers_and_counts_a_restarted_one_from_its_new_zer
     meter.hold("s", 1)
     meter.publish(first)
     load = LevelLoad()
-    load.read([first, second])
+    load.read([first, second], time.time())
     assert (load.started, load.held) == ({"s": 1}, {"s": 1})
     meter.end("s")
     meter.hold("s", -1)
@@ -114,13 +119,16 @@ def test_the_supervisor_sums_routers_and_counts_a_restarted_one_from_its_new_zer
     restarted = CallMeter()
     restarted.begin("s")
     restarted.publish(second)
-    load.read([first, second])
+    load.read([first, second], time.time())
     assert (load.started, load.held) == ({"s": 5}, {"s": 0})
     restarted_again = CallMeter()
     restarted_again.begin("s")
     restarted_again.publish(first)  # router 0 restarted: its 1 is new calls, not 3 going back
-    load.read([first, second])
+    load.read([first, second], time.time())
     assert load.started == {"s": 6} and load.busy_seconds["s"] > 0
+    moment = time.time()
+    load.read([first, second], moment + 10)  # both routers have one call in flight: 10 s of it each since
+    assert load.busy_now("s") - load.busy_seconds["s"] >= 20
 
 
 def test_a_dormant_service_keeps_its_share_of_calls_for_the_router_to_hold() -> None:

@@ -7,7 +7,7 @@ second over the per-replica target give the replicas wanted (never fewer than on
 panic window (a tenth of it) sees a burst sooner: when it asks for twice the ready replicas, the service
 panics and, for a stable window, scales up on the panic window's figure and never down. A lower count waits
 for the scale-down delay (the highest count wanted within it is taken), and a service allowed zero goes there
-when no call came, and none was in flight, for its idle time (scale_to_zero_after).
+when no call came, and none was in flight, for its idle time (scale_to_zero_after) with a replica ready.
 """
 
 from __future__ import annotations
@@ -94,6 +94,8 @@ class CallAutoscaler:
                 return self._clamped(spec, replicas_for(newest.held, target),
                                      f"{newest.held} held call(s) wake it from zero")
             return Decision(0, f"idle: scaled to zero after {spec.scale_to_zero_after:g}s without a call")
+        if ready == 0:
+            self.last_call_at = newest.at  # waiting for a replica to start is not being idle
         idle_for = newest.at - (self.last_call_at or newest.at)
         if spec.min_replicas == 0 and idle_for >= spec.scale_to_zero_after:
             return Decision(0, f"idle for {idle_for:.0f}s: scaled to zero")

@@ -3,7 +3,9 @@ call autoscaler (call_autoscaler.py).
 
 Counters only grow (calls started, call-seconds in flight), so the supervisor gets rates from any two
 readings, however many routers and however often it reads; a router that restarts starts again from zero,
-which the reader takes as a new run rather than as calls going back.
+which the reader takes as a new run rather than as calls going back. Each router writes when its counters
+were settled and the calls in flight then, so that the reader carries the call-seconds on to the moment it
+reads: a reading stamped with one time but counted at another would measure a steady load as a burst.
 """
 
 from __future__ import annotations
@@ -65,11 +67,11 @@ class CallMeter:
         now = time.monotonic()
         for calls in self.services.values():
             calls.settle(now)
-        document = {name: {"started": c.started, "busy_seconds": round(c.busy_seconds, 6), "held": c.held}
-                    for name, c in self.services.items()}
-        if document != self._published:
-            write_json(path, document)
-            self._published = document
+        counters = {name: {"started": c.started, "busy_seconds": round(c.busy_seconds, 6), "held": c.held,
+                           "in_flight": c.in_flight} for name, c in self.services.items()}
+        if counters != self._published:
+            write_json(path, {"at": time.time(), "services": counters})
+            self._published = counters
 
 
 @dataclass
@@ -80,19 +82,27 @@ class LevelLoad:
     last: dict[Path, dict[str, dict]] = field(default_factory=dict)
     started: dict[str, float] = field(default_factory=dict)
     busy_seconds: dict[str, float] = field(default_factory=dict)
+    """Up to when each router wrote; `busy_now` carries the calls in flight on to the reading."""
     held: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, float] = field(default_factory=dict)
 
-    def read(self, paths: list[Path]) -> None:
-        self.held = {}
+    def read(self, paths: list[Path], now: float) -> None:
+        """now: the wall-clock time of this reading."""
+        self.held, self.pending = {}, {}
         for path in paths:
             document = read_json(path, None)
-            if not isinstance(document, dict):
+            if not isinstance(document, dict) or "services" not in document:
                 continue
             before = self.last.get(path, {})
-            for service, now in document.items():
+            for service, counted in document["services"].items():
                 was = before.get(service, {})
                 for counter, sums in (("started", self.started), ("busy_seconds", self.busy_seconds)):
-                    grown = now[counter] - was.get(counter, 0)
-                    sums[service] = sums.get(service, 0) + (grown if grown >= 0 else now[counter])
-                self.held[service] = self.held.get(service, 0) + now["held"]
-            self.last[path] = document
+                    grown = counted[counter] - was.get(counter, 0)
+                    sums[service] = sums.get(service, 0) + (grown if grown >= 0 else counted[counter])
+                self.held[service] = self.held.get(service, 0) + counted["held"]
+                self.pending[service] = (self.pending.get(service, 0.0)
+                                         + counted["in_flight"] * max(now - document["at"], 0.0))
+            self.last[path] = document["services"]
+
+    def busy_now(self, service: str) -> float:
+        return self.busy_seconds.get(service, 0.0) + self.pending.get(service, 0.0)

@@ -25,6 +25,10 @@ from .state import PodRecord
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 POD_MARKER = "kanri.serving serve"
+PROBE_CHANNEL = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+                 ("grpc.max_reconnect_backoff_ms", 1000)]
+"""A replica's first probes come before it listens; with gRPC's default back-off (1 s, growing) it would be
+seen ready up to seconds late, and a call held for a service waking from zero would wait that out."""
 
 
 def pod_template(spec: ServiceSpec) -> str:
@@ -122,7 +126,7 @@ class Replica:
         if self.handle is None or self.terminating:
             return
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.address)
+            self._channel = grpc.aio.insecure_channel(self.address, options=PROBE_CHANNEL)
         try:
             answer = await health_pb2_grpc.HealthStub(self._channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=self.settings.probe_timeout_seconds)

@@ -84,7 +84,7 @@ class Supervisor:
         for controller in controllers:
             await controller.heal(now)
         await asyncio.gather(*(c.probe(now) for c in controllers))
-        self.read_loads(now)
+        self.read_loads()
         for controller in controllers:
             controller.autoscale(self.meter, now)
             controller.roll(now)
@@ -97,18 +97,20 @@ class Supervisor:
         self.report_routes(desired, tables)
         self.write_observed()
 
-    def read_loads(self, now: float) -> None:
-        """Feed the calls the routers counted to the services that scale on them."""
+    def read_loads(self) -> None:
+        """Feed the calls the routers counted to the services that scale on them, stamped when read: the
+        probes before may have taken a while."""
         levels = {key(c.spec.app, c.spec.level) for c in self.services.values() if c.scales_on_calls}
         self.loads = {k: self.loads.get(k) or LevelLoad() for k in levels}
+        now = time.time()
         for level_key, load in self.loads.items():
             app, level = level_key.split("/")
             table = self.paths.router_table(app, level)
-            load.read([load_path(table, i) for i in range(self.settings.routers_per_level)])
+            load.read([load_path(table, i) for i in range(self.settings.routers_per_level)], now)
         for controller in self.services.values():
             if (load := self.loads.get(key(controller.spec.app, controller.spec.level))) is not None:
                 name = controller.spec.name
-                controller.autoscale_on_calls(Sample(now, load.started.get(name, 0), load.busy_seconds.get(name, 0),
+                controller.autoscale_on_calls(Sample(now, load.started.get(name, 0), load.busy_now(name),
                                                      load.held.get(name, 0)))
 
     def router_tables(self, desired: Desired) -> dict[str, tuple[RouterRecord, RouterTable]]:
