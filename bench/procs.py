@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,18 @@ def children_cpu_seconds() -> float:
 def raise_on_signal(signum: int, frame: Any) -> None:
     """SIGTERM/SIGHUP unwind like Ctrl-C, so every child is stopped."""
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run_bench(run: Callable[[], int], stopped: str) -> int:
+    """A benchmark's exit status: run's own (0, or 1 when a goal of correctness failed), 2 on a BenchError,
+    130 when interrupted (SIGTERM and SIGHUP too) after its processes were stopped (`stopped` says which)."""
+    signal.signal(signal.SIGTERM, raise_on_signal)
+    signal.signal(signal.SIGHUP, raise_on_signal)
+    try:
+        return run()
+    except BenchError as err:
+        log(f"error: {err}")
+        return 2
+    except KeyboardInterrupt:
+        log(f"interrupted; {stopped}")
+        return 130

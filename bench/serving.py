@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -59,7 +58,7 @@ from bench.procs import (  # noqa: E402
     BenchError,
     log,
     pinned,
-    raise_on_signal,
+    run_bench,
     server_env,
     spawn,
     split_cpus,
@@ -453,17 +452,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, raise_on_signal)
-    signal.signal(signal.SIGHUP, raise_on_signal)
-    try:
-        return run(parse_args(argv))
-    except BenchError as err:
-        log(f"error: {err}")
-        return 2
-    except KeyboardInterrupt:
-        log("interrupted; servers stopped")
-        return 130
-
+    return run_bench(lambda: run(parse_args(argv)), "servers stopped")
 
 if __name__ == "__main__":
     sys.exit(main())
