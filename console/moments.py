@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from kanri.console.errors import Invalid
@@ -29,7 +30,9 @@ def seconds(text: str, what: str) -> float:
     try:
         amount = float(number)
     except ValueError:
-        raise Invalid(f"{what} {text!r} is not a duration: write 30s, 5m or 1h") from None
+        amount = math.nan
+    if not math.isfinite(amount):
+        raise Invalid(f"{what} {text!r} is not a duration: write 30s, 5m or 1h")
     if amount < 0:
         raise Invalid(f"{what} {text!r} is negative")
     return amount * sizes[unit]

@@ -91,6 +91,11 @@ def test_an_idle_service_goes_to_zero_after_its_idle_time_and_a_held_call_wakes_
     scaler.observe(Sample(idle.at + 3, idle.started + 5, idle.busy_seconds, 5))
     woken = scaler.decide(SPEC, current=0, ready=0)
     assert (woken.replicas, woken.reason) == (3, "5 held call(s) wake it from zero")
+    assert scaler.decide(dataclasses.replace(SPEC, scale_target=100), current=0, ready=0).replicas == 1
+    scaler.observe(Sample(idle.at + 3.2, idle.started + 5, idle.busy_seconds + 1, 5))
+    assert scaler.decide(SPEC, current=1, ready=1).replicas == 3  # calls still held are demand now
+    scaler.observe(Sample(idle.at + 3.4, idle.started + 5, idle.busy_seconds + 1, 0))
+    assert scaler.decide(SPEC, current=3, ready=0).replicas == 3  # the wake is not undone while they start
     starting = CallAutoscaler(stable_window=10, scale_down_delay=0)
     feed(starting, 0, 40, concurrency=0, rps=0)
     assert starting.decide(SPEC, current=1, ready=0).replicas == 1  # a replica still starting is not idle
@@ -241,7 +246,7 @@ def test_a_service_goes_to_zero_wakes_on_its_first_call_and_follows_load_losing_
     assert load.calls and load.failures(0) == []
     wait_for(lambda: backend.status("sleepy", "a").desired == 0 and not backend.pods("sleepy"), 20, "back to zero")
     [actual] = backend.actual_state().services
-    assert (actual.scale_metric, actual.desired_replicas, actual.min_replicas) == ("concurrency", 0, 0)
+    assert (actual.scale_metric, actual.replicas, actual.min_replicas) == ("concurrency", 0, 0)
     answer = urllib.request.urlopen(urllib.request.Request(
         f"{backend.http_address('sleepy', 'development')}/kanri/v1/predict", data=b'{"input": "over http"}',
         headers={"content-type": "application/json"}), timeout=30)

@@ -98,7 +98,7 @@ def test_two_versions_two_levels_switch_scale_weights_and_audit(kanri: Kanri, di
             "now                     0/0 ready; the autoscaler wants 0: idle"):
         assert time.monotonic() < deadline, now
         time.sleep(0.2)
-    with Client(app="digits", service_level="development", timeout=30) as client:
+    with Client(app="digits", service_level="development", timeout=30, retries=0) as client:
         assert client.predict(rows[0]["input"]).label == rows[0]["label"]  # held while a replica starts
     assert json.loads(kanri("sync", "--json")) == {"drift": [], "fixed": False}
 

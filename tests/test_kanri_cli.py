@@ -84,6 +84,9 @@ def test_applications_and_models_from_the_command_line(kanri: Kanri, echo_models
      "error: give one of --cpu-threshold, --concurrency"),
     (("autoscale", "nope", "svc", "--min", "0", "--max", "3", "--rps", "5", "--scale-to-zero-after", "soon"),
      "error: --scale-to-zero-after 'soon' is not a duration"),
+    (("autoscale", "nope", "svc", "--min", "0", "--max", "3", "--rps", "5", "--scale-to-zero-after", "inf"),
+     "error: --scale-to-zero-after 'inf' is not a duration"),
+    (("autoscale", "nope", "svc", "--min", "0", "--max", "3", "--rps", "nan"), "error: the target of calls per second"),
 ])
 def test_failures_are_one_line_on_stderr_and_exit_1(kanri: Kanri, args: tuple[str, ...], message: str) -> None:
     code, out, err = kanri(*args)

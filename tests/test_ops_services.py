@@ -124,6 +124,8 @@ def test_autoscaling_on_calls_may_go_to_zero_and_cpu_may_not(echo: Context, memo
     assert (view.scale_metric, view.scale_target, view.scale_to_zero_after) == ("rps", 40, 30)
     with pytest.raises(Invalid, match="only --concurrency or --rps autoscaling can scale to zero"):
         services.autoscale(echo, "echo", "echo-dev", 0, 4, "cpu", 60)
+    with pytest.raises(Invalid, match="min replicas must be at least 1, got 0"):
+        services.autoscale(echo, "echo", "echo-dev", 0, 0, "rps", 40)
     with pytest.raises(Invalid, match="needs --min 0"):
         services.autoscale(echo, "echo", "echo-dev", 1, 4, "rps", 40, scale_to_zero_after=30)
     with pytest.raises(Invalid, match="above 0"):

@@ -210,7 +210,7 @@ async def test_autoscaling_on_calls_down_to_zero_by_keys(data: ConsoleData, back
         await loaded(pilot)
         await pilot.press("a")
         await fill(pilot, "concurrency", "0", "0", "8", "30s")
-        assert "target per replica" in form_error(pilot) and "not above 0" in form_error(pilot)
+        assert "target per replica" in form_error(pilot) and "not a number above 0" in form_error(pilot)
         await fill(pilot, "4", "0", "8", "soon")
         assert "'soon' is not a duration" in form_error(pilot)
         await fill(pilot, "30s")

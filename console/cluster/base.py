@@ -168,10 +168,6 @@ class ActualService:
     scale_metric: str = "cpu"
     scale_target: float = 0.0
     scale_to_zero_after: float = 0.0
-    desired_replicas: int | None = None
-    """Where the autoscaler is taking the service (None: no autoscaler, or it has not said)."""
-    scale_reason: str = ""
-    """Why it wants that many, in the autoscaler's words ("12.0 in flight against 4 per replica")."""
 
 
 @dataclass(frozen=True)

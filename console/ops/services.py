@@ -195,7 +195,9 @@ def autoscale(ctx: Context, app_name: str, name: str, min_replicas: int, max_rep
 
     def to_bounds(_session: Session, _app: schema.Application, service: schema.Service) -> None:
         replicas = min(max(service.replicas, min_replicas, 1), max_replicas)
-        validation.replica_bounds(replicas, min_replicas, max_replicas, lowest=0 if metric != "cpu" else 1)
+        # Zero only for a service that scales on its calls: they wake it (min = max is no autoscaling at all).
+        lowest = 0 if metric != "cpu" and max_replicas > min_replicas else 1
+        validation.replica_bounds(replicas, min_replicas, max_replicas, lowest=lowest)
         service.min_replicas, service.max_replicas, service.replicas = min_replicas, max_replicas, replicas
         service.autoscale = max_replicas > min_replicas
         service.scale_metric, service.scale_to_zero_after = metric, idle

@@ -72,7 +72,7 @@ def scaling(metric: str, target: float, scale_to_zero_after: float) -> None:
         raise Invalid(f"autoscaling follows one of {', '.join(SCALE_METRICS)}, got {metric!r}")
     if metric == "cpu":
         cpu_threshold(int(target))
-    elif not 0 < target <= MAX_SCALE_TARGET:
+    elif not 0 < target <= MAX_SCALE_TARGET:  # nan too
         what = "calls in flight" if metric == "concurrency" else "calls per second"
         raise Invalid(f"the target of {what} per replica must be above 0 and at most {MAX_SCALE_TARGET:g}, "
                       f"got {target:g}")

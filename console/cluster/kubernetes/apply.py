@@ -60,10 +60,12 @@ def change(writes: list[Write], prepare: Callable[[Write, dict | None], dict] | 
 
 def _checked(write: Write, prepare: Callable[[Write, dict | None], dict] | None) -> Write | None:
     """The write as it will be made, once the API server accepted it in a dry run; None when there is nothing
-    to do (deleting what does not exist)."""
+    to do (deleting what does not exist, or what kanri did not make)."""
     meta, cluster = write.obj["metadata"], write.cluster
     live = write.kind.read(cluster, meta["namespace"], meta["name"])
     if live is not None and live["metadata"].get("labels", {}).get(labels.MANAGED_BY) != "kanri":
+        if write.delete:  # kanri removes only what it made: someone's own policy or scaler of that name stays
+            return None
         raise ClusterError(f"cluster {cluster.name}: {write.kind.kind} {meta['namespace']}/{meta['name']} exists and "
                            "is not managed by kanri; delete or rename it, or choose another service name")
     if write.delete:

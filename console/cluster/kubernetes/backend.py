@@ -92,16 +92,21 @@ class KubernetesBackend:
     def apply(self, spec: ServiceSpec) -> None:
         """An autoscaled service's replicas are left where its autoscaler put them, or start at its minimum. The
         autoscaler it no longer has (none, or the other kind after a change of metric) goes first, so that it
-        cannot scale the Deployment meanwhile."""
+        cannot scale the Deployment meanwhile; after a change of metric, before the new one is even checked."""
         gone = {"metadata": {"namespace": self.namespace, "name": labels.workload_name(spec.app, spec.name)}}
-        writes = []
+        removals, writes = [], []
         for cluster in self.clusters:
             objects = {o["kind"]: o for o in workload_objects(spec, self.namespace, self.options,
                                                                cluster.capabilities)}
-            writes += [Write(cluster, self.kinds[kind], gone, delete=True) for kind in AUTOSCALER_KINDS
-                       if kind not in objects]
+            removals += [Write(cluster, self.kinds[kind], gone, delete=True) for kind in AUTOSCALER_KINDS
+                         if kind not in objects]
             writes += [Write(cluster, self.kinds[kind], objects[kind]) for kind in WRITE_ORDER if kind in objects]
-        change(writes, prepare=_autoscaled_replicas)
+        if removals and any(w.kind.kind in AUTOSCALER_KINDS for w in writes):
+            # A change of metric: KEDA's admission webhook refuses a ScaledObject, dry run included, while an
+            # HPA of another owner scales its Deployment, so the old autoscaler goes in a change of its own.
+            change(removals)
+            removals = []
+        change(removals + writes, prepare=_autoscaled_replicas)
 
     def cluster_statuses(self, app: str, service: str) -> list[RolloutStatus]:
         """The rollout status on each cluster; a stuck one says what its pods show, an autoscaled one why its
@@ -111,7 +116,7 @@ class KubernetesBackend:
         def work(cluster: Cluster) -> RolloutStatus:
             status = self._rollout_status(cluster, app, service,
                                           self.kinds["Deployment"].read(cluster, self.namespace, name))
-            _, why = readback.scaling_verdict(name, *self._autoscalers(cluster, app=app, service=service))
+            why = readback.scaling_reason(name, *self._autoscalers(cluster, app=app, service=service))
             return dataclasses.replace(status, scale_reason=why)
 
         return self._fan_out(work)

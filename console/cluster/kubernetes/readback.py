@@ -60,8 +60,7 @@ def actual_service(deployment: dict, autoscalers: Mapping[str, dict], scaled_obj
         settings = _cpu_scaling(autoscaler, found.cpu_threshold)
     else:
         return found
-    desired, why = scaling_verdict(name, autoscalers, scaled_objects)
-    return dataclasses.replace(found, autoscale=True, desired_replicas=desired, scale_reason=why, **settings)
+    return dataclasses.replace(found, autoscale=True, **settings)
 
 
 def _cpu_scaling(autoscaler: dict, recorded_threshold: int) -> dict[str, Any]:
@@ -92,33 +91,26 @@ def _call_scaling(scaled_object: dict) -> dict[str, Any]:
             "scale_to_zero_after": float(spec.get("cooldownPeriod", KEDA_DEFAULTS["cooldownPeriod"]))}
 
 
-def scaling_verdict(name: str, autoscalers: Mapping[str, dict],
-                    scaled_objects: Mapping[str, dict]) -> tuple[int | None, str]:
-    """Where the autoscaler of the service whose objects are named `name` is taking it, and why, in its own
-    words; (None, "") without one or before it has said. KEDA's: its ScaledObject's conditions (not ready, or
-    idle with a minimum of zero), else the HPA it made; kanri's own HPA's otherwise."""
+def scaling_reason(name: str, autoscalers: Mapping[str, dict], scaled_objects: Mapping[str, dict]) -> str:
+    """Why the autoscaler of the service whose objects are named `name` sets its replicas, in its own words
+    ("" without one, or before it has said). KEDA's: its ScaledObject's conditions (not ready, or idle with a
+    minimum of zero), else the HPA it made; kanri's own HPA's otherwise."""
     scaled = scaled_objects.get(name)
     if scaled is None:
-        return _hpa_verdict(autoscalers.get(name))
-    desired, why = _hpa_verdict(autoscalers.get(scaling.keda_autoscaler_name(name)))
+        return _hpa_reason(autoscalers.get(name))
     conditions = _conditions(scaled)
     ready, active = conditions.get("Ready", {}), conditions.get("Active", {})
     if ready.get("status") == "False":
-        return desired, ready.get("message", "")
+        return ready.get("message", "")
     if active.get("status") == "False" and scaled["spec"].get("minReplicaCount",
                                                                KEDA_DEFAULTS["minReplicaCount"]) == 0:
-        return 0, active.get("message", "")
-    return desired, why
+        return active.get("message", "")
+    return _hpa_reason(autoscalers.get(scaling.keda_autoscaler_name(name)))
 
 
-def _hpa_verdict(autoscaler: dict | None) -> tuple[int | None, str]:
-    """Its desired replicas only while it can compute them (ScalingActive): a new HPA's status says 0 before it
-    has, and one that cannot read its metrics keeps an old figure."""
-    if autoscaler is None:
-        return None, ""
-    active = _conditions(autoscaler).get("ScalingActive", {})
-    desired = autoscaler.get("status", {}).get("desiredReplicas") if active.get("status") == "True" else None
-    return desired, active.get("message", "")
+def _hpa_reason(autoscaler: dict | None) -> str:
+    """Its ScalingActive condition: whether it can compute replicas from its metrics, and if not why."""
+    return "" if autoscaler is None else _conditions(autoscaler).get("ScalingActive", {}).get("message", "")
 
 
 def _conditions(obj: dict) -> dict[str, dict]:

@@ -163,9 +163,7 @@ class LocalBackend:
                                           max_replicas=spec.max_replicas, cpu_threshold=spec.cpu_threshold,
                                           autoscale=spec.autoscale, scale_metric=spec.scale_metric,
                                           scale_target=spec.scale_target,
-                                          scale_to_zero_after=spec.scale_to_zero_after,
-                                          desired_replicas=record.replicas if spec.autoscale else None,
-                                          scale_reason=record.scale_reason if spec.autoscale else ""))
+                                          scale_to_zero_after=spec.scale_to_zero_after))
         return ClusterState(services=services, routes=list(observed.routes.values()))
 
     def address(self, app: str, level: str) -> str:

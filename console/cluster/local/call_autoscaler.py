@@ -91,7 +91,7 @@ class CallAutoscaler:
         target = spec.scale_target
         if current == 0:
             if newest.held:
-                return self._clamped(spec, replicas_for(newest.held, target),
+                return self._clamped(spec, max(replicas_for(newest.held, target), 1),
                                      f"{newest.held} held call(s) wake it from zero")
             return Decision(0, f"idle: scaled to zero after {spec.scale_to_zero_after:g}s without a call")
         if ready == 0:
@@ -112,6 +112,10 @@ class CallAutoscaler:
         else:
             replicas = want_stable
             reason = f"{stable:.1f} {unit} over {self.stable_window:g}s against {target:g} per replica"
+        if newest.held:  # calls waiting now are demand now, whatever the windows have seen of them yet
+            replicas = max(replicas, replicas_for(newest.held, target))
+        if ready == 0:  # none of its replicas has started yet: removing some would only start them again
+            replicas = max(replicas, current)
         # The last replica stays until the service has been idle for its time.
         return self._clamped(spec, max(self._delayed(newest.at, replicas), 1), reason)
 

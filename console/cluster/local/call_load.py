@@ -10,11 +10,14 @@ reads: a reading stamped with one time but counted at another would measure a st
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .files import read_json, write_json
+
+log = logging.getLogger("kanri.local.calls")
 
 
 def load_path(table_path: Path, instance: int) -> Path:
@@ -90,7 +93,11 @@ class LevelLoad:
         """now: the wall-clock time of this reading."""
         self.held, self.pending = {}, {}
         for path in paths:
-            document = read_json(path, None)
+            try:
+                document = read_json(path, None)
+            except (OSError, ValueError) as exc:  # a router's file is never worth a supervisor's tick
+                log.warning("cannot read the call counts %s: %s", path, exc)
+                continue
             if not isinstance(document, dict) or "services" not in document:
                 continue
             before = self.last.get(path, {})

@@ -36,7 +36,7 @@ async def watch(routing: Routing, poll_seconds: float) -> None:
     """Follow the table, and publish the calls counted for the supervisor's autoscaler."""
     while True:
         routing.refresh()
-        routing.meter.publish(routing.load_path)
+        routing.publish()
         await asyncio.sleep(poll_seconds)
 
 

@@ -141,6 +141,14 @@ class Routing:
     def release(self, service: str) -> None:
         self.meter.end(service)
 
+    def publish(self) -> None:
+        """The calls counted, for the supervisor's autoscaler; a file that cannot be written (a full disk) is
+        said and retried at the next poll, and routing goes on."""
+        try:
+            self.meter.publish(self.load_path)
+        except OSError as exc:
+            log.warning("cannot write the call counts %s: %s", self.load_path, exc)
+
     async def _wake(self, service: str, seconds: float | None) -> str:
         """Hold a call until the dormant service has a ready replica; the supervisor learns of it at once."""
         if self._held >= HOLD_LIMIT:
@@ -150,8 +158,8 @@ class Routing:
         deadline = started + min(HOLD_SECONDS, HOLD_SECONDS if seconds is None else seconds)
         self._held += 1
         self.meter.hold(service, 1)
-        self.meter.publish(self.load_path)
         try:
+            self.publish()
             while True:
                 if reason := self.table.failing.get(service):
                     raise NoReplica(f"service {service!r} was scaled to zero and cannot start: {reason}")

@@ -4,6 +4,7 @@ A field is one line, its label beside a compact input, so a form of three fields
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,8 +46,8 @@ def positive_number(text: str) -> float:
         number = float(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a number") from None
-    if not number > 0:  # nan too
-        raise ValueError(f"{text} is not above 0")
+    if not 0 < number < math.inf:  # nan too
+        raise ValueError(f"{text} is not a number above 0")
     return number
 
 
