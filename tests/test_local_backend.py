@@ -24,12 +24,13 @@ import psutil
 import pytest
 
 from kanri.console.cluster.base import ClusterError, ModelRef, RouteSpec, ServiceSpec
-from kanri.console.cluster.local import LocalBackend
+from kanri.console.cluster.local import LocalBackend, supervisor
 from kanri.console.cluster.local.autoscaler import desired_replicas
 from kanri.console.cluster.local.balancer import Balancer
 from kanri.console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
 from kanri.console.cluster.local.grpc_proxy import GrpcProxy
 from kanri.console.cluster.local.http_proxy import HttpProxy
+from kanri.console.cluster.local.paths import LocalPaths
 from kanri.console.cluster.local.processes import free_port
 from kanri.console.cluster.local.rolling import plan
 from kanri.console.cluster.local.router import MAX_BODY
@@ -253,6 +254,13 @@ def test_a_supervisor_told_fewer_routers_per_level_stops_the_surplus(
     finally:
         stop_supervisor(backend.paths, keep_serving=True)
         start_supervisor(backend.paths, FAST)
+
+
+async def test_a_stop_asked_for_before_the_supervisors_loop_listens_is_kept(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whoever reads the pid file may signal at once (kanri demo --down does): that stop must not be lost."""
+    monkeypatch.setattr(supervisor, "EARLY_STOPS", [False])
+    await asyncio.wait_for(supervisor.supervise(LocalPaths(tmp_path), FAST), 10)
 
 
 def test_a_level_recorded_with_one_router_is_adopted_as_the_first_of_its_routers() -> None:

@@ -40,6 +40,10 @@ from .state import Desired, Observed, RouterRecord, key
 
 log = logging.getLogger("kanri.local.supervisor")
 
+EARLY_STOPS: list[bool] = []
+"""Stops asked for between the pid file's writing and the loop's own handlers (keep serving or not): whoever
+reads the pid file may signal at once, and Python's default would end the process without stopping anything."""
+
 
 class Supervisor:
     def __init__(self, paths: LocalPaths, settings: SupervisorSettings) -> None:
@@ -191,6 +195,8 @@ async def supervise(paths: LocalPaths, settings: SupervisorSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, leave, False)
     loop.add_signal_handler(signal.SIGUSR1, leave, True)
+    if EARLY_STOPS:  # asked to stop before the loop listened (the pid file is written first)
+        leave(EARLY_STOPS[-1])
     log.info("supervising %s (pid %d)", paths.root, os.getpid())
     while not stop.is_set():
         try:
@@ -227,6 +233,8 @@ def main() -> None:
         except BlockingIOError:
             sys.exit(f"a supervisor already runs for {paths.root}")
         replace_stale_pid_file(paths)
+        for sig, keep in ((signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGUSR1, True)):
+            signal.signal(sig, lambda _signum, _frame, keep=keep: EARLY_STOPS.append(keep))
         write_json(paths.supervisor_pid, {"pid": os.getpid(), "create_time": psutil.Process().create_time()})
         try:
             asyncio.run(supervise(paths, SupervisorSettings.from_env()))
