@@ -38,6 +38,7 @@ SCREENS: dict[str, tuple[str, ...]] = {
     "main": (),
     "switch-confirmation": ("enter",),
     "weights": ("w",),
+    "autoscale": ("a",),
     "logs": ("l",),
     "history": ("h",),
     "audit": ("A",),
