@@ -64,12 +64,11 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH_DIR]
 sys.path.insert(0, str(BENCH_DIR.parent))
 
 import grpc  # noqa: E402
-import psutil  # noqa: E402
 
 from bench.procs import TUNING_PREFIXES, BenchError, log, run_bench  # noqa: E402
 from kanri.console.cluster.base import ClusterError, ModelRef, ServiceSpec  # noqa: E402
 from kanri.console.cluster.local import LocalBackend, SupervisorSettings  # noqa: E402
-from kanri.console.cluster.local.control import recorded_processes, stop_supervisor  # noqa: E402
+from kanri.console.cluster.local.control import kill_leftovers, stop_supervisor  # noqa: E402
 from kanri.console.cluster.local.paths import LocalPaths  # noqa: E402
 from kanri.console.cluster.local.state import Observed, PodRecord, key  # noqa: E402
 from kanri.serving.client import AsyncClient, Client, ServingError  # noqa: E402
@@ -159,28 +158,6 @@ class Clock:
                                  ("" if end < self.deadline else f" (the run's limit of {self.limit:.0f} s)"))
             time.sleep(0.05)
         return time.monotonic() - started
-
-
-def processes_naming(home: Path) -> list[psutil.Process]:
-    """Every process but this one with the home folder on its command line (supervisor, routers, replicas)."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        with contextlib.suppress(psutil.Error):
-            if process.pid != os.getpid() and str(home) in " ".join(process.info["cmdline"] or ()):
-                found.append(process)
-    return found
-
-
-def kill_leftovers(paths: LocalPaths) -> int:
-    """SIGKILL what the supervisor recorded and whatever still names the home folder; how many were found."""
-    replicas, routers = recorded_processes(paths)
-    for handle in replicas + routers:
-        handle.signal(signal.SIGKILL)
-    left = processes_naming(paths.home)
-    for process in left:
-        with contextlib.suppress(psutil.Error):
-            process.send_signal(signal.SIGKILL)
-    return len(replicas) + len(routers) + len(left)
 
 
 @contextlib.contextmanager

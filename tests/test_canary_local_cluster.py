@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from textual.widgets import Static
 
 from kanri.console.cli import main
+from kanri.console.cluster.local.control import kill_leftovers
 from kanri.console.cluster.local.paths import LocalPaths
 from kanri.console.config import ENVIRONMENT, load
 from kanri.console.demo.traffic import Traffic
@@ -22,7 +23,6 @@ from kanri.console.tui.data import ConsoleData
 from kanri.console.tui.screens.main import MainScreen
 from kanri.serving.client import local_route
 from tests.support.alertmanager import Webhook
-from tests.support.backends import kill_leftovers
 from tests.support.prometheus import wait_until
 
 Kanri = Callable[..., tuple[int, str]]

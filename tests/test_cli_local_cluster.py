@@ -19,9 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from kanri.console.cli import main
+from kanri.console.cluster.local.control import kill_leftovers
 from kanri.console.cluster.local.paths import LocalPaths
 from kanri.serving.client import Client
-from tests.support.backends import kill_leftovers
 from tests.support.cli import Kanri, kanri_in
 
 ROOT = Path(__file__).resolve().parents[1]

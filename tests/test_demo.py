@@ -21,13 +21,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from kanri.console.cli import main
+from kanri.console.cluster.local.control import processes_naming
 from kanri.console.cluster.local.processes import free_port
 from kanri.console.demo.artifacts import ensure_trained, held_out_images
 from kanri.console.demo.plan import APP, LEVELS, MODELS, PREDICTOR, demo_settings
 from kanri.console.demo.traffic import Traffic
 from kanri.console.ops import applications, models, routes, services
 from kanri.console.wiring import open_context
-from tests.support.backends import processes_naming
 
 pytestmark = pytest.mark.timeout(150)
 

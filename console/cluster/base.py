@@ -73,9 +73,16 @@ class ServiceSpec:
     scale_to_zero_after: float = 0.0
     """With min_replicas 0: seconds without a call before the last replica goes."""
 
+    @property
+    def scales_on_calls(self) -> bool:
+        """Autoscaled on concurrency or rps: the calls drive it, and may wake it from zero."""
+        return self.autoscale and self.scale_metric in CALL_METRICS
 
-SCALE_METRICS = ("cpu", "concurrency", "rps")
-"""cpu is the HorizontalPodAutoscaler's; concurrency and rps are Knative's KPA's, and may scale to zero."""
+
+CALL_METRICS = ("concurrency", "rps")
+"""Knative's KPA's: the calls in flight, or per second, per replica; they may scale to zero."""
+SCALE_METRICS = ("cpu", *CALL_METRICS)
+"""cpu is the HorizontalPodAutoscaler's."""
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import signal
 from pathlib import Path
 
 from kanri.console.cluster.local.control import (
+    kill_leftovers,
     recorded_processes,
     running_supervisor,
     start_supervisor,
@@ -26,11 +26,8 @@ def tear_down(home: Path) -> list[str]:
     if stop_supervisor(paths):
         removed.append(f"stopped the demo's local cluster: its supervisor, {len(replicas)} replica(s) and "
                        f"{len(routers)} router(s)")
-    left = [handle for handles in recorded_processes(paths) for handle in handles]
-    for handle in left:  # a supervisor that failed to stop them (it said why in its log, deleted next)
-        handle.signal(signal.SIGKILL)
-    if left:
-        removed.append(f"killed {len(left)} process(es) its supervisor had not stopped")
+    if left := kill_leftovers(paths):  # a supervisor that failed to stop them (it said why in its log)
+        removed.append(f"killed {left} process(es) its supervisor had not stopped")
     if home.exists():
         shutil.rmtree(home)
         removed.append(f"deleted {home} (registry, models, logs)")

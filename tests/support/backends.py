@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-import psutil
 
 from kanri.console.cluster.base import ClusterBackend
 from kanri.console.cluster.kubernetes import KubernetesBackend, ObjectOptions
 from kanri.console.cluster.local import LocalBackend, SupervisorSettings
-from kanri.console.cluster.local.control import recorded_processes, stop_supervisor
-from kanri.console.cluster.local.paths import LocalPaths
+from kanri.console.cluster.local.control import kill_leftovers, stop_supervisor
 from kanri.serving._pb import serving_pb2 as pb
 from kanri.serving._pb import serving_pb2_grpc as pb_grpc
 from kanri.serving.client import encode_value
@@ -83,23 +79,6 @@ def verify_split_through_router(backend: LocalBackend) -> Callable[[str, str, di
             assert abs(100 * counts[service] / calls - weight) <= 5, (weights, counts)
 
     return verify
-
-
-def kill_leftovers(paths: LocalPaths) -> None:
-    """The safety net after a failed test: SIGKILL the replicas and routers the supervisor recorded, and
-    whatever else still runs with the home folder on its command line."""
-    replicas, routers = recorded_processes(paths)
-    for handle in replicas + routers:
-        handle.signal(signal.SIGKILL)
-    for process in processes_naming(paths.home):
-        with contextlib.suppress(psutil.Error):
-            process.send_signal(signal.SIGKILL)
-
-
-def processes_naming(home: Path) -> list[psutil.Process]:
-    """Every process but this one with the home folder on its command line: what a cluster in home still runs."""
-    return [process for process in psutil.process_iter(["cmdline"])
-            if process.pid != os.getpid() and str(home) in " ".join(process.info["cmdline"] or ())]
 
 
 @contextlib.contextmanager

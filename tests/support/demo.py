@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from kanri.console.cli import main
+from kanri.console.cluster.local.control import kill_leftovers
 from kanri.console.cluster.local.paths import LocalPaths
-from tests.support.backends import FAST, kill_leftovers
+from tests.support.backends import FAST
 
 DEMO_TIMINGS = dataclasses.replace(FAST, startup_seconds=30.0)
 """Quick ticks and drains, but the default start-up allowance: five digits replicas importing scikit-learn at

@@ -26,10 +26,16 @@ import psutil
 from click.testing import CliRunner
 
 from kanri.console.cli import main as kanri_main
-from kanri.console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
+from kanri.console.cluster.local.control import (
+    kill_leftovers,
+    processes_naming,
+    running_supervisor,
+    start_supervisor,
+    stop_supervisor,
+)
 from kanri.console.cluster.local.paths import LocalPaths
 from kanri.console.cluster.local.state import Observed
-from tests.support.backends import FAST, kill_leftovers, processes_naming
+from tests.support.backends import FAST
 from tests.support.load import SteadyLoad
 from tests.support.servers import PREDICTORS, start_serve
 from tests.support.terminal import terminal

@@ -175,8 +175,6 @@ def workload_objects(spec: ServiceSpec, namespace: str, options: ObjectOptions,
     capabilities = capabilities or Capabilities()
     objects = [deployment(spec, namespace, options, capabilities), service(spec, namespace),
                disruption_budget(spec, namespace, capabilities)]
-    if not spec.autoscale:
-        return objects
-    if spec.scale_metric in scaling.CALL_METRICS:
+    if spec.scales_on_calls:
         return [*objects, scaling.scaled_object(spec, namespace, options.prometheus_url)]
-    return [*objects, autoscaler(spec, namespace, capabilities)]
+    return [*objects, autoscaler(spec, namespace, capabilities)] if spec.autoscale else objects

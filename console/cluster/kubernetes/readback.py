@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..base import AccessDrift, ActualService, Pod, RouteSpec
+from ..base import CALL_METRICS, AccessDrift, ActualService, Pod, RouteSpec
 from . import labels, mesh_security, scaling
 from .objects import ObjectOptions
 from .pod_status import pod_status
@@ -78,7 +78,7 @@ def _call_scaling(scaled_object: dict) -> dict[str, Any]:
     identity = meta.get("labels", {})
     calls = next((t.get("metadata", {}) for t in spec.get("triggers", []) if t.get("type") == "prometheus"), {})
     query = calls.get("query", "")
-    metric = next((m for m in scaling.CALL_METRICS if query == scaling.calls_query(
+    metric = next((m for m in CALL_METRICS if query == scaling.calls_query(
         m, identity.get(labels.APP, ""), identity.get(labels.SERVICE, ""), identity.get(labels.LEVEL, ""),
         meta.get("namespace", ""))), f"query {query!r}")
     try:

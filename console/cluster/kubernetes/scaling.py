@@ -25,7 +25,6 @@ from ..base import ClusterError, ServiceSpec
 from . import labels
 from .versions import SCALED_OBJECT
 
-CALL_METRICS = ("concurrency", "rps")
 MAX_NAME = 63  # a label value's length, which KEDA's HPA name must keep to
 KEDA_HPA_PREFIX = "keda-hpa-"
 RATE_WINDOW = "1m"

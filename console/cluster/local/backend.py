@@ -47,7 +47,7 @@ def _check_spec(spec: ServiceSpec) -> None:
         problems.append(f"service level must be one of {', '.join(SERVICE_LEVELS)}, got {spec.level!r}")
     if spec.max_surge < 0 or spec.max_unavailable < 0 or spec.max_surge + spec.max_unavailable == 0:
         problems.append("max surge and max unavailable must not be negative, nor both 0 (nothing could move)")
-    lowest = 0 if spec.autoscale and spec.scale_metric != "cpu" else 1  # calls wake a service at zero; CPU cannot
+    lowest = 0 if spec.scales_on_calls else 1  # calls wake a service at zero; CPU cannot
     if spec.replicas < 0 or not lowest <= spec.min_replicas <= spec.max_replicas:
         problems.append(f"replicas must be ≥ 0 and {lowest} ≤ min replicas ≤ max replicas")
     if spec.scale_metric not in SCALE_METRICS or (spec.scale_metric != "cpu" and spec.scale_target <= 0):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .files import read_json, write_json
+from .router_table import table_identity
 
 log = logging.getLogger("kanri.local.calls")
 
@@ -88,13 +89,14 @@ class LevelLoad:
     """Up to when each router wrote; `busy_now` carries the calls in flight on to the reading."""
     held: dict[str, int] = field(default_factory=dict)
     pending: dict[str, float] = field(default_factory=dict)
+    _parsed: dict[Path, tuple[list[int], object]] = field(default_factory=dict)
 
     def read(self, paths: list[Path], now: float) -> None:
         """now: the wall-clock time of this reading."""
         self.held, self.pending = {}, {}
         for path in paths:
             try:
-                document = read_json(path, None)
+                document = self._document(path)
             except (OSError, ValueError) as exc:  # a router's file is never worth a supervisor's tick
                 log.warning("cannot read the call counts %s: %s", path, exc)
                 continue
@@ -110,6 +112,16 @@ class LevelLoad:
                 self.pending[service] = (self.pending.get(service, 0.0)
                                          + counted["in_flight"] * max(now - document["at"], 0.0))
             self.last[path] = document["services"]
+
+    def _document(self, path: Path) -> object:
+        """The router's file, parsed again only when it was replaced: an idle router leaves it as it is."""
+        if not path.exists():
+            return None
+        identity = table_identity(path)
+        cached = self._parsed.get(path)
+        if cached is None or cached[0] != identity:
+            cached = self._parsed[path] = (identity, read_json(path, None))
+        return cached[1]
 
     def busy_now(self, service: str) -> float:
         return self.busy_seconds.get(service, 0.0) + self.pending.get(service, 0.0)

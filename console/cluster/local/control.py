@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import time
+from pathlib import Path
+
+import psutil
 
 from ..base import ClusterError
 from .files import read_json
@@ -65,3 +69,27 @@ def recorded_processes(paths: LocalPaths) -> tuple[list[ProcessHandle], list[Pro
     replicas = [ProcessHandle.adopt(p.pid, p.create_time, "") for s in observed.services.values() for p in s.pods]
     routers = [ProcessHandle.adopt(p.pid, p.create_time, "") for r in observed.routers.values() for p in r.processes]
     return [h for h in replicas if h is not None], [h for h in routers if h is not None]
+
+
+def processes_naming(home: Path) -> list[psutil.Process]:
+    """Every process but this one with the home folder on its command line: what a cluster in home still runs
+    (supervisor, routers, replicas), recorded or not."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if process.pid != os.getpid() and str(home) in " ".join(process.info["cmdline"] or ()):
+                found.append(process)
+    return found
+
+
+def kill_leftovers(paths: LocalPaths) -> int:
+    """The safety net once the supervisor was asked to stop: SIGKILL the replicas and routers it recorded and
+    whatever else still runs with the home folder on its command line; how many were found."""
+    replicas, routers = recorded_processes(paths)
+    for handle in replicas + routers:
+        handle.signal(signal.SIGKILL)
+    left = processes_naming(paths.home)
+    for process in left:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGKILL)
+    return len(replicas) + len(routers) + len(left)

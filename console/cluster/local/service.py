@@ -87,7 +87,7 @@ class ServiceController:
 
     @property
     def scales_on_calls(self) -> bool:
-        return self.spec.autoscale and self.spec.scale_metric != "cpu" and not self.deleted
+        return self.spec.scales_on_calls and not self.deleted
 
     @property
     def dormant(self) -> bool:
@@ -113,7 +113,7 @@ class ServiceController:
     def autoscale(self, meter: CpuMeter, now: float) -> None:
         """Every autoscale interval, move the replica target towards the CPU threshold, not within the cool-down."""
         spec, r = self.spec, self.record
-        if not spec.autoscale or spec.scale_metric != "cpu" or self.deleted \
+        if not spec.autoscale or spec.scales_on_calls or self.deleted \
                 or now - self._last_measured < self.settings.autoscale_interval_seconds:
             return
         self._last_measured = now
