@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -175,6 +176,22 @@ async def test_search_narrows_the_lines_and_highlights_the_words(data: ConsoleDa
         assert marked == ["boom"]
         await pilot.press("slash", "ctrl+u", "enter")  # an empty search shows every line again
         await until(pilot, lambda: len(shown_lines(screen)) == len(LINES))
+
+    await drive(screen, keys)
+
+
+async def test_keys_typed_in_one_burst_after_slash_all_reach_the_search(data: ConsoleData) -> None:
+    """A paste, or typing over a laggy SSH link: every key is read before the first is handled."""
+    write(data, *LINES)
+    screen = LogsScreen(data, APP, refresh=POLL)
+
+    async def keys(pilot: Pilot) -> None:
+        await until(pilot, lambda: len(shown_lines(screen)) == len(LINES))
+        for key, char in [("slash", "/"), *((c, c) for c in "bad weights"), ("enter", "\r")]:
+            pilot.app.post_message(events.Key("space" if char == " " else key, char))  # all queued, none handled
+        await until(pilot, lambda: len(shown_lines(screen)) == 1)  # 'b' and 'e' were text, not Jump back and Errors
+        shown = status(screen, "#logs-status")
+        assert "all levels" in shown and "search 'bad weights'" in shown, shown
 
     await drive(screen, keys)
 

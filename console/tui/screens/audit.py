@@ -25,6 +25,7 @@ from kanri.console.ops.views import AuditView
 from kanri.console.telemetry.bounded import describe
 from kanri.console.tui.data import ConsoleData
 from kanri.console.tui.fit import Spec
+from kanri.console.tui.focus import focus_now, opener, skip_while_typing
 from kanri.console.tui.widgets.fit_line import FitLine
 from kanri.console.tui.widgets.fitted_table import FittedTable
 from kanri.console.tui.widgets.key_footer import KeyFooter
@@ -139,7 +140,7 @@ class AuditScreen(RefreshedTable):
                Spec("action", "action"), Spec("target", "target", kind="name", least=14), Spec("result", "result"),
                Spec("change", "change", rank=1, kind="text", least=17),
                Spec("error", "error", rank=2, kind="text", least=16))
-    BINDINGS = [Binding("slash", "filter", "Filter target"), Binding("h", "history", "History")]
+    BINDINGS = [opener("slash", "filter", "Filter target"), Binding("h", "history", "History")]
 
     def __init__(self, data: ConsoleData, refresh: float = 2.0, limit: int = 500) -> None:
         super().__init__(data, refresh)
@@ -161,11 +162,12 @@ class AuditScreen(RefreshedTable):
         return [f"target {self.target_prefix}…"] if self.target_prefix else []
 
     def action_filter(self) -> None:
+        skip_while_typing(self)
         field = self.query_one("#table-filter", Input)
         field.placeholder = "target starts with, e.g. digits/ or digits/digits-prod (empty: all)"
         field.value = self.target_prefix
         field.add_class("-open")
-        field.focus()
+        focus_now(field)
 
     def action_close(self) -> None:
         field = self.query_one("#table-filter", Input)

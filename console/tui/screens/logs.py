@@ -32,6 +32,7 @@ from kanri.console.telemetry import LogLine, LogPage, LogQuery, TelemetryUnavail
 from kanri.console.telemetry.types import LEVELS
 from kanri.console.tui.data import ConsoleData
 from kanri.console.tui.fit import NARROW, shorten
+from kanri.console.tui.focus import focus_now, opener, skip_while_typing
 from kanri.console.tui.widgets.fit_line import FitLine
 from kanri.console.tui.widgets.key_footer import KeyFooter
 
@@ -118,8 +119,8 @@ class LogsScreen(Screen):
         Binding("f", "toggle_follow", "Follow"),
         Binding("e", "toggle_errors", "Errors"),
         Binding("l", "cycle_level", "Level"),
-        Binding("slash", "search", "Search"),
-        Binding("b", "back_in_time", "Jump back"),
+        opener("slash", "search", "Search"),
+        opener("b", "back_in_time", "Jump back"),
         Binding("escape", "close", "Close"),
     ]
 
@@ -290,7 +291,7 @@ class LogsScreen(Screen):
         field.placeholder = placeholder
         field.value = value
         field.add_class("-open")
-        field.focus()
+        focus_now(field)
 
     def _close_input(self) -> None:
         self._input_mode = ""
@@ -298,10 +299,12 @@ class LogsScreen(Screen):
         self.tail.focus()
 
     def action_search(self) -> None:
+        skip_while_typing(self)
         self._open_input("search", "search: words that must all appear (enter: apply, empty: clear)",
                          self.current_query.text)
 
     def action_back_in_time(self) -> None:
+        skip_while_typing(self)
         self._open_input("back", "how far back, e.g. 15m, 2h, or a time 2026-11-23T10:00 (empty: live)", "")
 
     def action_close(self) -> None:

@@ -27,6 +27,7 @@ from kanri.console.slo.alerts import FiringAlert
 from kanri.console.slo.status import SloStatus
 from kanri.console.telemetry import MetricsHistory, MetricsSnapshot, TelemetryUnavailable
 from kanri.console.tui.data import AppGrid, ConsoleData, ServiceColumn
+from kanri.console.tui.focus import focus_now, opener, skip_while_typing
 from kanri.console.tui.guard import attempt, post
 from kanri.console.tui.screens.audit import AuditScreen, HistoryScreen
 from kanri.console.tui.screens.canary import CanaryScreen
@@ -106,8 +107,8 @@ class MainScreen(Screen):
         Binding("r", "reload", "Refresh now", show=False),
         Binding("exclamation_mark", "to_alert", "Go to the alerting service", key_display="!", show=False),
         Binding("C", "canary", "Canary to this service", show=False),
-        Binding("/", "filter", "Filter apps", show=False),
-        Binding("colon", "command_line", "Jump to view", key_display=":", show=False),
+        opener("/", "filter", "Filter apps", show=False),
+        opener("colon", "command_line", "Jump to view", key_display=":", show=False),
     ]
 
     def __init__(self, data: ConsoleData, refresh_seconds: float = 2.0, traffic: object | None = None) -> None:
@@ -569,13 +570,15 @@ class MainScreen(Screen):
         self.app.push_screen(AuditScreen(self.data, refresh=self.refresh_seconds))
 
     def action_filter(self) -> None:
+        skip_while_typing(self)
         self.query_one(AppList).focus_filter()
 
     def action_command_line(self) -> None:
+        skip_while_typing(self)
         line = self.query_one("#command-line", Input)
         line.display = True
         line.value = ""
-        line.focus()
+        focus_now(line)
 
     def select_app(self, name: str) -> None:
         self.query_one(AppList).select(name)

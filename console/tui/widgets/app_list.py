@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from kanri.console.ops.overview import AppHealth
 from kanri.console.tui import marks
 from kanri.console.tui.fit import shorten
+from kanri.console.tui.focus import focus_now
 
 
 class AppList(Vertical):
@@ -45,7 +46,7 @@ class AppList(Vertical):
         self._render_options()
 
     def focus_filter(self) -> None:
-        self.query_one("#app-filter", Input).focus()
+        focus_now(self.query_one("#app-filter", Input))
 
     def select(self, app: str) -> None:
         self.query_one("#app-filter", Input).value = ""
