@@ -98,6 +98,15 @@ def test_two_versions_two_levels_switch_scale_weights_and_audit(kanri: Kanri, di
             "now                     0/0 ready; the autoscaler wants 0: idle"):
         assert time.monotonic() < deadline, now
         time.sleep(0.2)
+    shown = kanri("service", "show", "digits", "digits-dev").splitlines()
+    assert "replicas                autoscaled 0–2 at 2 in flight, idle 1s → 0" in shown, shown
+    # and no CPU threshold or raw scaling fields beside it
+    assert not [line for line in shown if line.startswith(("cpu threshold", "scale "))], shown
+    while (pods := kanri("pods", "digits", "digits-dev")).startswith("NAME"):  # the last one still terminating
+        assert time.monotonic() < deadline, pods
+        time.sleep(0.2)
+    assert pods == ("no replicas of digits/digits-dev run now; it scales to zero when idle, "
+                    "and its next call starts one\n")
     with Client(app="digits", service_level="development", timeout=30, retries=0) as client:
         assert client.predict(rows[0]["input"]).label == rows[0]["label"]  # held while a replica starts
     assert json.loads(kanri("sync", "--json")) == {"drift": [], "fixed": False}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,11 +27,12 @@ def table(rows: Sequence[Any], columns: dict[str, Callable[[Any], Any]]) -> None
         click.echo("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip())
 
 
-def fields(view: Any, names: Sequence[str]) -> None:
-    """One "name: value" line per field, for a single record."""
+def fields(view: Any, names: Sequence[str], shown: Mapping[str, str] | None = None) -> None:
+    """One "name: value" line per field, for a single record; `shown` words some fields itself."""
     width = max(len(name) for name in names)
     for name in names:
-        click.echo(f"{name.replace('_', ' '):<{width}}  {_cell(getattr(view, name))}")
+        value = shown[name] if shown and name in shown else _cell(getattr(view, name))
+        click.echo(f"{name.replace('_', ' '):<{width}}  {value}")
 
 
 def _cell(value: Any) -> str:

@@ -85,10 +85,13 @@ def list_(ctx: Context, app: str | None, as_json: bool) -> None:
                   "http": lambda s: s.http_address})
 
 
+SCALING_FIELDS = {"min_replicas", "max_replicas", "autoscale", "cpu_threshold", "scale_metric", "scale_target",
+                  "scale_to_zero_after"}
+
+
 def _replicas(view: ServiceView) -> str:
-    if view.autoscale:
-        return f"{view.replicas} ({view.min_replicas}-{view.max_replicas} @{view.scale_target_text()})"
-    return str(view.replicas)
+    """"3", or the autoscaler's bounds and target: the count it runs now is the cluster's to say (`service show`)."""
+    return view.autoscaling_text() if view.autoscale else str(view.replicas)
 
 
 
@@ -134,7 +137,10 @@ def _print_service(view: ServiceView, as_json: bool, summary: str, rollout: Roll
     elif summary:
         click.echo(summary)
     else:
-        fields(view, [name for name in to_json(view)])
+        # One line says how the replicas are set, as `service list` does, not five raw fields of which some
+        # (a CPU threshold under a call metric, an idle time at min 1) do not apply.
+        names = [name for name in to_json(view) if name not in SCALING_FIELDS]
+        fields(view, names, {"replicas": _replicas(view)})
 
 
 def _follow(ctx: Context, view: ServiceView, wait: bool, timeout: float, as_json: bool, summary: str) -> None:
@@ -271,6 +277,12 @@ def pods(ctx: Context, app: str, service: str | None, as_json: bool) -> None:
     found = services.pods(ctx, app, service)
     if as_json:
         emit_json(found)
+        return
+    if not found:  # not a bare header: say so, and whether that is a service resting at zero
+        view = services.show_service(ctx, app, service) if service else None
+        resting = view is not None and view.autoscale and view.min_replicas == 0
+        click.echo(f"no replicas of {app}/{service or '*'} run now" +
+                   ("; it scales to zero when idle, and its next call starts one" if resting else ""))
         return
     table(found, {"name": lambda p: p.name, "service": lambda p: p.service, "status": lambda p: p.status,
                   "ready": lambda p: p.ready, "restarts": lambda p: p.restarts,

@@ -85,6 +85,10 @@ class ServiceView:
         idle = f", idle {duration(self.scale_to_zero_after)} → 0" if self.min_replicas == 0 else ""
         return f"{self.scale_target:g} {unit}{idle}"
 
+    def autoscaling_text(self) -> str:
+        """"autoscaled 0–8 at 4 in flight, idle 1m → 0": its bounds and target, as the CLI and the console say it."""
+        return f"autoscaled {self.min_replicas}–{self.max_replicas} at {self.scale_target_text()}"
+
 
 @dataclass(frozen=True)
 class RouteView:

@@ -83,7 +83,7 @@ def scaling(column: ServiceColumn) -> tuple[list[Text | str], Text | str]:
     (scaled to zero)` first, so that an empty table reads as resting rather than broken."""
     service = column.service
     parts: list[Text | str] = [Text("idle (scaled to zero)", style="bold")] if column.idle else []
-    parts.append(f"autoscaled {service.min_replicas}–{service.max_replicas} at {service.scale_target_text()}")
+    parts.append(service.autoscaling_text())
     if column.desired is None:  # the cluster could not say
         return parts, Text(column.scale_reason, style="yellow")
     if column.idle:
