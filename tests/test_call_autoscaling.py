@@ -87,7 +87,7 @@ def test_an_idle_service_goes_to_zero_after_its_idle_time_and_a_held_call_wakes_
     decision = scaler.decide(SPEC, current=1, ready=1)
     assert decision == type(decision)(0, "idle for 30s: scaled to zero")
     scaler.observe(Sample(idle.at + 2, idle.started, idle.busy_seconds, 0))
-    assert scaler.decide(SPEC, current=0, ready=0).reason.startswith("idle")
+    assert scaler.decide(SPEC, current=0, ready=0).reason == "no call for 30s"
     scaler.observe(Sample(idle.at + 3, idle.started + 5, idle.busy_seconds, 5))
     woken = scaler.decide(SPEC, current=0, ready=0)
     assert (woken.replicas, woken.reason) == (3, "5 held call(s) wake it from zero")
@@ -233,7 +233,7 @@ def test_a_service_goes_to_zero_wakes_on_its_first_call_and_follows_load_losing_
         backend: LocalBackend, make_spec: Callable[..., ServiceSpec]) -> None:
     backend.apply(make_spec("sleepy"))
     wait_for(lambda: backend.status("sleepy", "a").desired == 0 and not backend.pods("sleepy"), 20, "to zero")
-    assert backend.status("sleepy", "a").scale_reason.startswith("idle")
+    assert backend.status("sleepy", "a").scale_reason.startswith("no call for")
     address = backend.address("sleepy", "development")
     started = time.monotonic()
     with Client(address, retries=0, timeout=30) as client:

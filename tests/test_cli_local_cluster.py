@@ -95,7 +95,7 @@ def test_two_versions_two_levels_switch_scale_weights_and_audit(kanri: Kanri, di
           "--scale-to-zero-after", "1s")
     deadline = time.monotonic() + 20
     while not (now := kanri("service", "show", "digits", "digits-dev").splitlines()[-1]).startswith(
-            "now                     0/0 ready; the autoscaler wants 0: idle"):
+            "now                     0/0 ready; the autoscaler wants 0: no call for 1s"):
         assert time.monotonic() < deadline, now
         time.sleep(0.2)
     shown = kanri("service", "show", "digits", "digits-dev").splitlines()

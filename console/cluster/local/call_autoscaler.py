@@ -16,6 +16,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from ...moments import duration
 from ..base import ServiceSpec
 
 PANIC_SHARE = 0.1
@@ -93,7 +94,8 @@ class CallAutoscaler:
             if newest.held:
                 return self._clamped(spec, max(replicas_for(newest.held, target), 1),
                                      f"{newest.held} held call(s) wake it from zero")
-            return Decision(0, f"idle: scaled to zero after {spec.scale_to_zero_after:g}s without a call")
+            # Not "idle" again: the grid and the pods panel already say the service rests at zero.
+            return Decision(0, f"no call for {duration(spec.scale_to_zero_after)}")
         if ready == 0:
             self.last_call_at = newest.at  # waiting for a replica to start is not being idle
         idle_for = newest.at - (self.last_call_at or newest.at)
