@@ -169,6 +169,19 @@ async def test_a_held_call_goes_on_once_a_replica_is_ready(routing: Routing) -> 
     assert routing.meter.services["s"].in_flight == 0
 
 
+async def test_a_held_call_nudges_the_supervisor_at_once(routing: Routing) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as supervisor:
+        supervisor.bind(("127.0.0.1", 0))
+        supervisor.settimeout(2)
+        replace_table(routing, RouterTable({"s": 100}, {"s": []}, dormant=["s"], wake_port=supervisor.getsockname()[1]))
+        held = asyncio.ensure_future(routing.acquire(None, (), seconds=5))
+        await asyncio.sleep(0.05)
+        assert supervisor.recv(16) == b"wake"  # not left to the supervisor's next tick
+    held.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await held
+
+
 async def test_held_calls_are_refused_with_the_reason_when_the_replica_cannot_start(routing: Routing) -> None:
     held = asyncio.ensure_future(routing.acquire(None, (), seconds=5))
     await asyncio.sleep(0.05)

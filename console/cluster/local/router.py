@@ -30,6 +30,8 @@ HOST = "127.0.0.1"
 MAX_BODY = ServerSettings.max_message_mb * 1024 * 1024
 """The replicas' own limit (`kanri serve`'s default --max-message-mb): what they would take, the router takes."""
 STOP_SECONDS = 5.0
+HOLDING_POLL_SECONDS = 0.02
+"""How often the table is read while calls are held: they go on as soon as a replica is in it."""
 
 
 async def watch(routing: Routing, poll_seconds: float) -> None:
@@ -37,7 +39,7 @@ async def watch(routing: Routing, poll_seconds: float) -> None:
     while True:
         routing.refresh()
         routing.publish()
-        await asyncio.sleep(poll_seconds)
+        await asyncio.sleep(HOLDING_POLL_SECONDS if routing.holding else poll_seconds)
 
 
 async def run(table_path: Path, instance: int, port: int, http_port: int, poll_seconds: float) -> None:

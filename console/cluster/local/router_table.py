@@ -37,6 +37,9 @@ class RouterTable:
     a replica is ready, rather than given to the others."""
     failing: dict[str, str] = field(default_factory=dict)
     """Why a dormant service's replica cannot start (a crash loop): its held calls are refused with this."""
+    wake_port: int = 0
+    """The supervisor's loopback UDP port: a router that holds a call says so there, so that the supervisor
+    reads the counts at once rather than at its next tick (0: none)."""
 
     @classmethod
     def load(cls, path: Path) -> RouterTable:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
@@ -141,6 +142,11 @@ class Routing:
     def release(self, service: str) -> None:
         self.meter.end(service)
 
+    @property
+    def holding(self) -> bool:
+        """Calls wait for a dormant service's first replica: the table is worth reading more often."""
+        return self._held > 0
+
     def publish(self) -> None:
         """The calls counted, for the supervisor's autoscaler; a file that cannot be written (a full disk) is
         said and retried at the next poll, and routing goes on."""
@@ -160,6 +166,7 @@ class Routing:
         self.meter.hold(service, 1)
         try:
             self.publish()
+            self._nudge_supervisor()
             while True:
                 if reason := self.table.failing.get(service):
                     raise NoReplica(f"service {service!r} was scaled to zero and cannot start: {reason}")
@@ -175,6 +182,12 @@ class Routing:
         finally:
             self._held -= 1
             self.meter.hold(service, -1)
+
+    def _nudge_supervisor(self) -> None:
+        """One datagram to the supervisor's wake port; lost or refused, its next tick reads the counts anyway."""
+        if port := self.table.wake_port:
+            with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as nudge:
+                nudge.sendto(b"wake", ("127.0.0.1", port))
 
     def mirror(self, call: Callable[[str], Awaitable[object]]) -> None:
         """For a share of calls, call(replica of the shadow service) in the background; its outcome is dropped."""

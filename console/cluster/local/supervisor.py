@@ -24,6 +24,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -43,6 +44,8 @@ log = logging.getLogger("kanri.local.supervisor")
 EARLY_STOPS: list[bool] = []
 """Stops asked for between the pid file's writing and the loop's own handlers (keep serving or not): whoever
 reads the pid file may signal at once, and Python's default would end the process without stopping anything."""
+WAKING_TICK_SECONDS = 0.05
+"""The tick while a service at zero holds calls: its first replica is seen ready, and the calls go on, sooner."""
 
 
 class Supervisor:
@@ -56,6 +59,8 @@ class Supervisor:
         self.routes = observed.routes
         self.meter = CpuMeter()
         self.loads: dict[str, LevelLoad] = {}
+        self.wake_port = 0
+        """Where routers holding a call nudge the loop (WakeListener), once it listens."""
         self._desired = Desired()
         self._desired_seen: tuple[int, int] | None = None
         self._written: dict | None = None
@@ -101,6 +106,12 @@ class Supervisor:
         self.report_routes(desired, tables)
         self.write_observed()
 
+    @property
+    def waking(self) -> bool:
+        """A service without a ready replica holds calls in its routers (bounded by their deadlines)."""
+        return any(c.dormant and load.held.get(c.spec.name, 0) for c in self.services.values()
+                   if (load := self.loads.get(key(c.spec.app, c.spec.level))) is not None)
+
     def read_loads(self) -> None:
         """Feed the calls the routers counted to the services that scale on them, stamped when read: the
         probes before may have taken a while."""
@@ -136,9 +147,10 @@ class Supervisor:
             sleeping = [c for c in controllers if c.dormant]
             dormant = sorted(c.spec.name for c in sleeping)
             failing = {c.spec.name: failure for c in sleeping if (failure := c.start_failure())}
-            table = (RouterTable(route.weights, backends, http, route.mirror, route.mirror_percent, dormant, failing)
+            table = (RouterTable(route.weights, backends, http, route.mirror, route.mirror_percent, dormant, failing,
+                                 self.wake_port)
                      if route else RouterTable(dict.fromkeys(backends, 1), backends, http, dormant=dormant,
-                                               failing=failing))
+                                               failing=failing, wake_port=self.wake_port))
             router = RouterRecord(spec.app, spec.level, desired.router_ports[level_key],
                                   desired.router_http_ports.get(level_key, 0))
             tables[level_key] = (router, table)
@@ -183,33 +195,47 @@ class Supervisor:
 
 async def supervise(paths: LocalPaths, settings: SupervisorSettings) -> None:
     supervisor = Supervisor(paths, settings)
-    stop = asyncio.Event()
-    keep_running = False
+    nudge = asyncio.Event()  # set by a stop, and by a router holding a call: the loop goes round at once
+    stopping = keep_running = False
 
     def leave(keep: bool) -> None:
-        nonlocal keep_running
-        keep_running = keep
-        stop.set()
+        nonlocal stopping, keep_running
+        stopping, keep_running = True, keep
+        nudge.set()
 
     loop = asyncio.get_running_loop()
+    listener, _ = await loop.create_datagram_endpoint(lambda: WakeListener(nudge), local_addr=("127.0.0.1", 0))
+    supervisor.wake_port = listener.get_extra_info("sockname")[1]
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, leave, False)
     loop.add_signal_handler(signal.SIGUSR1, leave, True)
     if EARLY_STOPS:  # asked to stop before the loop listened (the pid file is written first)
         leave(EARLY_STOPS[-1])
     log.info("supervising %s (pid %d)", paths.root, os.getpid())
-    while not stop.is_set():
+    while not stopping:
         try:
             await supervisor.tick()
         except Exception:  # one bad tick (a file being replaced, a process racing) must not end supervision
             log.exception("reconcile failed; trying again")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), settings.tick_seconds)
+            await asyncio.wait_for(nudge.wait(), WAKING_TICK_SECONDS if supervisor.waking else settings.tick_seconds)
+        nudge.clear()
+    listener.close()
     if keep_running:
         log.info("stopping the supervisor only: replicas and routers keep serving")
     else:
         log.info("stopping every replica and router")
         await supervisor.stop_everything()
+
+
+class WakeListener(asyncio.DatagramProtocol):
+    """Any datagram on the wake port (routers send one when they hold a call) ends the loop's rest."""
+
+    def __init__(self, nudge: asyncio.Event) -> None:
+        self.nudge = nudge
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.nudge.set()
 
 
 def replace_stale_pid_file(paths: LocalPaths) -> None:
