@@ -203,7 +203,7 @@ def test_changing_the_metric_replaces_the_autoscaler_and_keeps_the_replicas(
     assert live(clusters, "switch") == (None, None, 3)
 
 
-def test_a_scaled_object_kanri_did_not_make_is_left_alone_by_a_service_on_cpu(
+def test_a_scaled_object_kanri_did_not_make_is_left_alone_by_a_service_on_cpu_and_its_deletion(
         backend: KubernetesBackend, clusters: FakeClusters, api: client.ApiClient) -> None:
     theirs = {"apiVersion": f"{KEDA}/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "mine-main"},
               "spec": {"scaleTargetRef": {"name": "elsewhere"}, "triggers": [{"type": "cron", "metadata": {}}]}}
@@ -211,6 +211,11 @@ def test_a_scaled_object_kanri_did_not_make_is_left_alone_by_a_service_on_cpu(
     backend.apply(make_spec("mine", autoscale=True, min_replicas=1, max_replicas=3, cpu_threshold=70))
     hpa, scaled, _ = live(clusters, "mine")
     assert hpa is not None and scaled is not None and scaled["spec"]["scaleTargetRef"] == {"name": "elsewhere"}
+    backend.delete("mine", "main")
+    left = {(o["kind"], o["metadata"]["name"]) for plural, group in [("deployments", "apps"), ("scaledobjects", KEDA),
+                                                                     ("horizontalpodautoscalers", "autoscaling")]
+            for o in clusters.objects(plural, group) if o["metadata"]["name"] == "mine-main"}
+    assert left == {("ScaledObject", "mine-main")}, "kanri's Deployment and HPA go; their ScaledObject stays"
 
 
 def test_a_new_service_that_may_go_to_zero_starts_with_one_replica(backend: KubernetesBackend,
@@ -289,6 +294,10 @@ def test_a_cluster_without_keda_refuses_a_service_on_calls_and_says_how_to_insta
         backend.apply(make_spec("digits", autoscale=True, min_replicas=2, max_replicas=4))  # CPU needs no KEDA
         [service] = backend.actual_state().services
         assert (service.autoscale, service.scale_metric) == (True, "cpu")
+        with pytest.raises(ClusterError, match=r"install KEDA.*\(nothing was changed on any cluster\)"):
+            backend.apply(on_calls("digits"))  # a change of metric: the HPA goes first, but only where KEDA is
+        [hpa] = clusters.objects("horizontalpodautoscalers", "autoscaling")
+        assert hpa["metadata"]["name"] == "digits-main", "the service keeps the autoscaler it had"
 
 
 # Sync, through the CLI: no drift right after an apply, and a ScaledObject edited out of band is drift.

@@ -103,7 +103,13 @@ class KubernetesBackend:
             writes += [Write(cluster, self.kinds[kind], objects[kind]) for kind in WRITE_ORDER if kind in objects]
         if removals and any(w.kind.kind in AUTOSCALER_KINDS for w in writes):
             # A change of metric: KEDA's admission webhook refuses a ScaledObject, dry run included, while an
-            # HPA of another owner scales its Deployment, so the old autoscaler goes in a change of its own.
+            # HPA of another owner scales its Deployment, so the old autoscaler goes in a change of its own; but
+            # not before every cluster is known to serve what replaces it (no KEDA: the HPA stays).
+            try:
+                for write in writes:
+                    write.cluster.capabilities.require(write.kind.api, write.cluster.name)
+            except ClusterError as exc:
+                raise ClusterError(f"{exc} (nothing was changed on any cluster)") from None
             change(removals)
             removals = []
         change(removals + writes, prepare=_autoscaled_replicas)
@@ -240,8 +246,10 @@ class KubernetesBackend:
             if identity.get(labels.MANAGED_BY) != "kanri":
                 raise ClusterError(f"cluster {cluster.name}: Deployment {self.namespace}/{name} is not managed by "
                                    "kanri; it was left alone")
-            for kind in WORKLOAD_KINDS:
-                self.kinds[kind].delete(cluster, self.namespace, name)
+            for kind in WORKLOAD_KINDS:  # only what kanri made: someone's own scaler of that name stays, as on apply
+                live = deployment if kind == "Deployment" else self.kinds[kind].read(cluster, self.namespace, name)
+                if live is not None and live["metadata"].get("labels", {}).get(labels.MANAGED_BY) == "kanri":
+                    self.kinds[kind].delete(cluster, self.namespace, name)
             level = identity.get(labels.LEVEL, "")
             if not self.kinds["Deployment"].list(cluster, self.namespace, labels.managed(app=app, level=level)):
                 for kind in ROUTE_KINDS:
