@@ -101,6 +101,9 @@ def test_an_idle_service_goes_to_zero_after_its_idle_time_and_a_held_call_wakes_
     assert starting.decide(SPEC, current=1, ready=0).replicas == 1  # a replica still starting is not idle
     starting.observe(Sample(41, 0, 0, 0))
     assert starting.decide(SPEC, current=1, ready=1).replicas == 1  # its idle time counts from when it is ready
+    crashing = CallAutoscaler(stable_window=10, scale_down_delay=0)
+    feed(crashing, 0, 40, concurrency=0, rps=0)
+    assert crashing.decide(SPEC, current=1, ready=0, failing=True).replicas == 0  # a crash loop rests at zero
     always_one = dataclasses.replace(SPEC, min_replicas=1)
     feed(kept := CallAutoscaler(10, 0), 0, 100, concurrency=0, rps=0)
     assert kept.decide(always_one, current=1, ready=1).replicas == 1
@@ -169,17 +172,29 @@ async def test_a_held_call_goes_on_once_a_replica_is_ready(routing: Routing) -> 
     assert routing.meter.services["s"].in_flight == 0
 
 
-async def test_a_held_call_nudges_the_supervisor_at_once(routing: Routing) -> None:
+async def test_the_first_held_call_nudges_the_supervisor_at_once_and_a_refused_one_never(routing: Routing) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as supervisor:
         supervisor.bind(("127.0.0.1", 0))
         supervisor.settimeout(2)
-        replace_table(routing, RouterTable({"s": 100}, {"s": []}, dormant=["s"], wake_port=supervisor.getsockname()[1]))
-        held = asyncio.ensure_future(routing.acquire(None, (), seconds=5))
+        port = supervisor.getsockname()[1]
+        replace_table(routing, RouterTable({"s": 100}, {"s": []}, dormant=["s"], wake_port=port))
+        held = [asyncio.ensure_future(routing.acquire(None, (), seconds=5)) for _ in range(3)]
         await asyncio.sleep(0.05)
         assert supervisor.recv(16) == b"wake"  # not left to the supervisor's next tick
-    held.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await held
+        for call in held:
+            call.cancel()
+        await asyncio.gather(*held, return_exceptions=True)
+        replace_table(routing, RouterTable({"s": 100}, {"s": []}, dormant=["s"], failing={"s": "boom"}, wake_port=port))
+        with pytest.raises(NoReplica, match="cannot start: boom"):
+            await routing.acquire(None, (), seconds=5)
+        supervisor.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            supervisor.recv(16)  # nothing more: the other held calls, and the refused one, added no demand
+
+
+def test_a_table_with_a_field_this_router_does_not_know_is_read(tmp_path: Path) -> None:
+    (tmp_path / "table").write_text(json.dumps({"weights": {"s": 100}, "backends": {"s": ["a:1"]}, "newer": 1}))
+    assert RouterTable.load(tmp_path / "table").backends == {"s": ["a:1"]}  # a newer supervisor's table
 
 
 async def test_held_calls_are_refused_with_the_reason_when_the_replica_cannot_start(routing: Routing) -> None:

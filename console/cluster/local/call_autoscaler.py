@@ -85,8 +85,9 @@ class CallAutoscaler:
         counter = "busy_seconds" if metric == "concurrency" else "started"
         return (getattr(newest, counter) - getattr(oldest, counter)) / (newest.at - oldest.at)
 
-    def decide(self, spec: ServiceSpec, current: int, ready: int) -> Decision:
-        """The replicas the service should have now, and why, from the samples observed so far."""
+    def decide(self, spec: ServiceSpec, current: int, ready: int, failing: bool = False) -> Decision:
+        """The replicas the service should have now, and why, from the samples observed so far. `failing`: its
+        replica cannot start (a crash loop), so the calls held for it are refused and it may go idle."""
         newest = self.samples[-1]
         unit = "in flight" if spec.scale_metric == "concurrency" else "calls/s"
         target = spec.scale_target
@@ -96,9 +97,9 @@ class CallAutoscaler:
                                      f"{newest.held} held call(s) wake it from zero")
             # Not "idle" again: the grid and the pods panel already say the service rests at zero.
             return Decision(0, f"no call for {duration(spec.scale_to_zero_after)}")
-        if ready == 0:
-            self.last_call_at = newest.at  # waiting for a replica to start is not being idle
-        idle_for = newest.at - (self.last_call_at or newest.at)
+        if ready == 0 and not failing:
+            self.last_call_at = newest.at  # waiting for a replica to start is not being idle; a crash loop is
+        idle_for = newest.at - (newest.at if self.last_call_at is None else self.last_call_at)
         if spec.min_replicas == 0 and idle_for >= spec.scale_to_zero_after:
             return Decision(0, f"idle for {idle_for:.0f}s: scaled to zero")
         stable = self._rate(spec.scale_metric, self.stable_window)

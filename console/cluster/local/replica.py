@@ -57,6 +57,7 @@ class Replica:
         self.settings = settings
         self._channel: grpc.aio.Channel | None = None
         self._probe_failures = 0
+        self._failing_since = 0.0  # when the current run of failed health checks began
 
     @classmethod
     def create(cls, spec: ServiceSpec, template: str, paths: LocalPaths, settings: SupervisorSettings,
@@ -147,7 +148,10 @@ class Replica:
         r = self.record
         r.ready, r.ready_since = False, None
         self._probe_failures += 1
-        if (self._probe_failures >= self.settings.liveness_failures
+        if self._probe_failures == 1:
+            self._failing_since = now
+        patience = (self.settings.liveness_failures - 1) * self.settings.tick_seconds  # whatever the tick's pace
+        if (self._probe_failures >= self.settings.liveness_failures and now - self._failing_since >= patience
                 and now - r.started_at >= self.settings.startup_seconds and self.handle is not None):
             r.last_exit = f"killed after {self._probe_failures} health checks without an answer"
             self.handle.signal(signal.SIGKILL)

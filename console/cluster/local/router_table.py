@@ -43,7 +43,9 @@ class RouterTable:
 
     @classmethod
     def load(cls, path: Path) -> RouterTable:
-        return cls(**read_json(path, {}))
+        """Fields this version does not know (a newer supervisor adopted this router) are left out, not fatal."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in read_json(path, {}).items() if name in known})
 
     def save(self, path: Path) -> None:
         write_json(path, dataclasses.asdict(self))

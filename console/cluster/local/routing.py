@@ -114,7 +114,7 @@ class Routing:
                 write_json(self.acknowledgement, identity)
                 self._changed.set()  # wakes the held calls, which look at the new table
                 self._changed = asyncio.Event()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:  # the last table stays in use; the next poll tries again
             log.warning("cannot read routing table %s: %s", self.table_path, exc)
 
     def _pick(self, service: str | None, exclude: Collection[str]) -> tuple[str, str | None]:
@@ -162,18 +162,22 @@ class Routing:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + min(HOLD_SECONDS, HOLD_SECONDS if seconds is None else seconds)
+        first = True
         self._held += 1
         self.meter.hold(service, 1)
         try:
-            self.publish()
-            self._nudge_supervisor()
             while True:
-                if reason := self.table.failing.get(service):
+                if reason := self.table.failing.get(service):  # before any nudge: a refusal is no demand
                     raise NoReplica(f"service {service!r} was scaled to zero and cannot start: {reason}")
                 if (address := self.balancer.replica(service)) is not None:
                     return address
                 if service not in self.table.dormant:
                     raise NoReplica(why_no_replica(self.table, service, ()))
+                if first:
+                    first = False
+                    self.publish()
+                    if self.meter.services[service].held == 1:  # the first to wait: later ones add nothing
+                        self._nudge_supervisor()
                 if (remaining := deadline - loop.time()) <= 0:
                     raise NoReplica(f"service {service!r} was scaled to zero and no replica of it was ready within "
                                     f"{loop.time() - started:.1f}s")

@@ -103,7 +103,8 @@ class ServiceController:
             self._calls = CallAutoscaler(self.settings.stable_window_seconds, self.settings.scale_down_delay_seconds)
         self._calls.observe(sample)
         r = self.record
-        decision = self._calls.decide(self.spec, r.replicas, len(self.ready_replicas()))
+        ready = len(self.ready_replicas())
+        decision = self._calls.decide(self.spec, r.replicas, ready, failing=not ready and bool(self.start_failure()))
         r.scale_reason = decision.reason
         if decision.replicas != r.replicas:
             log.info("autoscaling %s/%s from %d to %d replicas: %s", self.spec.app, self.spec.name, r.replicas,

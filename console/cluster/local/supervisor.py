@@ -213,6 +213,7 @@ async def supervise(paths: LocalPaths, settings: SupervisorSettings) -> None:
         leave(EARLY_STOPS[-1])
     log.info("supervising %s (pid %d)", paths.root, os.getpid())
     while not stopping:
+        began = loop.time()
         try:
             await supervisor.tick()
         except Exception:  # one bad tick (a file being replaced, a process racing) must not end supervision
@@ -220,6 +221,8 @@ async def supervise(paths: LocalPaths, settings: SupervisorSettings) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(nudge.wait(), WAKING_TICK_SECONDS if supervisor.waking else settings.tick_seconds)
         nudge.clear()
+        if not stopping and (early := began + WAKING_TICK_SECONDS - loop.time()) > 0:
+            await asyncio.sleep(early)  # nudges, however many, never tick faster than while waking
     listener.close()
     if keep_running:
         log.info("stopping the supervisor only: replicas and routers keep serving")
