@@ -3,8 +3,9 @@ gets a RequestAuthentication, a PeerAuthentication and an AuthorizationPolicy fo
 nothing. Checked here: the configuration and its errors; which calls the rendered policy lets through (by
 Istio's ALLOW rules, evaluated below for the fields kanri writes), which plain-text connections the peer
 policy takes, and that both name the ports the pods really have; that the backend applies them with the route,
-removes them when the configuration or the route goes, and that `kanri sync` notices them missing, left over
-or edited (the fake API server); and that the real API server, with Istio's CRDs, takes what kanri writes.
+removes them with the level's last service but never for a configuration without them (fail closed), and that
+`kanri sync` notices them missing or edited (the fake API server); and that the real API server, with Istio's
+CRDs, takes what kanri writes.
 """
 
 from __future__ import annotations
@@ -255,8 +256,8 @@ def test_the_backend_applies_them_with_the_route_and_removes_them(tmp_path: Path
             assert obj["metadata"]["name"] == "digits-production"
         assert guarded.actual_state().access_drift == []
 
-        open_.set_route(ROUTE)  # the configuration no longer names an issuer
-        assert _held(clusters, "digits") == {}
+        open_.set_route(ROUTE)  # an operator whose configuration names no issuer: the level stays guarded
+        assert sorted(_held(clusters, "digits")) == sorted(mesh_security.KINDS)
         assert open_.actual_state().access_drift == []
 
         guarded.set_route(ROUTE)
@@ -305,12 +306,12 @@ def test_sync_notices_a_guard_missing_edited_or_left_over_and_fixes_it(kanri: tu
     assert _drift(run) == []
     assert _held(clusters, "echo")["PeerAuthentication"]["spec"]["mtls"] == {"mode": "STRICT"}
 
-    monkeypatch.delenv("KANRI_ISTIO_JWT_ISSUER")  # the operator turns the mesh's check off
+    monkeypatch.delenv("KANRI_ISTIO_JWT_ISSUER")  # an operator without the settings: nothing to fix, nothing opened
     monkeypatch.delenv("KANRI_ISTIO_JWKS_URI")
-    [left_over] = _drift(run)
-    assert (left_over["desired"], left_over["actual"]) == ([], sorted(mesh_security.KINDS))
+    assert _drift(run) == []
     run("sync", "--fix")
-    assert _drift(run) == [] and _held(clusters, "echo") == {}
+    run("weights", "echo", "production", "main=100")
+    assert sorted(_held(clusters, "echo")) == sorted(mesh_security.KINDS)
 
 
 # The real API server (v1.20.2) with Istio's CRDs from manifests/schemas.

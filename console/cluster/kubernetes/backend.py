@@ -193,10 +193,9 @@ class KubernetesBackend:
 
     def set_route(self, route: RouteSpec) -> None:
         """Istio applies the new weights to new calls; calls in flight finish where they are. The level's mesh
-        security objects go once the configuration stops asking for them (as an HPA goes with autoscaling)."""
+        security objects are written when configured, and never removed for a configuration that lacks them: an
+        operator whose own settings miss the issuer must not open a level to every caller (docs: turning it off)."""
         objects = route_objects(route, self.namespace, self.options)
-        dropped = () if mesh_security.configured(self.options) else tuple(reversed(mesh_security.KINDS))
-        gone = {"metadata": {"namespace": self.namespace, "name": labels.level_name(route.app, route.level)}}
         writes = []
         for cluster in self.clusters:
             deployments = self.kinds["Deployment"].list(cluster, self.namespace,
@@ -205,7 +204,6 @@ class KubernetesBackend:
                 raise ClusterError(f"cluster {cluster.name}: cannot route {route.app} at {route.level}: "
                                    f"{'; '.join(problems)}")
             writes += [Write(cluster, self.kinds[obj["kind"]], obj) for obj in objects]
-            writes += [Write(cluster, self.kinds[kind], gone, delete=True) for kind in dropped]
         change(writes)
 
     def pods(self, app: str, service: str | None = None) -> list[Pod]:

@@ -135,7 +135,10 @@ def is_mesh_route(virtual_service: dict) -> bool:
 def access_drift(routes: list[RouteSpec], live: list[dict], namespace: str, options: ObjectOptions,
                  cluster: str) -> list[AccessDrift]:
     """Each level whose mesh security objects (`live`, of every kind) differ from what kanri renders for it: a
-    routed level's when configured, none otherwise; a kind that is there but changed reads "KIND (edited)"."""
+    routed level's when configured, none otherwise; a kind that is there but changed reads "KIND (edited)".
+    Without the settings nothing is drift: kanri neither writes nor removes them then (set_route)."""
+    if not mesh_security.configured(options):
+        return []
     found: dict[tuple[str, str], dict[str, dict]] = {}
     for obj in live:
         identity = obj["metadata"].get("labels", {})
