@@ -244,10 +244,9 @@ class KubernetesBackend:
             if identity.get(labels.MANAGED_BY) != "kanri":
                 raise ClusterError(f"cluster {cluster.name}: Deployment {self.namespace}/{name} is not managed by "
                                    "kanri; it was left alone")
-            for kind in WORKLOAD_KINDS:  # only what kanri made: someone's own scaler of that name stays, as on apply
-                live = deployment if kind == "Deployment" else self.kinds[kind].read(cluster, self.namespace, name)
-                if live is not None and live["metadata"].get("labels", {}).get(labels.MANAGED_BY) == "kanri":
-                    self.kinds[kind].delete(cluster, self.namespace, name)
+            gone = {"metadata": {"namespace": self.namespace, "name": name}}
+            # change() removes only what kanri made: someone's own scaler of that name stays, as on apply
+            change([Write(cluster, self.kinds[kind], gone, delete=True) for kind in WORKLOAD_KINDS])
             level = identity.get(labels.LEVEL, "")
             if not self.kinds["Deployment"].list(cluster, self.namespace, labels.managed(app=app, level=level)):
                 for kind in ROUTE_KINDS:
