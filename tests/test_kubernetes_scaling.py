@@ -337,6 +337,18 @@ def test_sync_sees_no_drift_after_autoscale_and_sees_an_edited_scaled_object(
         kanri("sync", "--fix")
         assert drift() == {}
 
+        fixed = custom.get_namespaced_custom_object(KEDA, "v1alpha1", NAMESPACE, "scaledobjects", "echo-main")
+        calls, wake = fixed["spec"]["triggers"]
+        custom.patch_namespaced_custom_object(KEDA, "v1alpha1", NAMESPACE, "scaledobjects", "echo-main", {
+            "spec": {"triggers": [calls]}})
+        assert drift() == {"wakes_from_zero": (True, False)}, "without its waking trigger it stays at zero"
+        wake["metadata"] |= {"threshold": "5"}
+        custom.patch_namespaced_custom_object(KEDA, "v1alpha1", NAMESPACE, "scaledobjects", "echo-main", {
+            "spec": {"triggers": [calls, wake]}})
+        assert drift() == {"wakes_from_zero": (True, False)}, "an edited one is not kanri's either"
+        kanri("sync", "--fix")
+        assert drift() == {}
+
 
 def _client(clusters: FakeClusters) -> client.ApiClient:
     configuration = client.Configuration()

@@ -175,6 +175,9 @@ class ActualService:
     scale_metric: str = "cpu"
     scale_target: float = 0.0
     scale_to_zero_after: float = 0.0
+    wakes_from_zero: bool = True
+    """Whether calls still bring it back from zero replicas (Kubernetes: its ScaledObject's waking trigger is
+    there, as kanri wrote it)."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ def _service_drift(spec: ServiceSpec, actual: ActualService) -> list[Drift]:
         pairs += [("cpu_threshold", spec.cpu_threshold, actual.cpu_threshold)] if spec.scale_metric == "cpu" else [
             ("scale_target", spec.scale_target, actual.scale_target),
             ("scale_to_zero_after", spec.scale_to_zero_after, actual.scale_to_zero_after)]
+        pairs += [("wakes_from_zero", True, actual.wakes_from_zero)] if spec.min_replicas == 0 else []
     else:
         pairs.append(("replicas", spec.replicas, actual.replicas))
     return [Drift(target, name, want, have, actual.cluster) for name, want, have in pairs if want != have]

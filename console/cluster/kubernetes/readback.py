@@ -73,14 +73,17 @@ def _cpu_scaling(autoscaler: dict, recorded_threshold: int) -> dict[str, Any]:
 
 def _call_scaling(scaled_object: dict) -> dict[str, Any]:
     """As KEDA reads the spec, with its defaults. The metric is the one whose query kanri writes for this service
-    (in its first Prometheus trigger), else the query itself, so that an edited query shows as drift."""
+    (in its first Prometheus trigger), else the query itself, so that an edited query shows as drift; it wakes
+    from zero while a later trigger is the waking one kanri writes (scaling.py)."""
     meta, spec = scaled_object["metadata"], scaled_object["spec"]
     identity = meta.get("labels", {})
-    calls = next((t.get("metadata", {}) for t in spec.get("triggers", []) if t.get("type") == "prometheus"), {})
+    app, level, namespace = identity.get(labels.APP, ""), identity.get(labels.LEVEL, ""), meta.get("namespace", "")
+    prometheus = [t.get("metadata", {}) for t in spec.get("triggers", []) if t.get("type") == "prometheus"]
+    calls = prometheus[0] if prometheus else {}
     query = calls.get("query", "")
     metric = next((m for m in CALL_METRICS if query == scaling.calls_query(
-        m, identity.get(labels.APP, ""), identity.get(labels.SERVICE, ""), identity.get(labels.LEVEL, ""),
-        meta.get("namespace", ""))), f"query {query!r}")
+        m, app, identity.get(labels.SERVICE, ""), level, namespace)), f"query {query!r}")
+    wake = {"query": scaling.wake_query(app, level, namespace), "threshold": scaling.WAKE_ONLY}
     try:
         target = float(calls.get("threshold", ""))
     except ValueError:
@@ -88,7 +91,8 @@ def _call_scaling(scaled_object: dict) -> dict[str, Any]:
     return {"scale_metric": metric, "scale_target": target,
             "min_replicas": spec.get("minReplicaCount", KEDA_DEFAULTS["minReplicaCount"]),
             "max_replicas": spec.get("maxReplicaCount", KEDA_DEFAULTS["maxReplicaCount"]),
-            "scale_to_zero_after": float(spec.get("cooldownPeriod", KEDA_DEFAULTS["cooldownPeriod"]))}
+            "scale_to_zero_after": float(spec.get("cooldownPeriod", KEDA_DEFAULTS["cooldownPeriod"])),
+            "wakes_from_zero": any(wake.items() <= trigger.items() for trigger in prometheus[1:])}
 
 
 def scaling_reason(name: str, autoscalers: Mapping[str, dict], scaled_objects: Mapping[str, dict]) -> str:
