@@ -111,6 +111,7 @@ def test_a_rollout_held_by_an_unready_pod_is_reported_stuck(kanri: Kanri, real_k
     code, _, err = kanri("switch", "echo", "main", "2", "--timeout", "60")
     assert code != 0
     assert "rollout of echo/main is stuck: progress deadline (8 s) exceeded: 1 of 3 pods not ready" in err, err
+    assert err.rstrip().endswith("the old replicas keep serving; `kanri rollback echo main` returns it to v1"), err
     pods = json.loads(ok(kanri, "pods", "echo", "main", "--json"))
     assert sorted((p["model_version"], p["ready"]) for p in pods) == [(1, True), (1, True), (2, False)], \
         "the old replicas keep serving"

@@ -143,8 +143,10 @@ def _print_service(view: ServiceView, as_json: bool, summary: str, rollout: Roll
         fields(view, names, {"replicas": _replicas(view)})
 
 
-def _follow(ctx: Context, view: ServiceView, wait: bool, timeout: float, as_json: bool, summary: str) -> None:
-    """Report the change, then the rollout's progress until it converges; a stuck rollout fails the command."""
+def _follow(ctx: Context, view: ServiceView, wait: bool, timeout: float, as_json: bool, summary: str,
+            undo: str = "") -> None:
+    """Report the change, then the rollout's progress until it converges; a stuck rollout fails the command,
+    saying how to `undo` the change when there is a way."""
     if not as_json:
         click.echo(summary)
     last = None
@@ -159,7 +161,7 @@ def _follow(ctx: Context, view: ServiceView, wait: bool, timeout: float, as_json
         _print_service(view, True, "", last)
     if last is not None and not last.converged:
         raise ClusterError(f"rollout of {view.app}/{view.name} is stuck: {last.stuck or last.message}; "
-                           "the old replicas keep serving")
+                           "the old replicas keep serving" + (f"; {undo}" if undo else ""))
     if last is not None and not as_json:
         click.echo(f"{view.app}/{view.name} converged: {last.available}/{last.desired} available")
 
@@ -174,7 +176,9 @@ def _follow(ctx: Context, view: ServiceView, wait: bool, timeout: float, as_json
 def switch(ctx: Context, app: str, service: str, version: int, wait: bool, timeout: float, as_json: bool) -> None:
     """Switch SERVICE to model VERSION by rolling update."""
     view = services.switch(ctx, app, service, version)
-    _follow(ctx, view, wait, timeout, as_json, f"switching {app}/{service} to v{version}")
+    back = view.previous_model_version
+    _follow(ctx, view, wait, timeout, as_json, f"switching {app}/{service} to v{version}",
+            f"`kanri rollback {app} {service}` returns it to v{back}" if back else "")
 
 
 @click.command("rollback")
