@@ -7,12 +7,26 @@ single kill; the registry and the cluster agree afterwards (`kanri sync`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.faults import FAULTS, Fault, LocalCluster, Outcome, run_cluster_fault, run_serve_fault
+from kanri.console.cluster.local.files import locked
+from tests.support.faults import (
+    APP,
+    FAULTS,
+    LEVEL,
+    SERVICE,
+    SPARE,
+    Fault,
+    LocalCluster,
+    Outcome,
+    run_cluster_fault,
+    run_serve_fault,
+    wait_for,
+)
 
 RECOVERY_SECONDS = 3.0
 
@@ -47,3 +61,38 @@ def test_a_single_kill_loses_nothing_and_leaves_nothing(fault: Fault, request: p
     assert not outcome.failed, f"{outcome.failed} of {outcome.calls} calls failed: {outcome}"
     assert outcome.recovery_seconds <= RECOVERY_SECONDS, outcome
     assert not outcome.notes, outcome
+
+
+
+@pytest.mark.parametrize("command", ["switch", "weights"])
+def test_a_cli_killed_after_its_registry_write_leaves_the_service_not_converged_until_sync_fix(
+        cluster: LocalCluster, command: str) -> None:
+    """The window before the cluster hears of a change: the `kanri` process is held at the desired.json lock (as
+    a slow disk or a busy supervisor would hold it) and killed there, its registry change committed."""
+    cluster.settle()
+
+    def shown() -> dict:
+        return json.loads(cluster.kanri("service", "show", APP, SERVICE, "--json"))
+
+    before = shown()
+    if command == "switch":
+        target = 3 - before["model_version"]
+        args, changed, field = ["switch", APP, SERVICE, str(target)], lambda view: view["model_version"] == target, \
+            "model_version"
+    else:
+        spare = 10 if before["weight"] == 100 else 0
+        args, changed, field = ["weights", APP, LEVEL, f"{SERVICE}={100 - spare}", f"{SPARE}={spare}"], \
+            lambda view: view["weight"] == 100 - spare, "route"
+    with locked(cluster.paths.desired_lock):
+        process = cluster.kanri_process(*args)
+        try:
+            wait_for(lambda: changed(shown()), f"kanri {command} commits its registry change", 30)
+            assert shown()["converged"] is False, "the cluster has not taken it yet, and the registry says so"
+        finally:
+            process.kill()
+            process.wait(10)
+    assert [d["field"] for d in cluster.drift()] == [field]
+    cluster.kanri("sync", "--fix")
+    assert shown()["converged"] is True
+    wait_for(lambda: not cluster.drift(), "the cluster takes the registry's change")
+    cluster.settle()

@@ -3,15 +3,18 @@
 An operation validates, then writes its change and its audit event in one
 transaction (`change`). A refused change still leaves an audit event saying
 who tried what and why it was refused. Cluster calls happen after the commit
-(`reach_cluster`): if the cluster fails, the registry keeps the desired state,
-the service is marked not converged and the audit event records the error.
+(`reach_cluster`). The change's own commit marks the services it touches not
+converged, and only the cluster's answer marks them converged again: if the
+cluster fails, or the command dies before it reaches the cluster, the registry
+keeps the desired state, says the service has not converged, and `kanri sync`
+finds the difference; a failure's audit event records the error.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -66,6 +69,11 @@ class Change:
     session: Session
     event: schema.AuditEvent
 
+    def awaits_cluster(self, services: Iterable[schema.Service]) -> None:
+        """Not converged, in this very commit: until reach_cluster hears the cluster took the change."""
+        for service in services:
+            service.converged = False
+
 
 @contextmanager
 def change(ctx: Context, action: str, target: str) -> Iterator[Change]:
@@ -115,8 +123,13 @@ def reach_cluster(ctx: Context, change_event: schema.AuditEvent, call: Callable[
         _settle(ctx, change_event.id, services, str(exc))
         raise ClusterError(f"the registry holds the change, but the cluster did not take it: {exc}; "
                            "`kanri sync --fix` applies it again") from exc
-    _settle(ctx, change_event.id, services, "")
+    confirm_converged(ctx, services)
     return result
+
+
+def confirm_converged(ctx: Context, services: list[int]) -> None:
+    """The cluster runs what the registry says for these services: it took their change, or sync saw it does."""
+    _settle(ctx, 0, services, "")
 
 
 def _settle(ctx: Context, event_id: int, services: list[int], error: str) -> None:

@@ -42,6 +42,7 @@ def set_weights(ctx: Context, app_name: str, level: str, weights: dict[str, int]
             entry.weight = weights.get(entry.service.name, 0)
         route.mirror_service = get_service(c.session, app, mirror) if mirror else None
         route.mirror_percent = mirror_percent
+        c.awaits_cluster(w.service for w in route.weights)
         c.session.flush()
         c.event.after = _state(route)
         spec = route_spec(route)

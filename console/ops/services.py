@@ -121,6 +121,7 @@ def _edit(ctx: Context, action: str, app_name: str, name: str, expected_version:
         expect_version(service, expected_version)
         c.event.before = service_state(service)
         mutate(c.session, app, service)
+        c.awaits_cluster([service])
         c.session.flush()
         c.event.after = service_state(service)
         spec, service_id = service_spec(service, ctx.store.root), service.id

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kanri.console.cluster.base import ActualService, ClusterBackend, RouteSpec, ServiceSpec
-from kanri.console.ops.context import Context, change, reach_cluster
+from kanri.console.ops.context import Context, change, confirm_converged, reach_cluster
 from kanri.console.ops.routes import route_spec
 from kanri.console.ops.services import service_spec
 from kanri.console.registry import schema
@@ -24,7 +24,12 @@ class Drift:
     cluster: str = ""
 
 
-def _desired(ctx: Context) -> tuple[dict[tuple[str, str], tuple[int, ServiceSpec]], dict[tuple[str, str], RouteSpec]]:
+Key = tuple[str, str]
+
+
+def _desired(ctx: Context) -> tuple[dict[Key, tuple[int, ServiceSpec]], dict[Key, RouteSpec], set[Key]]:
+    """The registry's services and routes, and the services whose last change no cluster has confirmed (refused, or
+    its command died before the cluster answered)."""
     with ctx.registry.session() as session:
         services = session.scalars(select(schema.Service).options(
             selectinload(schema.Service.model), selectinload(schema.Service.application))).all()
@@ -32,7 +37,8 @@ def _desired(ctx: Context) -> tuple[dict[tuple[str, str], tuple[int, ServiceSpec
             selectinload(schema.Route.weights).selectinload(schema.RouteWeight.service),
             selectinload(schema.Route.application), selectinload(schema.Route.mirror_service))).all()
         return ({(s.application.name, s.name): (s.id, service_spec(s, ctx.store.root)) for s in services},
-                {(r.application.name, r.level): route_spec(r) for r in routes})
+                {(r.application.name, r.level): route_spec(r) for r in routes},
+                {(s.application.name, s.name) for s in services if not s.converged})
 
 
 def _service_drift(spec: ServiceSpec, actual: ActualService) -> list[Drift]:
@@ -52,12 +58,12 @@ def _service_drift(spec: ServiceSpec, actual: ActualService) -> list[Drift]:
     return [Drift(target, name, want, have, actual.cluster) for name, want, have in pairs if want != have]
 
 
-def drift(ctx: Context) -> tuple[list[Drift], dict[tuple[str, str], tuple[int, ServiceSpec]],
-                                 dict[tuple[str, str], RouteSpec]]:
-    services, routes = _desired(ctx)
+def drift(ctx: Context) -> tuple[list[Drift], dict[Key, tuple[int, ServiceSpec]], dict[Key, RouteSpec], set[Key]]:
+    """What differs, the registry's services and routes, and its services not confirmed converged."""
+    services, routes, unconfirmed = _desired(ctx)
     state = ctx.backend.actual_state()
     found: list[Drift] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[Key] = set()
     for actual in state.services:
         key = (actual.app, actual.name)
         seen.add(key)
@@ -75,25 +81,33 @@ def drift(ctx: Context) -> tuple[list[Drift], dict[tuple[str, str], tuple[int, S
             found.append(Drift(f"{key[0]}/{key[1]}", "route", spec.weights, have.weights if have else None))
     found += [Drift(f"{d.app}/{d.level}", "access", list(d.desired), list(d.actual), d.cluster)
               for d in state.access_drift]
-    return found, services, routes
+    return found, services, routes, unconfirmed
 
 
 def sync(ctx: Context, fix: bool = False) -> list[Drift]:
-    """Report drift; with fix, apply the registry's desired state again wherever it drifted."""
-    found, services, routes = drift(ctx)
+    """Report drift, and mark converged the services whose change no cluster had confirmed but which run, and are
+    routed, as the registry says; with fix, apply the registry's desired state again wherever it drifted."""
+    found, services, routes, unconfirmed = drift(ctx)
+    drifted = {tuple(d.target.split("/", 1)) for d in found}
+    rerouted = {key: routes[key] for key in drifted if key in routes}
+
+    def routed_by(keys: dict[Key, RouteSpec]) -> set[Key]:
+        return {(app, name) for (app, _), route in keys.items() for name in [*route.weights, route.mirror] if name}
+
+    confirm_converged(ctx, [services[key][0] for key in unconfirmed - drifted - routed_by(rerouted)])
     with change(ctx, "sync.fix" if fix else "sync", "cluster") as c:
         c.event.after = {"drift": len(found)}
     if not fix or not found:
         return found
-    drifted = {tuple(d.target.split("/", 1)) for d in found}
     to_apply = [services[key] for key in drifted if key in services]
-    to_route = [routes[key] for key in drifted if key in routes]
 
     def converge(backend: ClusterBackend) -> None:
         for _, spec in to_apply:
             backend.apply(spec)
-        for spec in to_route:
+        for spec in rerouted.values():
             backend.set_route(spec)
 
-    reach_cluster(ctx, c.event, converge, [service_id for service_id, _ in to_apply])
+    touched = {service_id for service_id, _ in to_apply} | {services[key][0] for key in routed_by(rerouted)
+                                                            if key in services}
+    reach_cluster(ctx, c.event, converge, sorted(touched))
     return found

@@ -207,6 +207,10 @@ class LocalCluster:
     def drift(self) -> list[dict]:
         return json.loads(self.kanri("sync", "--json"))["drift"]
 
+    def unconverged(self) -> list[str]:
+        """The services the registry does not know converged (after `kanri sync` confirmed what it could)."""
+        return [s["name"] for s in json.loads(self.kanri("service", "list", "--json")) if not s["converged"]]
+
     def close(self) -> list[psutil.Process]:
         """`kanri local down`; returns what still runs after it (nothing, if no process is orphaned)."""
         try:
@@ -265,9 +269,9 @@ def run_cluster_fault(cluster: LocalCluster, fault: Fault) -> Outcome:
         if "stale pid file" not in cluster.paths.supervisor_log.read_text():
             outcome.notes.append("the restarted supervisor did not report the stale pid file")
     _leftovers(outcome, gone_for_good + cluster.orphans())
-    drift = cluster.drift()
-    outcome.consistent = not drift
-    outcome.notes += [f"drift: {d}" for d in drift]
+    drift, unconverged = cluster.drift(), cluster.unconverged()
+    outcome.consistent = not drift and not unconverged
+    outcome.notes += [f"drift: {d}" for d in drift] + [f"not converged after sync: {name}" for name in unconverged]
     return outcome
 
 
