@@ -7,6 +7,8 @@ ends it; its caller has long since been answered "timed out".
 from __future__ import annotations
 
 import concurrent.futures
+import errno
+import socket
 import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
@@ -18,9 +20,34 @@ T = TypeVar("T")
 
 
 def describe(exc: BaseException) -> str:
-    """One line for a panel: the exception's own words, without the traceback."""
+    """One line for a panel: why the network failed when it did (HTTP clients wrap "connection refused" in a
+    paragraph naming the whole query), else the exception's own words, without the traceback."""
+    if (reason := _network_failure(exc)) is not None:
+        return reason
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN}
+
+
+def _network_failure(exc: BaseException) -> str | None:
+    """The system's own words for the socket error under the client's exceptions (their causes, contexts, args and
+    urllib3's `reason`), if one is there."""
+    queue, seen = [exc], set()
+    while queue and len(seen) < 16:
+        error = queue.pop(0)
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, socket.gaierror):
+            return f"cannot resolve its host name ({error.strerror})"
+        if isinstance(error, OSError) and error.strerror and (
+                isinstance(error, (ConnectionError, TimeoutError)) or error.errno in UNREACHABLE):
+            return error.strerror[0].lower() + error.strerror[1:]
+        queue += [e for e in (error.__cause__, error.__context__, getattr(error, "reason", None), *error.args)
+                  if isinstance(e, BaseException)]
+    return None
 
 
 class BoundedCalls:

@@ -53,7 +53,8 @@ class ElasticsearchLogs:
         self.max_lines = max_lines  # per poll; `more` asks for the rest at once
         self.timeout = timeout
         self._client = client.options(request_timeout=timeout, max_retries=0)
-        self._calls = BoundedCalls(f"Elasticsearch {index}", timeout)
+        nodes = ", ".join(node.base_url for node in client.transport.node_pool.all())
+        self._calls = BoundedCalls(f"Elasticsearch at {nodes} ({index})", timeout)
 
     def search(self, query: LogQuery) -> LogPage | TelemetryUnavailable:
         return self._calls.run(lambda: self._search(query))
