@@ -111,8 +111,9 @@ def listening(port: int) -> bool:
     return False
 
 
-def listening_ports(process: psutil.Process) -> list[int]:
+def listening_ports(process: psutil.Process | int) -> list[int]:
     with contextlib.suppress(psutil.Error):
+        process = process if isinstance(process, psutil.Process) else psutil.Process(process)
         return [c.laddr.port for c in process.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
     return []
 
@@ -195,7 +196,9 @@ class LocalCluster:
         if running_supervisor(self.paths) is None:
             start_supervisor(self.paths, FAST)
         wait_for(self.settled, "the cluster settles")
-        wait_for(lambda: listening(int(self.address.rsplit(":", 1)[1])), "the router listens")
+        port = int(self.address.rsplit(":", 1)[1])
+        wait_for(lambda: all(port in listening_ports(pid) for pid in self.router_pids()),
+                 "both routers listen")
 
     def orphans(self) -> list[psutil.Process]:
         """Processes naming the home that the supervisor does not know of (nor is: the supervisor itself)."""
@@ -337,6 +340,9 @@ def run_serve_fault(tmp: Path, model: Path, fault: Fault) -> Outcome:
     try:
         workers = wait_for(lambda: len(parent.children()) == 2 and parent.children(), "two workers", 30)
         family += workers
+        # Both listening: a worker killed while its sibling still imports leaves the port without a listener, which
+        # is the start's outage, not the kill's.
+        wait_for(lambda: all(server.port in listening_ports(w) for w in workers), "both workers listen", 30)
         with warm_load(server.target, fault.client_retries) as load:
             victim = parent if fault.target == "serve parent" else workers[0]
             victim.send_signal(fault.signal)
