@@ -6,6 +6,7 @@ ClusterBackend interface; the real backends have their own contract suite.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -195,8 +196,28 @@ def test_a_cluster_failure_keeps_the_desired_state_and_says_so(echo: Context, me
     event = audit.audit_trail(echo)[0]
     assert (event.action, event.result) == ("service.switch", "cluster-failed") and "6443" in event.error
     memory_backend.failure = ""
+    refused = ("echo/echo-dev", "converged", True, "no: cannot reach the API server at 127.0.0.1:6443")
     fixed = sync.sync(echo, fix=True)
-    assert [(d.target, d.field, d.desired, d.actual) for d in fixed] == [("echo/echo-dev", "model_version", 2, 1)]
+    assert [(d.target, d.field, d.desired, d.actual) for d in fixed] == [refused,
+                                                                         ("echo/echo-dev", "model_version", 2, 1)]
+    assert services.show_service(echo, "echo", "echo-dev").converged
+    assert sync.sync(echo) == []
+
+
+def test_a_refused_change_stays_reported_until_fix_applies_it_even_when_the_fields_agree(
+        echo: Context, memory_backend: MemoryBackend) -> None:
+    """The cluster refused; someone then made it run that version by hand. What sync compares agrees, but no
+    cluster confirmed kanri's change: sync says so and leaves it unconfirmed, --fix applies it and confirms it."""
+    memory_backend.failure = "admission webhook denied the request"
+    with pytest.raises(ClusterError):
+        services.switch(echo, "echo", "echo-dev", 2)
+    memory_backend.failure = ""
+    running = memory_backend.services[("echo", "echo-dev")]
+    memory_backend.tamper("echo", "echo-dev", model=dataclasses.replace(running.model, version=2))
+    reported = [(d.target, d.field, d.actual) for d in sync.sync(echo)]
+    assert reported == [("echo/echo-dev", "converged", "no: admission webhook denied the request")]
+    assert not services.show_service(echo, "echo", "echo-dev").converged
+    sync.sync(echo, fix=True)
     assert services.show_service(echo, "echo", "echo-dev").converged
     assert sync.sync(echo) == []
 

@@ -27,9 +27,9 @@ class Drift:
 Key = tuple[str, str]
 
 
-def _desired(ctx: Context) -> tuple[dict[Key, tuple[int, ServiceSpec]], dict[Key, RouteSpec], set[Key]]:
-    """The registry's services and routes, and the services whose last change no cluster has confirmed (refused, or
-    its command died before the cluster answered)."""
+def _desired(ctx: Context) -> tuple[dict[Key, tuple[int, ServiceSpec]], dict[Key, RouteSpec], dict[Key, str]]:
+    """The registry's services and routes, and the services whose last change no cluster has confirmed, with the
+    cluster's refusal ("" when the command died before the cluster answered)."""
     with ctx.registry.session() as session:
         services = session.scalars(select(schema.Service).options(
             selectinload(schema.Service.model), selectinload(schema.Service.application))).all()
@@ -38,7 +38,7 @@ def _desired(ctx: Context) -> tuple[dict[Key, tuple[int, ServiceSpec]], dict[Key
             selectinload(schema.Route.application), selectinload(schema.Route.mirror_service))).all()
         return ({(s.application.name, s.name): (s.id, service_spec(s, ctx.store.root)) for s in services},
                 {(r.application.name, r.level): route_spec(r) for r in routes},
-                {(s.application.name, s.name) for s in services if not s.converged})
+                {(s.application.name, s.name): s.cluster_error for s in services if not s.converged})
 
 
 def _service_drift(spec: ServiceSpec, actual: ActualService) -> list[Drift]:
@@ -58,11 +58,14 @@ def _service_drift(spec: ServiceSpec, actual: ActualService) -> list[Drift]:
     return [Drift(target, name, want, have, actual.cluster) for name, want, have in pairs if want != have]
 
 
-def drift(ctx: Context) -> tuple[list[Drift], dict[Key, tuple[int, ServiceSpec]], dict[Key, RouteSpec], set[Key]]:
-    """What differs, the registry's services and routes, and its services not confirmed converged."""
+def drift(ctx: Context) -> tuple[list[Drift], dict[Key, tuple[int, ServiceSpec]], dict[Key, RouteSpec],
+                                 dict[Key, str]]:
+    """What differs (a change the cluster refused among it), the registry's services and routes, and its services
+    not confirmed converged."""
     services, routes, unconfirmed = _desired(ctx)
     state = ctx.backend.actual_state()
-    found: list[Drift] = []
+    found = [Drift(f"{app}/{name}", "converged", True, f"no: {refusal}")
+             for (app, name), refusal in sorted(unconfirmed.items()) if refusal]
     seen: set[Key] = set()
     for actual in state.services:
         key = (actual.app, actual.name)
@@ -85,8 +88,9 @@ def drift(ctx: Context) -> tuple[list[Drift], dict[Key, tuple[int, ServiceSpec]]
 
 
 def sync(ctx: Context, fix: bool = False) -> list[Drift]:
-    """Report drift, and mark converged the services whose change no cluster had confirmed but which run, and are
-    routed, as the registry says; with fix, apply the registry's desired state again wherever it drifted."""
+    """Report drift, and mark converged the services whose change never reached a cluster's answer but which run,
+    and are routed, as the registry says; with fix, apply the registry's desired state again wherever it drifted or
+    the cluster refused it."""
     found, services, routes, unconfirmed = drift(ctx)
     drifted = {tuple(d.target.split("/", 1)) for d in found}
     rerouted = {key: routes[key] for key in drifted if key in routes}
@@ -94,7 +98,8 @@ def sync(ctx: Context, fix: bool = False) -> list[Drift]:
     def routed_by(keys: dict[Key, RouteSpec]) -> set[Key]:
         return {(app, name) for (app, _), route in keys.items() for name in [*route.weights, route.mirror] if name}
 
-    confirm_converged(ctx, [services[key][0] for key in unconfirmed - drifted - routed_by(rerouted)])
+    interrupted = {key for key, refusal in unconfirmed.items() if not refusal}
+    confirm_converged(ctx, [services[key][0] for key in interrupted - drifted - routed_by(rerouted)])
     with change(ctx, "sync.fix" if fix else "sync", "cluster") as c:
         c.event.after = {"drift": len(found)}
     if not fix or not found:
