@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import urllib.request
@@ -31,7 +32,7 @@ from kanri.console.cluster.local.control import running_supervisor, start_superv
 from kanri.console.cluster.local.grpc_proxy import GrpcProxy
 from kanri.console.cluster.local.http_proxy import HttpProxy
 from kanri.console.cluster.local.paths import LocalPaths
-from kanri.console.cluster.local.processes import free_port
+from kanri.console.cluster.local.processes import ProcessHandle, free_port
 from kanri.console.cluster.local.rolling import plan
 from kanri.console.cluster.local.router import MAX_BODY
 from kanri.console.cluster.local.router_table import RouterTable
@@ -230,6 +231,26 @@ def test_a_restarted_supervisor_adopts_running_replicas(backend: LocalBackend,
     assert all(p.restarts == 0 and p.ready for p in after), after
     assert router_pids(backend) == routers
     assert load.failures == []
+
+
+def test_a_process_is_still_known_after_the_wall_clock_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An NTP step moves the boot time Linux reports (its btime is derived from the wall clock), and with it psutil's
+    create_time. A replica, router or supervisor recorded before the step must still be found, and still count as
+    alive, after it: else the next `kanri` command takes the running supervisor for dead and cannot start another,
+    and the supervisor takes its own replicas for dead."""
+    handle = ProcessHandle.spawn([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "sleeper.log",
+                                 dict(os.environ))
+    try:
+        before = psutil.Process(handle.pid).create_time()
+        stepped = psutil.boot_time() + 16.0
+        monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: stepped)  # what /proc/stat says after the step
+        assert psutil.Process(handle.pid).create_time() == pytest.approx(before + 16.0)
+        adopted = ProcessHandle.adopt(handle.pid, handle.create_time, "time.sleep(60)")
+        assert adopted is not None and adopted.alive() and handle.alive()
+    finally:
+        handle.signal(signal.SIGKILL)
+        assert handle.popen is not None
+        handle.popen.wait(10)
 
 
 def router_pids(backend: LocalBackend, app: str | None = None) -> set[int | None]:

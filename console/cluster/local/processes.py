@@ -1,7 +1,9 @@
 """Detached child processes that outlive the supervisor, and finding them again after it restarts.
 
 A pid alone is not an identity (pids are reused), so a handle also keeps the
-process' start time and a marker its command line must contain.
+process' start time and a marker its command line must contain. The start time
+is one no change of the wall clock moves (`start_time`): every `kanri` command
+and every supervisor compare it with what another process recorded.
 """
 
 from __future__ import annotations
@@ -23,6 +25,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_time(pid: int) -> float:
+    """When the process started. On Linux: seconds since boot, from /proc. psutil's create_time adds the boot time,
+    which the kernel derives from the wall clock, so an NTP step moves it, differently in every process that read
+    it, and a supervisor recorded by one process is then taken for dead by the next. Elsewhere: psutil's
+    create_time, which the system stores as it was at the start. psutil.NoSuchProcess once the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except FileNotFoundError:
+        raise psutil.NoSuchProcess(pid) from None
+    except OSError:  # no /proc (macOS, BSD)
+        return psutil.Process(pid).create_time()
+    fields = stat[stat.rindex(b")") + 2:].split()  # the command name may hold spaces and parentheses
+    return int(fields[19]) / CLOCK_TICKS  # field 22, starttime, in clock ticks since boot
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 BACKOFF_RESET_SECONDS = 10.0
 """A process that stayed up (a replica: ready) this long starts its back-off from 0 again."""
 
@@ -36,6 +56,7 @@ def restart_delay(restarts_in_a_row: int, limit: float) -> float:
 class ProcessHandle:
     pid: int
     create_time: float
+    """start_time's (the records keep the name they had when it was psutil's create_time)."""
     popen: subprocess.Popen | None = None
     """Set for processes this supervisor started: it reaps them and knows their exit code."""
 
@@ -47,32 +68,33 @@ class ProcessHandle:
             popen = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                      env=env, start_new_session=True)
         try:
-            create_time = psutil.Process(popen.pid).create_time()
+            started = start_time(popen.pid)
         except psutil.NoSuchProcess:
-            create_time = 0.0
-        return cls(popen.pid, create_time, popen)
+            started = 0.0
+        return cls(popen.pid, started, popen)
 
     @classmethod
     def adopt(cls, pid: int | None, create_time: float, marker: str) -> ProcessHandle | None:
-        """The process recorded as (pid, create_time) if it still runs and its command line holds marker."""
+        """The process recorded as (pid, create_time) if it still runs and its command line holds marker.
+        create_time is start_time's, or psutil's create_time where an earlier kanri recorded it."""
         if not pid:
             return None
         try:
-            process = psutil.Process(pid)
-            if abs(process.create_time() - create_time) > 0.05 or process.status() == psutil.STATUS_ZOMBIE:
+            process, started = psutil.Process(pid), start_time(pid)
+            if abs(started - create_time) > 0.05 and abs(process.create_time() - create_time) > 0.05:
                 return None
-            if marker not in " ".join(process.cmdline()):
+            if process.status() == psutil.STATUS_ZOMBIE or marker not in " ".join(process.cmdline()):
                 return None
         except psutil.Error:
             return None
-        return cls(pid, create_time)
+        return cls(pid, started)
 
     def alive(self) -> bool:
         if self.popen is not None:
             return self.popen.poll() is None
         try:
-            process = psutil.Process(self.pid)
-            return process.create_time() == self.create_time and process.status() != psutil.STATUS_ZOMBIE
+            same = start_time(self.pid) == self.create_time
+            return same and psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
         except psutil.Error:
             return False
 

@@ -69,7 +69,8 @@ class Desired:
 
 @dataclass
 class PodRecord:
-    """One replica as the supervisor tracks it; pid and create_time identify its process for adoption."""
+    """One replica as the supervisor tracks it; pid and create_time (processes.start_time) identify its process for
+    adoption."""
 
     name: str
     app: str

@@ -26,13 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from .autoscaler import CpuMeter
 from .call_autoscaler import Sample
 from .call_load import LevelLoad, load_path
 from .files import read_json, write_json
 from .paths import LocalPaths
+from .processes import start_time
 from .router_manager import RouterManager
 from .router_table import RouterTable
 from .service import ServiceController
@@ -264,7 +263,7 @@ def main() -> None:
         replace_stale_pid_file(paths)
         for sig, keep in ((signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGUSR1, True)):
             signal.signal(sig, lambda _signum, _frame, keep=keep: EARLY_STOPS.append(keep))
-        write_json(paths.supervisor_pid, {"pid": os.getpid(), "create_time": psutil.Process().create_time()})
+        write_json(paths.supervisor_pid, {"pid": os.getpid(), "create_time": start_time(os.getpid())})
         try:
             asyncio.run(supervise(paths, SupervisorSettings.from_env()))
         finally:
