@@ -29,6 +29,7 @@ from kanri.console.cluster.local import LocalBackend, supervisor
 from kanri.console.cluster.local.autoscaler import desired_replicas
 from kanri.console.cluster.local.balancer import Balancer
 from kanri.console.cluster.local.control import running_supervisor, start_supervisor, stop_supervisor
+from kanri.console.cluster.local.files import locked
 from kanri.console.cluster.local.grpc_proxy import GrpcProxy
 from kanri.console.cluster.local.http_proxy import HttpProxy
 from kanri.console.cluster.local.paths import LocalPaths
@@ -38,6 +39,7 @@ from kanri.console.cluster.local.router import MAX_BODY
 from kanri.console.cluster.local.router_table import RouterTable
 from kanri.console.cluster.local.routing import SERVICE_HEADER, Routing
 from kanri.console.cluster.local.state import Observed, PodRecord, RouterProcess, RouterRecord
+from kanri.console.demo.teardown import tear_down
 from kanri.serving._pb import serving_pb2 as pb
 from kanri.serving._pb import serving_pb2_grpc as pb_grpc
 from kanri.serving.client import Client, ServingError, encode_value
@@ -251,6 +253,29 @@ def test_a_process_is_still_known_after_the_wall_clock_steps(tmp_path: Path, mon
         handle.signal(signal.SIGKILL)
         assert handle.popen is not None
         handle.popen.wait(10)
+
+
+def test_demo_down_removes_what_runs_even_when_no_supervisor_can_start(tmp_path: Path) -> None:
+    """`kanri demo --down` removes the demo however it was left: here a router is recorded and runs, and the
+    supervisor lock is held by a process kanri does not recognise, so no supervisor can start to drain it."""
+    home = tmp_path / "kanri-demo"
+    paths = LocalPaths(home)
+    paths.root.mkdir(parents=True)
+    router = ProcessHandle.spawn([sys.executable, "-c", "import time, sys; time.sleep(60)", str(home)],
+                                 tmp_path / "router.log", dict(os.environ))
+    process = {"pid": router.pid, "create_time": router.create_time, "restarts": 0}
+    paths.observed.write_text(json.dumps({"routers": {"demo/development": {
+        "app": "demo", "level": "development", "port": free_port(), "processes": [process]}}}))
+    assert router.popen is not None
+    try:
+        with locked(paths.supervisor_lock):
+            removed = tear_down(home)
+        assert router.popen.wait(10) == -signal.SIGKILL, "tear_down killed it"
+    finally:
+        router.signal(signal.SIGKILL)  # only when the test failed before it ended
+    assert removed[0].startswith("no supervisor could drain them (the local supervisor did not start"), removed
+    assert removed[1].startswith("killed ") and removed[2] == f"deleted {home} (registry, models, logs)", removed
+    assert not home.exists()
 
 
 def router_pids(backend: LocalBackend, app: str | None = None) -> set[int | None]:

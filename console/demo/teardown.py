@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from kanri.console.cluster.base import ClusterError
 from kanri.console.cluster.local.control import (
     kill_leftovers,
     recorded_processes,
@@ -21,8 +22,12 @@ def tear_down(home: Path) -> list[str]:
     removed = []
     replicas, routers = recorded_processes(paths)
     if (replicas or routers) and running_supervisor(paths) is None:
-        # A new supervisor adopts what the last one left serving, so stopping it drains and stops them too.
-        start_supervisor(paths)
+        # A new supervisor adopts what the last one left serving, so stopping it drains and stops them too. One that
+        # cannot start (a supervisor kanri no longer recognises holds the lock) leaves them to the safety net below.
+        try:
+            start_supervisor(paths)
+        except ClusterError as exc:
+            removed.append(f"no supervisor could drain them ({exc}), so they are killed")
     if stop_supervisor(paths):
         removed.append(f"stopped the demo's local cluster: its supervisor, {len(replicas)} replica(s) and "
                        f"{len(routers)} router(s)")
