@@ -120,7 +120,7 @@ def reach_cluster(ctx: Context, change_event: schema.AuditEvent, call: Callable[
     try:
         result = call(ctx.backend)
     except ClusterError as exc:
-        _settle(ctx, change_event.id, services, str(exc))
+        _settle(ctx, services, str(exc), change_event.id)
         raise ClusterError(f"the registry holds the change, but the cluster did not take it: {exc}; "
                            "`kanri sync --fix` applies it again") from exc
     confirm_converged(ctx, services)
@@ -129,13 +129,14 @@ def reach_cluster(ctx: Context, change_event: schema.AuditEvent, call: Callable[
 
 def confirm_converged(ctx: Context, services: list[int]) -> None:
     """The cluster runs what the registry says for these services: it took their change, or sync saw it does."""
-    _settle(ctx, 0, services, "")
+    _settle(ctx, services, "")
 
 
-def _settle(ctx: Context, event_id: int, services: list[int], error: str) -> None:
-    """Bookkeeping, not an edit: it must not bump the version an operator's next edit is checked against."""
+def _settle(ctx: Context, services: list[int], error: str, event_id: int | None = None) -> None:
+    """Bookkeeping, not an edit: it must not bump the version an operator's next edit is checked against. An error
+    also goes on the change's audit event."""
     with ctx.registry.session() as session:
-        if error:
+        if error and event_id is not None:
             session.execute(update(schema.AuditEvent).where(schema.AuditEvent.id == event_id)
                             .values(result="cluster-failed", error=error))
         if services:

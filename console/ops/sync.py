@@ -93,13 +93,10 @@ def sync(ctx: Context, fix: bool = False) -> list[Drift]:
     the cluster refused it."""
     found, services, routes, unconfirmed = drift(ctx)
     drifted = {tuple(d.target.split("/", 1)) for d in found}
-    rerouted = {key: routes[key] for key in drifted if key in routes}
-
-    def routed_by(keys: dict[Key, RouteSpec]) -> set[Key]:
-        return {(app, name) for (app, _), route in keys.items() for name in [*route.weights, route.mirror] if name}
-
+    rerouted = [routes[key] for key in drifted if key in routes]
+    on_rerouted = {(r.app, name) for r in rerouted for name in [*r.weights, r.mirror] if name}
     interrupted = {key for key, refusal in unconfirmed.items() if not refusal}
-    confirm_converged(ctx, [services[key][0] for key in interrupted - drifted - routed_by(rerouted)])
+    confirm_converged(ctx, [services[key][0] for key in interrupted - drifted - on_rerouted])
     with change(ctx, "sync.fix" if fix else "sync", "cluster") as c:
         c.event.after = {"drift": len(found)}
     if not fix or not found:
@@ -109,10 +106,9 @@ def sync(ctx: Context, fix: bool = False) -> list[Drift]:
     def converge(backend: ClusterBackend) -> None:
         for _, spec in to_apply:
             backend.apply(spec)
-        for spec in rerouted.values():
+        for spec in rerouted:
             backend.set_route(spec)
 
-    touched = {service_id for service_id, _ in to_apply} | {services[key][0] for key in routed_by(rerouted)
-                                                            if key in services}
-    reach_cluster(ctx, c.event, converge, sorted(touched))
+    touched = sorted({services[key][0] for key in drifted | on_rerouted if key in services})
+    reach_cluster(ctx, c.event, converge, touched)
     return found
