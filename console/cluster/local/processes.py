@@ -25,22 +25,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 def start_time(pid: int) -> float:
     """When the process started. On Linux: seconds since boot, from /proc. psutil's create_time adds the boot time,
     which the kernel derives from the wall clock, so an NTP step moves it, differently in every process that read
     it, and a supervisor recorded by one process is then taken for dead by the next. Elsewhere: psutil's
     create_time, which the system stores as it was at the start. psutil.NoSuchProcess once the process is gone."""
+    return _stat(pid)[0]
+
+
+def _stat(pid: int) -> tuple[float, bool]:
+    """(start_time, whether it is a zombie), from one read of /proc/PID/stat where there is one."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_bytes()
     except FileNotFoundError:
         raise psutil.NoSuchProcess(pid) from None
     except OSError:  # no /proc (macOS, BSD)
-        return psutil.Process(pid).create_time()
+        process = psutil.Process(pid)
+        return process.create_time(), process.status() == psutil.STATUS_ZOMBIE
     fields = stat[stat.rindex(b")") + 2:].split()  # the command name may hold spaces and parentheses
-    return int(fields[19]) / CLOCK_TICKS  # field 22, starttime, in clock ticks since boot
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return int(fields[19]) / CLOCK_TICKS, fields[0] == b"Z"  # fields 22 (starttime, in ticks) and 3 (state)
 
 
 BACKOFF_RESET_SECONDS = 10.0
@@ -93,8 +99,8 @@ class ProcessHandle:
         if self.popen is not None:
             return self.popen.poll() is None
         try:
-            same = start_time(self.pid) == self.create_time
-            return same and psutil.Process(self.pid).status() != psutil.STATUS_ZOMBIE
+            started, zombie = _stat(self.pid)
+            return started == self.create_time and not zombie
         except psutil.Error:
             return False
 

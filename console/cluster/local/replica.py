@@ -58,6 +58,8 @@ class Replica:
         self._channel: grpc.aio.Channel | None = None
         self._probe_failures = 0
         self._failing_since = 0.0  # when the current run of failed health checks began
+        self._error_read: tuple[tuple[int, int], str] = ((-1, -1), "")
+        """(log offset, log size) when startup_error last read the log, and what it found."""
 
     @classmethod
     def create(cls, spec: ServiceSpec, template: str, paths: LocalPaths, settings: SupervisorSettings,
@@ -181,8 +183,19 @@ class Replica:
         return f"replica {r.name} is not ready: {exit}{words or 'no output'}"
 
     def startup_error(self) -> str:
-        """The error this run logged while not ready (a model that failed to load), or ""."""
-        return "" if self.record.ready else last_error(self.log_path, self.record.log_offset)
+        """The error this run logged while not ready (a model that failed to load), or "". Asked several times a
+        tick (autoscaling, rollout, the routers' table) while a replica starts: the log is read again only once
+        it has grown."""
+        if self.record.ready:
+            return ""
+        try:
+            size = self.log_path.stat().st_size
+        except OSError:
+            size = -1
+        seen = (self.record.log_offset, size)
+        if self._error_read[0] != seen:
+            self._error_read = (seen, last_error(self.log_path, self.record.log_offset))
+        return self._error_read[1]
 
     def cpu_seconds(self) -> float | None:
         if self.handle is None:
