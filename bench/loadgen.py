@@ -13,13 +13,16 @@ import re
 import signal
 import struct
 import subprocess
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 
-from bench.procs import BenchError, children_cpu_seconds, group_cpu_seconds, pinned, signal_group
+from bench.procs import BenchError, children_cpu_seconds, group_cpu_seconds, group_pids, pinned, signal_group
 from bench.targets import HTTP, Target, verify
 
 
@@ -52,6 +55,8 @@ class Measurement:
     server_cpu: float  # cores the server used during the measured run
     loadgen_cpu: float  # cores h2load used
     note: str = ""
+    split: str = ""
+    """How the server's processes held the load's connections halfway through, "2:6" (several processes only)."""
 
     @property
     def cpu_us_per_request(self) -> float:
@@ -157,6 +162,7 @@ def measure(target: Target, load: Load, workdir: Path) -> Measurement:
     log_file.unlink(missing_ok=True)  # h2load appends
     cmd = h2load_cmd(target, load, body, load.duration_s, log_file)
     cpu0, gen0, t0 = group_cpu_seconds(target.proc.popen.pid), children_cpu_seconds(), time.monotonic()
+    halfway = connection_split(target, load.duration_s / 2) if target.processes > 1 else None
     stats = parse_h2load(run_h2load(cmd, load.duration_s))
     wall = time.monotonic() - t0
     server_cpu = (group_cpu_seconds(target.proc.popen.pid) - cpu0) / wall
@@ -170,4 +176,25 @@ def measure(target: Target, load: Load, workdir: Path) -> Measurement:
     if latencies.size == 0:
         raise BenchError(f"{target.label}: no successful request in {load.duration_s:g} s")
     p50, p99 = np.percentile(latencies, [50, 99])
-    return Measurement(stats["rps"], float(p50), float(p99), int(stats["done"]), errors, server_cpu, loadgen_cpu, note)
+    if halfway:
+        halfway.join(load.duration_s)
+    split = getattr(halfway, "split", "")
+    return Measurement(stats["rps"], float(p50), float(p99), int(stats["done"]), errors, server_cpu, loadgen_cpu, note,
+                       split)
+
+
+def connection_split(target: Target, after_s: float) -> threading.Thread:
+    """A thread that, after after_s, sets its `split`: how many of the connections to the target's port each of
+    its processes holds, most first ("6:2"). The kernel hands each connection to one worker (SO_REUSEPORT),
+    whatever the load on it."""
+
+    def count() -> None:
+        time.sleep(after_s)
+        pids = group_pids(target.proc.popen.pid)
+        held = Counter(c.pid for c in psutil.net_connections("tcp") if c.pid in pids
+                       and c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == target.port)
+        thread.split = ":".join(str(n) for n in sorted(held.values(), reverse=True))  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=count, daemon=True)
+    thread.start()
+    return thread

@@ -108,14 +108,24 @@ def pinned(cmd: list[str], cpus: str | None) -> list[str]:
     return ["taskset", "-c", cpus, *cmd] if cpus else cmd
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU seconds of the live processes in a process group (Linux /proc)."""
-    total = 0
+def _group_stats(pgid: int) -> dict[int, list[str]]:
+    """/proc/PID/stat of the live processes in a process group, by pid, fields from 3 (state) on (Linux /proc)."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) == pgid:  # fields[0] is field 3 (state); pgrp is field 5
-                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+                found[int(stat.parent.name)] = fields
+    return found
+
+
+def group_pids(pgid: int) -> set[int]:
+    return set(_group_stats(pgid))
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of the live processes in a process group."""
+    total = sum(int(fields[11]) + int(fields[12]) for fields in _group_stats(pgid).values())  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
 
 

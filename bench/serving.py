@@ -428,6 +428,7 @@ def run_rounds(targets: list[Target], settings: Settings, workdir: Path) -> dict
             log(
                 f"round {r + 1}/{settings.rounds}  {target.label:<24} {m.rps:8.0f} req/s  p50 {m.p50_ms:6.2f} ms  "
                 f"p99 {m.p99_ms:6.2f} ms  errors {m.errors}{'  ' + m.note if m.note else ''}"
+                f"{'  connections per process ' + m.split if m.split else ''}"
             )
     return results
 
